@@ -1,0 +1,159 @@
+//! The application: state shared by every request, and the server's life cycle.
+//!
+//! `App::build` does everything that can fail at start-up (keys, database, migrations, the
+//! bootstrap tenant, binding the port) so `run_until_stopped` only serves. Tests build an
+//! `App` on port 0 and drive it over a real socket.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::config::keys::{self, KeySource};
+use crate::config::{Config, MasterKey};
+use crate::crypto;
+use crate::store::Store;
+use crate::tenants::{self, TenantCache};
+
+/// Cheap-to-clone handle on everything a request may need.
+#[derive(Clone)]
+pub struct AppState(Arc<AppStateInner>);
+
+pub struct AppStateInner {
+    pub config: Config,
+    pub store: Store,
+    pub tenants: TenantCache,
+    /// SHA-256 of the admin key: requests are compared against it in constant time.
+    pub admin_key_digest: [u8; 32],
+    /// Encrypts secrets at rest (signing keys, TOTP secrets, IdP secrets).
+    pub master_key: MasterKey,
+}
+
+impl Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl App {
+    /// Resolves keys, connects and migrates the database, creates the bootstrap tenant on a
+    /// first start, and binds the listening socket.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let keys = keys::load_or_generate(&config)?;
+        log_key_source("admin key", &keys.admin_key_source);
+        log_key_source("master key", &keys.master_key_source);
+
+        if config.database_url.is_none() {
+            keys::create_private_dir(&config.data_dir)?;
+        }
+        let store = Store::connect(&config.effective_database_url(), config.db_max_connections)
+            .await
+            .context("cannot connect to the database")?;
+        store
+            .migrate()
+            .await
+            .context("cannot apply database migrations")?;
+        tenants::bootstrap(&store, &config.bootstrap_tenant_slug)
+            .await
+            .context("cannot create the bootstrap tenant")?;
+
+        let listener = TcpListener::bind((config.host, config.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+
+        let state = AppState(Arc::new(AppStateInner {
+            tenants: TenantCache::new(config.tenant_cache_ttl),
+            admin_key_digest: crypto::sha256(keys.admin_key.expose().as_bytes()),
+            master_key: keys.master_key,
+            store,
+            config,
+        }));
+        let router = crate::http::router(state.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests
+    /// finish, and closes the database pool.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.state.store.close().await;
+        Ok(())
+    }
+}
+
+fn log_key_source(what: &str, source: &KeySource) {
+    match source {
+        KeySource::Environment => {}
+        KeySource::Generated(path) => tracing::warn!(
+            path = %path.display(),
+            "generated a development {what} into {} (mode 0600); read it with: cat {}; \
+             set it explicitly before production",
+            path.display(),
+            path.display()
+        ),
+        KeySource::File(path) => {
+            tracing::info!(path = %path.display(), "using the development {what} from {}", path.display())
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => _ = signal.recv().await,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

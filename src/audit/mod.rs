@@ -1,0 +1,109 @@
+//! Audit events: who did what to which resource, from where.
+//!
+//! A use case records its event with [`record`] inside the same transaction as the change,
+//! so a change and its audit row commit or roll back together. Details never hold secrets.
+
+use sqlx::{Any, Executor};
+
+use crate::tenants::TenantId;
+use crate::types::{Timestamp, id_type};
+
+id_type!(
+    /// An audit row's id.
+    AuditId
+);
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The operator, through `X-OVLT-Admin-Key`.
+    AdminKey,
+    /// The operator, through the `ovlt` command line.
+    Cli,
+    /// ovlt itself (bootstrap, scheduled clean-ups).
+    System,
+}
+
+impl Actor {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::AdminKey => "admin_key",
+            Self::Cli => "cli",
+            Self::System => "system",
+        }
+    }
+
+    pub fn id(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Where a request came from, as far as the audit trail cares.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub id: AuditId,
+    /// None for operator-level events, which outlive any one tenant.
+    pub tenant_id: Option<TenantId>,
+    pub actor: Actor,
+    /// Dotted verb, e.g. `tenant.created`.
+    pub action: &'static str,
+    pub target_type: Option<&'static str>,
+    pub target_id: Option<String>,
+    pub context: RequestContext,
+    pub details: Option<serde_json::Value>,
+    pub created_at: Timestamp,
+}
+
+impl AuditEvent {
+    pub fn new(actor: Actor, action: &'static str, context: RequestContext) -> Self {
+        Self {
+            id: AuditId::new(),
+            tenant_id: None,
+            actor,
+            action,
+            target_type: None,
+            target_id: None,
+            context,
+            details: None,
+            created_at: Timestamp::now(),
+        }
+    }
+
+    pub fn in_tenant(mut self, tenant_id: TenantId) -> Self {
+        self.tenant_id = Some(tenant_id);
+        self
+    }
+
+    pub fn target(mut self, kind: &'static str, id: impl ToString) -> Self {
+        self.target_type = Some(kind);
+        self.target_id = Some(id.to_string());
+        self
+    }
+
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+}
+
+/// Writes the event (in the caller's transaction) and logs it for the operator.
+pub async fn record<'e>(
+    db: impl Executor<'e, Database = Any>,
+    event: AuditEvent,
+) -> sqlx::Result<()> {
+    crate::store::audit::insert_audit_event(db, &event).await?;
+    tracing::info!(
+        audit.action = event.action,
+        audit.actor = event.actor.kind(),
+        audit.target = event.target_id.as_deref(),
+        tenant.id = event.tenant_id.map(|t| t.to_string()),
+        "audit"
+    );
+    Ok(())
+}

@@ -1,0 +1,281 @@
+//! The command line. `ovlt` alone serves; the other commands are operator tools that share
+//! the server's configuration and store.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, App};
+use crate::audit::{Actor, RequestContext};
+use crate::config::keys::{ADMIN_KEY_FILE, MASTER_KEY_FILE};
+use crate::config::{Config, CorsOrigins};
+use crate::error::ApiError;
+use crate::store::Store;
+use crate::{telemetry, tenants};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ovlt",
+    version,
+    about = "Multi-tenant identity server and OpenID Connect provider"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration, secrets masked, and exit non-zero if it is invalid.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant and print it as JSON.
+    Create {
+        /// 2–63 characters of a-z, 0-9 and -.
+        #[arg(long)]
+        slug: String,
+        /// The name people see.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+impl Cli {
+    pub fn run(self) -> ExitCode {
+        let config = match Config::from_env() {
+            Ok(config) => config,
+            Err(e) => {
+                eprintln!("ovlt: configuration error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        if let Some(Command::Config {
+            command: ConfigCommand::Check,
+        }) = self.command
+        {
+            print!("{}", describe(&config));
+            return ExitCode::SUCCESS;
+        }
+        telemetry::init(config.log_format);
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                eprintln!("ovlt: cannot start the async runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let result = runtime.block_on(async move {
+            match self.command {
+                None | Some(Command::Serve) => serve(config).await,
+                Some(Command::Migrate) => migrate(config).await,
+                Some(Command::Tenant {
+                    command: TenantCommand::Create { slug, name },
+                }) => create_tenant(config, slug, name).await,
+                Some(Command::Config { .. }) => unreachable!("handled before the runtime starts"),
+            }
+        });
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "ovlt stopped with an error");
+                eprintln!("ovlt: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let env = config.env;
+    let app = App::build(config).await?;
+    tracing::info!(address = %app.local_addr(), environment = ?env, version = env!("CARGO_PKG_VERSION"), "listening");
+    app.run_until_stopped(app::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn connect(config: &Config) -> anyhow::Result<Store> {
+    if config.database_url.is_none() {
+        crate::config::keys::create_private_dir(&config.data_dir)?;
+    }
+    let store = Store::connect(&config.effective_database_url(), config.db_max_connections).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let store = connect(&config).await?;
+    store.close().await;
+    println!("migrations applied");
+    Ok(())
+}
+
+async fn create_tenant(config: Config, slug: String, name: String) -> anyhow::Result<()> {
+    let store = connect(&config).await?;
+    let result = tenants::create(
+        &store,
+        Some(&slug),
+        Some(&name),
+        Actor::Cli,
+        RequestContext::default(),
+    )
+    .await;
+    store.close().await;
+    match result {
+        Ok(tenant) => {
+            println!("{}", serde_json::to_string_pretty(&tenant)?);
+            Ok(())
+        }
+        Err(ApiError::InvalidPayload {
+            fields: Some(fields),
+            ..
+        }) => {
+            let problems: Vec<String> = fields
+                .iter()
+                .map(|(field, why)| format!("--{field} {why}"))
+                .collect();
+            anyhow::bail!("{}", problems.join("; "))
+        }
+        Err(e) => anyhow::bail!("{e}"),
+    }
+}
+
+/// The effective configuration as `ovlt config check` prints it: every secret masked.
+pub fn describe(config: &Config) -> String {
+    let key = |set: bool, file: &str| {
+        if set {
+            "******** (from the environment)".to_string()
+        } else if config.is_production() {
+            "not set (required in production)".to_string()
+        } else {
+            let path = config.data_dir.join(file);
+            if path.exists() {
+                format!("******** (from {})", path.display())
+            } else {
+                format!("not set: generated into {} on first start", path.display())
+            }
+        }
+    };
+    let database = match &config.database_url {
+        Some(url) => mask_url_password(url),
+        None => format!("{} (embedded SQLite)", config.effective_database_url()),
+    };
+    let cors = match &config.cors_origins {
+        CorsOrigins::None => "none".to_string(),
+        CorsOrigins::Any => "*".to_string(),
+        CorsOrigins::List(list) => list.join(", "),
+    };
+    let rows = [
+        ("OVLT_ENV", format!("{:?}", config.env).to_lowercase()),
+        ("OVLT_HOST", config.host.to_string()),
+        ("OVLT_PORT", config.port.to_string()),
+        ("OVLT_ISSUER", config.issuer.clone()),
+        ("OVLT_DATA_DIR", config.data_dir.display().to_string()),
+        ("DATABASE_URL", database),
+        (
+            "OVLT_ADMIN_KEY",
+            key(config.admin_key.is_some(), ADMIN_KEY_FILE),
+        ),
+        (
+            "OVLT_MASTER_KEY",
+            key(config.master_key.is_some(), MASTER_KEY_FILE),
+        ),
+        (
+            "OVLT_LOG_FORMAT",
+            format!("{:?}", config.log_format).to_lowercase(),
+        ),
+        ("OVLT_BODY_LIMIT", format!("{} bytes", config.body_limit)),
+        ("OVLT_CORS_ORIGINS", cors),
+        (
+            "OVLT_BOOTSTRAP_TENANT_SLUG",
+            config.bootstrap_tenant_slug.clone(),
+        ),
+        (
+            "OVLT_REQUEST_TIMEOUT_SECONDS",
+            config.request_timeout.as_secs().to_string(),
+        ),
+        (
+            "OVLT_DB_MAX_CONNECTIONS",
+            config.db_max_connections.to_string(),
+        ),
+        (
+            "OVLT_TENANT_CACHE_TTL_MS",
+            config.tenant_cache_ttl.as_millis().to_string(),
+        ),
+    ];
+    let mut out = String::from("configuration is valid\n");
+    for (name, value) in rows {
+        out.push_str(&format!("  {name:<30} {value}\n"));
+    }
+    out
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:********@host/db`.
+fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some(at) = rest.rfind('@') else {
+        return url.to_string();
+    };
+    let (userinfo, host) = rest.split_at(at);
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:********{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_masked() {
+        assert_eq!(
+            mask_url_password("postgres://ovlt:s3cret@db:5432/ovlt"),
+            "postgres://ovlt:********@db:5432/ovlt"
+        );
+        assert_eq!(
+            mask_url_password("postgres://ovlt@db/ovlt"),
+            "postgres://ovlt@db/ovlt"
+        );
+    }
+
+    #[test]
+    fn config_check_never_prints_a_secret() {
+        let config = Config::from_lookup(|name| match name {
+            "OVLT_ADMIN_KEY" => Some("super-secret-admin-key".into()),
+            "DATABASE_URL" => Some("postgres://u:dbpass@h/d".into()),
+            _ => None,
+        })
+        .unwrap();
+        let text = describe(&config);
+        assert!(!text.contains("super-secret-admin-key"));
+        assert!(!text.contains("dbpass"));
+        assert!(text.contains("OVLT_ADMIN_KEY"));
+    }
+}

@@ -1,0 +1,521 @@
+//! Configuration: one typed `Config`, parsed once from `OVLT_*` variables (and `.env`).
+//!
+//! Parsing is a pure function of a variable lookup so it can be tested without touching the
+//! process environment. Secrets are wrapped in [`Secret`] so that `Debug` never prints them.
+//! The development-only generation of missing keys lives in [`keys`], because it writes files
+//! and `ovlt config check` must not.
+
+pub mod keys;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine;
+
+/// The default listening port.
+pub const DEFAULT_PORT: u16 = 3000;
+/// The default maximum request body size: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// Slug→tenant cache entries live at most this long (the issue's bound).
+pub const MAX_TENANT_CACHE_TTL: Duration = Duration::from_secs(5);
+/// Production admin keys must be at least this long: they guard every tenant.
+const MIN_PRODUCTION_ADMIN_KEY_LEN: usize = 32;
+
+/// Development (generated keys, pretty logs) or production (keys required, HSTS, Secure cookies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Which browser origins may call the API (`OVLT_CORS_ORIGINS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No CORS headers at all: browsers on other origins are refused (the default).
+    None,
+    /// `*`: any origin, without credentials.
+    Any,
+    /// An explicit list of origins (`scheme://host[:port]`), credentials allowed.
+    List(Vec<String>),
+}
+
+/// A secret string whose `Debug` and `Display` never show its value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself. Call sites are easy to audit with `grep expose`.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(********)")
+    }
+}
+
+/// The 256-bit key that encrypts secrets at rest (AES-256-GCM).
+#[derive(Clone, PartialEq, Eq)]
+pub struct MasterKey([u8; 32]);
+
+impl MasterKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Accepts 64 hex digits or base64 (standard or URL-safe, padded or not) of 32 bytes.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            (0..32)
+                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
+                .collect::<Result<Vec<u8>, _>>()
+                .map_err(|_| "invalid hex".to_string())?
+        } else {
+            decode_base64(text).ok_or("expected 32 bytes as base64 or 64 hex digits")?
+        };
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|v: Vec<u8>| format!("expected 32 bytes, got {}", v.len()))?;
+        Ok(Self(bytes))
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The form written to the generated key file.
+    pub fn to_base64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.0)
+    }
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey(********)")
+    }
+}
+
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let unpadded = text.trim_end_matches('=');
+    STANDARD_NO_PAD
+        .decode(unpadded)
+        .or_else(|_| URL_SAFE_NO_PAD.decode(unpadded))
+        .ok()
+}
+
+/// Everything ovlt reads from its environment. Every field is documented in the README's table.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `OVLT_HOST`: the address to listen on (default `127.0.0.1`; the container sets `0.0.0.0`).
+    pub host: IpAddr,
+    /// `OVLT_PORT`: the port to listen on (default 3000; 0 picks a free one).
+    pub port: u16,
+    /// `OVLT_ISSUER`: the public base URL, without a trailing slash (default `http://localhost:3000`).
+    pub issuer: String,
+    /// `OVLT_ENV`: `development` (default) or `production`.
+    pub env: Environment,
+    /// `OVLT_DATA_DIR`: where the SQLite file and generated development keys live (default `./data`).
+    pub data_dir: PathBuf,
+    /// `DATABASE_URL`: `postgres://…` or `sqlite://…`; unset means `<data dir>/ovlt.db`.
+    pub database_url: Option<String>,
+    /// `OVLT_ADMIN_KEY`: the operator's key (`X-OVLT-Admin-Key`); generated in development.
+    pub admin_key: Option<Secret>,
+    /// `OVLT_MASTER_KEY`: encrypts secrets at rest; generated in development.
+    pub master_key: Option<MasterKey>,
+    /// `OVLT_LOG_FORMAT`: `pretty` (default) or `json`.
+    pub log_format: LogFormat,
+    /// `OVLT_BODY_LIMIT`: the largest request body in bytes (default 1 MiB).
+    pub body_limit: usize,
+    /// `OVLT_CORS_ORIGINS`: comma-separated origins, or `*` (default: none).
+    pub cors_origins: CorsOrigins,
+    /// `OVLT_BOOTSTRAP_TENANT_SLUG`: the tenant created on first start (default `master`).
+    pub bootstrap_tenant_slug: String,
+    /// `OVLT_REQUEST_TIMEOUT_SECONDS`: a request taking longer is answered 408 (default 30).
+    pub request_timeout: Duration,
+    /// `OVLT_DB_MAX_CONNECTIONS`: the database pool size (default 10).
+    pub db_max_connections: u32,
+    /// `OVLT_TENANT_CACHE_TTL_MS`: how long a resolved tenant is cached (default and max 5000).
+    pub tenant_cache_ttl: Duration,
+}
+
+/// A configuration problem, worded as the one line an operator needs to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads the process environment, after loading `.env` from the working directory if present.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(ConfigError(format!(".env: {e}"))),
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Parses the configuration from a variable lookup. Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let invalid = |name: &str, why: &str| ConfigError(format!("{name}: {why}"));
+
+        let env = match var("OVLT_ENV").as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                return Err(invalid(
+                    "OVLT_ENV",
+                    &format!("expected development or production, got {other:?}"),
+                ));
+            }
+        };
+        let host = match var("OVLT_HOST") {
+            None => IpAddr::from([127, 0, 0, 1]),
+            Some(v) => v.parse().map_err(|_| {
+                invalid(
+                    "OVLT_HOST",
+                    &format!("expected an IP address such as 0.0.0.0, got {v:?}"),
+                )
+            })?,
+        };
+        let port = parse_number("OVLT_PORT", var("OVLT_PORT"), DEFAULT_PORT, 0..=u16::MAX)?;
+        let issuer =
+            var("OVLT_ISSUER").unwrap_or_else(|| format!("http://localhost:{DEFAULT_PORT}"));
+        let issuer = validate_issuer(&issuer, env).map_err(|why| invalid("OVLT_ISSUER", &why))?;
+        let data_dir = PathBuf::from(var("OVLT_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = var("DATABASE_URL");
+        if let Some(url) = &database_url
+            && !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:"))
+        {
+            return Err(invalid(
+                "DATABASE_URL",
+                "expected a postgres:// or sqlite: URL",
+            ));
+        }
+
+        let admin_key = var("OVLT_ADMIN_KEY").map(Secret::new);
+        let master_key = match var("OVLT_MASTER_KEY") {
+            None => None,
+            Some(v) => Some(MasterKey::parse(&v).map_err(|why| invalid("OVLT_MASTER_KEY", &why))?),
+        };
+        if env == Environment::Production {
+            match &admin_key {
+                None => {
+                    return Err(invalid(
+                        "OVLT_ADMIN_KEY",
+                        "required when OVLT_ENV=production",
+                    ));
+                }
+                Some(k) if k.expose().len() < MIN_PRODUCTION_ADMIN_KEY_LEN => {
+                    return Err(invalid(
+                        "OVLT_ADMIN_KEY",
+                        &format!(
+                            "must be at least {MIN_PRODUCTION_ADMIN_KEY_LEN} characters in production"
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+            if master_key.is_none() {
+                return Err(invalid(
+                    "OVLT_MASTER_KEY",
+                    "required when OVLT_ENV=production (32 random bytes, base64: openssl rand -base64 32)",
+                ));
+            }
+        }
+
+        let log_format = match var("OVLT_LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "OVLT_LOG_FORMAT",
+                    &format!("expected pretty or json, got {other:?}"),
+                ));
+            }
+        };
+        let body_limit = parse_number(
+            "OVLT_BODY_LIMIT",
+            var("OVLT_BODY_LIMIT"),
+            DEFAULT_BODY_LIMIT,
+            1024..=64 * 1024 * 1024,
+        )?;
+        let cors_origins = parse_cors_origins(var("OVLT_CORS_ORIGINS"))
+            .map_err(|why| invalid("OVLT_CORS_ORIGINS", &why))?;
+        let bootstrap_tenant_slug =
+            var("OVLT_BOOTSTRAP_TENANT_SLUG").unwrap_or_else(|| "master".into());
+        if let Err(why) = crate::tenants::validate_slug(&bootstrap_tenant_slug) {
+            return Err(invalid("OVLT_BOOTSTRAP_TENANT_SLUG", why));
+        }
+        let timeout_secs = parse_number(
+            "OVLT_REQUEST_TIMEOUT_SECONDS",
+            var("OVLT_REQUEST_TIMEOUT_SECONDS"),
+            30,
+            1..=3600,
+        )?;
+        let db_max_connections = parse_number(
+            "OVLT_DB_MAX_CONNECTIONS",
+            var("OVLT_DB_MAX_CONNECTIONS"),
+            10,
+            1..=1000,
+        )?;
+        let cache_ms = parse_number(
+            "OVLT_TENANT_CACHE_TTL_MS",
+            var("OVLT_TENANT_CACHE_TTL_MS"),
+            5000,
+            0..=5000,
+        )?;
+
+        Ok(Self {
+            host,
+            port,
+            issuer,
+            env,
+            data_dir,
+            database_url,
+            admin_key,
+            master_key,
+            log_format,
+            body_limit,
+            cors_origins,
+            bootstrap_tenant_slug,
+            request_timeout: Duration::from_secs(timeout_secs),
+            db_max_connections,
+            tenant_cache_ttl: Duration::from_millis(cache_ms),
+        })
+    }
+
+    /// The database to use: `DATABASE_URL`, or the embedded SQLite file in the data directory.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("ovlt.db").display()
+            ),
+        }
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == Environment::Production
+    }
+}
+
+fn parse_number<T>(
+    name: &str,
+    value: Option<String>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    let Some(text) = value else {
+        return Ok(default);
+    };
+    match text.parse::<T>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(ConfigError(format!(
+            "{name}: expected a whole number from {} to {}, got {text:?}",
+            range.start(),
+            range.end()
+        ))),
+    }
+}
+
+/// The issuer is an absolute http(s) URL without query, fragment or trailing slash. Production
+/// requires https, except on loopback (a local trial of the production mode).
+fn validate_issuer(issuer: &str, env: Environment) -> Result<String, String> {
+    let issuer = issuer.trim_end_matches('/');
+    let rest = issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"))
+        .ok_or_else(|| format!("expected an http(s) URL, got {issuer:?}"))?;
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    if host.is_empty() || issuer.contains(['?', '#', ' ']) {
+        return Err(format!(
+            "expected a URL like https://id.example.com, got {issuer:?}"
+        ));
+    }
+    let loopback = matches!(host, "localhost" | "127.0.0.1") || rest.starts_with("[::1]");
+    if env == Environment::Production && issuer.starts_with("http://") && !loopback {
+        return Err("must use https:// in production".into());
+    }
+    Ok(issuer.to_string())
+}
+
+fn parse_cors_origins(value: Option<String>) -> Result<CorsOrigins, String> {
+    let Some(value) = value else {
+        return Ok(CorsOrigins::None);
+    };
+    if value == "*" {
+        return Ok(CorsOrigins::Any);
+    }
+    let mut origins = Vec::new();
+    for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let origin = origin.trim_end_matches('/');
+        let valid_scheme = origin.starts_with("https://") || origin.starts_with("http://");
+        let has_path = origin.splitn(4, '/').nth(3).is_some();
+        if !valid_scheme || has_path || origin.contains(['*', ' ']) {
+            return Err(format!(
+                "expected origins like https://app.example.com, got {origin:?}"
+            ));
+        }
+        origins.push(origin.to_string());
+    }
+    Ok(if origins.is_empty() {
+        CorsOrigins::None
+    } else {
+        CorsOrigins::List(origins)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn an_empty_environment_gives_the_development_defaults() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.port, 3000);
+        assert_eq!(config.issuer, "http://localhost:3000");
+        assert_eq!(config.env, Environment::Development);
+        assert_eq!(config.body_limit, 1024 * 1024);
+        assert_eq!(config.bootstrap_tenant_slug, "master");
+        assert!(
+            config
+                .effective_database_url()
+                .starts_with("sqlite://./data/ovlt.db")
+        );
+    }
+
+    #[test]
+    fn production_requires_both_keys_with_a_one_line_reason() {
+        let err = parse(&[("OVLT_ENV", "production")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("OVLT_ADMIN_KEY: required"), "{err}");
+        let long_key = "k".repeat(40);
+        let err = parse(&[("OVLT_ENV", "production"), ("OVLT_ADMIN_KEY", &long_key)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("OVLT_MASTER_KEY: required"), "{err}");
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn production_refuses_a_short_admin_key_and_a_plain_http_issuer() {
+        let master = MasterKey::from_bytes([7; 32]).to_base64();
+        let short = parse(&[
+            ("OVLT_ENV", "production"),
+            ("OVLT_ADMIN_KEY", "short"),
+            ("OVLT_MASTER_KEY", &master),
+        ]);
+        assert!(short.unwrap_err().to_string().contains("at least 32"));
+        let key = "k".repeat(40);
+        let base = [
+            ("OVLT_ENV", "production"),
+            ("OVLT_ADMIN_KEY", key.as_str()),
+            ("OVLT_MASTER_KEY", master.as_str()),
+        ];
+        let http = parse(&[
+            base[0],
+            base[1],
+            base[2],
+            ("OVLT_ISSUER", "http://id.example.com"),
+        ]);
+        assert!(http.unwrap_err().to_string().contains("https"));
+        assert!(
+            parse(&[
+                base[0],
+                base[1],
+                base[2],
+                ("OVLT_ISSUER", "https://id.example.com/")
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn master_keys_parse_from_base64_or_hex_and_never_print() {
+        let key = MasterKey::from_bytes([0xab; 32]);
+        assert_eq!(MasterKey::parse(&key.to_base64()).unwrap(), key);
+        assert_eq!(MasterKey::parse(&"ab".repeat(32)).unwrap(), key);
+        assert!(MasterKey::parse("c2hvcnQ=").is_err());
+        assert_eq!(format!("{key:?}"), "MasterKey(********)");
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(********)");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (name, value) in [
+            ("OVLT_PORT", "http"),
+            ("OVLT_HOST", "example.com"),
+            ("OVLT_ENV", "staging"),
+            ("OVLT_LOG_FORMAT", "xml"),
+            ("OVLT_BODY_LIMIT", "-1"),
+            ("OVLT_CORS_ORIGINS", "https://a.example.com/path"),
+            ("DATABASE_URL", "mysql://localhost/x"),
+            ("OVLT_BOOTSTRAP_TENANT_SLUG", "Not A Slug"),
+            ("OVLT_TENANT_CACHE_TTL_MS", "60000"),
+        ] {
+            let err = parse(&[(name, value)]).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("{name}:")),
+                "{name}={value} gave {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_a_list_or_any() {
+        let config = parse(&[(
+            "OVLT_CORS_ORIGINS",
+            "https://a.example.com, http://localhost:5173/",
+        )])
+        .unwrap();
+        assert_eq!(
+            config.cors_origins,
+            CorsOrigins::List(vec![
+                "https://a.example.com".into(),
+                "http://localhost:5173".into()
+            ])
+        );
+        assert_eq!(
+            parse(&[("OVLT_CORS_ORIGINS", "*")]).unwrap().cors_origins,
+            CorsOrigins::Any
+        );
+    }
+}

@@ -1,0 +1,55 @@
+//! Small, audited building blocks for secrets: randomness from the OS, SHA-256 digests for
+//! high-entropy secrets, and constant-time comparison. Nothing here is hand-rolled crypto;
+//! it composes `getrandom`, `sha2` and `subtle`.
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// `N` bytes from the operating system's CSPRNG.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // The OS RNG failing means the process cannot make any secret safely: stop, loudly.
+    getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
+    bytes
+}
+
+/// A 256-bit random token, base64url without padding (43 characters).
+pub fn random_token() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
+/// SHA-256 of a secret: how high-entropy secrets are stored and compared.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+/// Compares two secrets without leaking where they differ, nor their lengths: both sides are
+/// hashed first, so the comparison always runs over 32 bytes.
+pub fn secrets_match(presented: &[u8], expected_digest: &[u8; 32]) -> bool {
+    sha256(presented).ct_eq(expected_digest).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_43_url_safe_characters_and_differ() {
+        let (a, b) = (random_token(), random_token());
+        assert_eq!(a.len(), 43);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn secrets_match_only_the_exact_secret() {
+        let digest = sha256(b"correct horse");
+        assert!(secrets_match(b"correct horse", &digest));
+        assert!(!secrets_match(b"correct hors", &digest));
+        assert!(!secrets_match(b"", &digest));
+    }
+}

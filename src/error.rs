@@ -1,0 +1,223 @@
+//! `ApiError`: the one way a request fails.
+//!
+//! Every error answers `{"error": "<stable_snake_code>", "message": "<human text>"}` (plus
+//! `"fields"` for validation), as DESIGN §5 fixes. Axum's own rejections (bad JSON, wrong
+//! content type, bad path or query parameters, oversized bodies) are converted here so no
+//! client mistake ever gets axum's plain-text default or a 500. Server faults answer
+//! "internal error" and their cause is logged once, here.
+//!
+//! Messages never contain secrets: serde's "invalid type: string \"…\"" texts, which would
+//! echo a submitted value (a password, say), are rewritten to name only the expected type.
+
+use std::collections::BTreeMap;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Field name → what is wrong with it.
+pub type FieldErrors = BTreeMap<String, String>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    InvalidPayload {
+        message: String,
+        fields: Option<FieldErrors>,
+    },
+    #[error("missing or invalid admin key")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body is too large")]
+    PayloadTooLarge,
+    #[error("the request took too long")]
+    RequestTimeout,
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("the x-ovlt-tenant-slug or x-ovlt-tenant-id header is required")]
+    TenantRequired,
+    #[error("tenant not found")]
+    TenantNotFound,
+    #[error("tenant is disabled")]
+    TenantDisabled,
+    #[error("{0}")]
+    Unavailable(&'static str),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a FieldErrors>,
+}
+
+impl ApiError {
+    /// A 400 naming the fields that are wrong.
+    pub fn validation(fields: FieldErrors) -> Self {
+        Self::InvalidPayload {
+            message: "one or more fields are invalid".into(),
+            fields: Some(fields),
+        }
+    }
+
+    /// A 400 with a message and no field detail.
+    pub fn invalid_payload(message: impl Into<String>) -> Self {
+        Self::InvalidPayload {
+            message: message.into(),
+            fields: None,
+        }
+    }
+
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidPayload { .. } | Self::TenantRequired => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) | Self::TenantDisabled => StatusCode::FORBIDDEN,
+            Self::NotFound(_) | Self::TenantNotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidPayload { .. } => "invalid_payload",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::TenantRequired => "tenant_required",
+            Self::TenantNotFound => "tenant_not_found",
+            Self::TenantDisabled => "tenant_disabled",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(cause) = &self {
+            tracing::error!(error = format!("{cause:#}"), "request failed");
+        }
+        let fields = match &self {
+            Self::InvalidPayload { fields, .. } => fields.as_ref(),
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: self.code(),
+            message: self.to_string(),
+            fields,
+        };
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let Self::RateLimited { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    /// Unique violations are the client's conflict, never a 500; everything else is ours.
+    fn from(err: sqlx::Error) -> Self {
+        match crate::store::unique_violation(&err) {
+            Some(constraint) => Self::Conflict(crate::store::conflict_message(&constraint).into()),
+            None => Self::Internal(err.into()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => {
+                Self::invalid_payload("expected a JSON body with content-type: application/json")
+            }
+            r if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            JsonRejection::JsonSyntaxError(_) => {
+                Self::invalid_payload("the request body is not valid JSON")
+            }
+            r => Self::invalid_payload(without_echoed_values(&r.body_text())),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        match rejection {
+            PathRejection::FailedToDeserializePathParams(_) => {
+                Self::invalid_payload("a path parameter is malformed (ids are UUIDs)")
+            }
+            other => Self::internal(anyhow::anyhow!("path extraction: {}", other.body_text())),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::invalid_payload(without_echoed_values(&rejection.body_text()))
+    }
+}
+
+/// Rewrites serde's `invalid type: string "hunter2", expected …` (and `invalid value`,
+/// `invalid length`) so the submitted value is not echoed back: `invalid type, expected …`.
+fn without_echoed_values(text: &str) -> String {
+    for marker in ["invalid type: ", "invalid value: ", "invalid length "] {
+        if let Some(start) = text.find(marker) {
+            let head = &text[..start + marker.len() - 2];
+            return match text[start..].find(", expected ") {
+                Some(at) => format!("{head}{}", &text[start + at..]),
+                None => head.to_string(),
+            };
+        }
+    }
+    text.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_messages_lose_the_submitted_value() {
+        let text = "Failed to deserialize the JSON body into the target type: password: invalid type: \
+                    integer `12345678`, expected a string at line 1 column 20";
+        let cleaned = without_echoed_values(text);
+        assert!(!cleaned.contains("12345678"), "{cleaned}");
+        assert!(
+            cleaned.ends_with("password: invalid type, expected a string at line 1 column 20"),
+            "{cleaned}"
+        );
+        let missing = "missing field `slug` at line 1 column 2";
+        assert_eq!(without_echoed_values(missing), missing);
+    }
+}

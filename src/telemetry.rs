@@ -1,0 +1,24 @@
+//! Logging: human-readable in development, one JSON object a line with `OVLT_LOG_FORMAT=json`.
+//! `RUST_LOG` overrides the default filter.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+const DEFAULT_FILTER: &str = "info,sqlx=warn";
+
+pub fn init(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // try_init: a second call (tests, embedding) keeps the first subscriber instead of panicking.
+    let _ = match format {
+        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+}

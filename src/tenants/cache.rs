@@ -1,0 +1,98 @@
+//! A short-lived cache of resolved tenants, so the common request does no database read.
+//!
+//! Entries live at most the configured TTL (≤ 5 s). A change made through this instance
+//! drops the tenant's entries at once; a change made through another instance is seen here
+//! when the entry expires. Only tenants that exist are cached, so its size is bounded by the
+//! number of tenants; unknown slugs always go to the database.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use super::{Tenant, TenantId};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TenantKey {
+    Id(TenantId),
+    Slug(String),
+}
+
+#[derive(Debug)]
+pub struct TenantCache {
+    ttl: Duration,
+    entries: RwLock<HashMap<TenantKey, (Tenant, Instant)>>,
+}
+
+impl TenantCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The cached tenant for `key` if it was stored less than the TTL before `now`.
+    pub fn get(&self, key: &TenantKey, now: Instant) -> Option<Tenant> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let (tenant, stored_at) = entries.get(key)?;
+        (now.saturating_duration_since(*stored_at) < self.ttl).then(|| tenant.clone())
+    }
+
+    /// Stores the tenant under both its id and its slug.
+    pub fn insert(&self, tenant: &Tenant, now: Instant) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= 1024 {
+            entries
+                .retain(|_, (_, stored_at)| now.saturating_duration_since(*stored_at) < self.ttl);
+        }
+        entries.insert(TenantKey::Id(tenant.id), (tenant.clone(), now));
+        entries.insert(TenantKey::Slug(tenant.slug.clone()), (tenant.clone(), now));
+    }
+
+    /// Drops every entry of the tenant (its id and whatever slug it was cached under).
+    pub fn invalidate(&self, id: TenantId) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, (tenant, _)| tenant.id != id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant() -> Tenant {
+        Tenant::new("acme".into(), "Acme".into())
+    }
+
+    #[test]
+    fn entries_expire_after_the_ttl() {
+        let cache = TenantCache::new(Duration::from_secs(5));
+        let t = tenant();
+        let start = Instant::now();
+        cache.insert(&t, start);
+        let by_slug = TenantKey::Slug("acme".into());
+        assert_eq!(
+            cache.get(&by_slug, start + Duration::from_millis(4999)),
+            Some(t.clone())
+        );
+        assert_eq!(
+            cache.get(&TenantKey::Id(t.id), start + Duration::from_secs(4)),
+            Some(t)
+        );
+        assert_eq!(cache.get(&by_slug, start + Duration::from_secs(5)), None);
+    }
+
+    #[test]
+    fn invalidation_drops_both_keys_at_once() {
+        let cache = TenantCache::new(Duration::from_secs(5));
+        let t = tenant();
+        let now = Instant::now();
+        cache.insert(&t, now);
+        cache.invalidate(t.id);
+        assert_eq!(cache.get(&TenantKey::Slug("acme".into()), now), None);
+        assert_eq!(cache.get(&TenantKey::Id(t.id), now), None);
+    }
+}

@@ -1,0 +1,288 @@
+//! Tenants: the operator's API (seed "Tenants", DESIGN §3) and the resolution of the tenant a
+//! request is for.
+//!
+//! Every handler here except `current_tenant` takes [`AdminKey`]: only the operator manages
+//! tenants. The bootstrap tenant is an ordinary tenant; nothing here gives its users any
+//! power over other tenants.
+
+mod cache;
+mod resolve;
+
+pub use cache::TenantCache;
+pub use resolve::{CurrentTenant, TENANT_ID_HEADER, TENANT_SLUG_HEADER};
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::audit::{self, Actor, AuditEvent, RequestContext};
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::http::extract::{AdminKey, Json, Path};
+use crate::http::pagination::{Page, Pagination};
+use crate::store::{self, Store};
+use crate::types::{Timestamp, id_type};
+
+id_type!(
+    /// A tenant's id.
+    TenantId
+);
+
+/// A tenant, exactly as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+    /// False disables the tenant: its requests answer 403 `tenant_disabled`.
+    pub active: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Tenant {
+    pub fn new(slug: String, name: String) -> Self {
+        let now = Timestamp::now();
+        Self {
+            id: TenantId::new(),
+            slug,
+            name,
+            active: true,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// Slugs are DNS-label-like: 2–63 characters of `a-z`, `0-9` and `-`.
+pub fn validate_slug(slug: &str) -> Result<(), &'static str> {
+    let valid = (2..=63).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err("must be 2 to 63 characters of a-z, 0-9 and -")
+    }
+}
+
+/// Names are shown to people: 1–200 characters once trimmed, no control characters.
+fn validate_name(name: &str) -> Result<String, &'static str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        Err("must be 1 to 200 characters")
+    } else if name.chars().any(char::is_control) {
+        Err("must not contain control characters")
+    } else {
+        Ok(name.to_string())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenantRequest {
+    slug: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenantRequest {
+    name: Option<String>,
+    active: Option<bool>,
+}
+
+/// Creates a tenant after validating its slug and name; shared by the API and the CLI.
+pub async fn create(
+    store: &Store,
+    slug: Option<&str>,
+    name: Option<&str>,
+    actor: Actor,
+    context: RequestContext,
+) -> ApiResult<Tenant> {
+    let mut fields = FieldErrors::new();
+    match slug {
+        None => _ = fields.insert("slug".into(), "is required".into()),
+        Some(slug) => {
+            if let Err(why) = validate_slug(slug) {
+                fields.insert("slug".into(), why.into());
+            }
+        }
+    }
+    let name = match name.map(validate_name) {
+        None => {
+            fields.insert("name".into(), "is required".into());
+            None
+        }
+        Some(Err(why)) => {
+            fields.insert("name".into(), why.into());
+            None
+        }
+        Some(Ok(name)) => Some(name),
+    };
+    let (Some(slug), Some(name), true) = (slug, name, fields.is_empty()) else {
+        return Err(ApiError::validation(fields));
+    };
+
+    let tenant = Tenant::new(slug.to_string(), name);
+    let mut tx = store.begin().await?;
+    store::tenants::insert_tenant(&mut *tx, &tenant).await?;
+    let event = AuditEvent::new(actor, "tenant.created", context)
+        .target("tenant", tenant.id)
+        .details(serde_json::json!({ "slug": tenant.slug }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(tenant)
+}
+
+/// `POST /tenants` (operator) → 201 with the tenant; 409 when the slug is taken.
+pub async fn create_tenant(
+    _: AdminKey,
+    State(state): State<AppState>,
+    context: RequestContext,
+    Json(body): Json<CreateTenantRequest>,
+) -> ApiResult<Response> {
+    let tenant = create(
+        &state.store,
+        body.slug.as_deref(),
+        body.name.as_deref(),
+        Actor::AdminKey,
+        context,
+    )
+    .await?;
+    let location = format!("/tenants/{}", tenant.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(tenant),
+    )
+        .into_response())
+}
+
+/// `GET /tenants` (operator): every tenant, oldest first, paginated.
+pub async fn list_tenants(
+    _: AdminKey,
+    State(state): State<AppState>,
+    pagination: Pagination,
+) -> ApiResult<Json<Page<Tenant>>> {
+    let pool = state.store.pool();
+    let tenants =
+        store::tenants::list_tenants(pool, pagination.limit(), pagination.offset()).await?;
+    let total = store::tenants::count_tenants(pool).await?;
+    Ok(Json(Page::new(tenants, pagination, total)))
+}
+
+/// `GET /tenants/slugs` (operator): only the slugs, alphabetically, paginated.
+pub async fn list_tenant_slugs(
+    _: AdminKey,
+    State(state): State<AppState>,
+    pagination: Pagination,
+) -> ApiResult<Json<Page<String>>> {
+    let pool = state.store.pool();
+    let slugs =
+        store::tenants::list_tenant_slugs(pool, pagination.limit(), pagination.offset()).await?;
+    let total = store::tenants::count_tenants(pool).await?;
+    Ok(Json(Page::new(slugs, pagination, total)))
+}
+
+/// `GET /tenants/{id}` (operator).
+pub async fn get_tenant(
+    _: AdminKey,
+    State(state): State<AppState>,
+    Path(id): Path<TenantId>,
+) -> ApiResult<Json<Tenant>> {
+    let tenant = store::tenants::find_tenant_by_id(state.store.pool(), id).await?;
+    tenant.map(Json).ok_or(ApiError::NotFound("tenant"))
+}
+
+/// `PATCH /tenants/{id}` (operator): `name` and/or `active`; `active: false` disables the
+/// tenant at once on this instance and within the cache lifetime (≤ 5 s) on the others.
+pub async fn update_tenant(
+    _: AdminKey,
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(id): Path<TenantId>,
+    Json(body): Json<UpdateTenantRequest>,
+) -> ApiResult<Json<Tenant>> {
+    let name = match body.name.as_deref().map(validate_name) {
+        None => None,
+        Some(Ok(name)) => Some(name),
+        Some(Err(why)) => {
+            return Err(ApiError::validation(FieldErrors::from([(
+                "name".into(),
+                why.into(),
+            )])));
+        }
+    };
+    let mut tx = state.store.begin().await?;
+    let tenant =
+        store::tenants::update_tenant(&mut *tx, id, name.as_deref(), body.active, Timestamp::now())
+            .await?
+            .ok_or(ApiError::NotFound("tenant"))?;
+    let event = AuditEvent::new(Actor::AdminKey, "tenant.updated", context)
+        .target("tenant", id)
+        .details(serde_json::json!({ "name": name, "active": body.active }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    state.tenants.invalidate(id);
+    Ok(Json(tenant))
+}
+
+/// `DELETE /tenants/{id}` (operator) → 204: the tenant and everything it owns are gone.
+pub async fn delete_tenant(
+    _: AdminKey,
+    State(state): State<AppState>,
+    context: RequestContext,
+    Path(id): Path<TenantId>,
+) -> ApiResult<StatusCode> {
+    let mut tx = state.store.begin().await?;
+    let tenant = store::tenants::find_tenant_by_id(&mut *tx, id)
+        .await?
+        .ok_or(ApiError::NotFound("tenant"))?;
+    store::tenants::delete_tenant(&mut *tx, id).await?;
+    let event = AuditEvent::new(Actor::AdminKey, "tenant.deleted", context)
+        .target("tenant", id)
+        .details(serde_json::json!({ "slug": tenant.slug }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    state.tenants.invalidate(id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What anyone may learn about the tenant they address.
+#[derive(Debug, Serialize)]
+pub struct PublicTenant {
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+}
+
+/// `GET /tenant` (anyone, tenant header required): the addressed tenant's public facts, for
+/// apps and hosted pages that show its name.
+pub async fn current_tenant(CurrentTenant(tenant): CurrentTenant) -> Json<PublicTenant> {
+    Json(PublicTenant {
+        id: tenant.id,
+        slug: tenant.slug,
+        name: tenant.name,
+    })
+}
+
+/// Creates the bootstrap tenant on the first start of a database, once across all instances.
+/// Deleting it later is allowed; it is not recreated.
+pub async fn bootstrap(store: &Store, slug: &str) -> anyhow::Result<()> {
+    let mut tx = store.begin().await?;
+    if store::system::claim_once(&mut *tx, "bootstrap_tenant", Timestamp::now()).await? {
+        let tenant = Tenant::new(slug.to_string(), slug.to_string());
+        if store::tenants::insert_tenant_if_slug_free(&mut *tx, &tenant).await? {
+            let event = AuditEvent::new(Actor::System, "tenant.created", RequestContext::default())
+                .target("tenant", tenant.id)
+                .details(serde_json::json!({ "slug": tenant.slug, "bootstrap": true }));
+            audit::record(&mut *tx, event).await?;
+            tracing::info!(tenant.slug = slug, "created the bootstrap tenant");
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! Which tenant a request is for: `x-ovlt-tenant-id` (preferred in production; it wins when
+//! both headers are sent) or `x-ovlt-tenant-slug`. Missing → 400 `tenant_required`, unknown or
+//! malformed → 404 `tenant_not_found`, disabled → 403 `tenant_disabled` (DESIGN §3).
+
+use std::time::Instant;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use super::cache::TenantKey;
+use super::{Tenant, TenantId};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::store;
+
+pub const TENANT_SLUG_HEADER: &str = "x-ovlt-tenant-slug";
+pub const TENANT_ID_HEADER: &str = "x-ovlt-tenant-id";
+
+/// The active tenant the request addresses. Handlers that take one are tenant-scoped.
+#[derive(Debug, Clone)]
+pub struct CurrentTenant(pub Tenant);
+
+impl FromRequestParts<AppState> for CurrentTenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .map(|v| v.to_str().map(str::trim).unwrap_or_default())
+                .filter(|v| !v.is_empty())
+        };
+        let key = match (header(TENANT_ID_HEADER), header(TENANT_SLUG_HEADER)) {
+            (Some(id), _) => {
+                TenantKey::Id(TenantId::parse(id).map_err(|_| ApiError::TenantNotFound)?)
+            }
+            (None, Some(slug)) => TenantKey::Slug(slug.to_string()),
+            (None, None) => return Err(ApiError::TenantRequired),
+        };
+
+        let tenant = match state.tenants.get(&key, Instant::now()) {
+            Some(tenant) => tenant,
+            None => {
+                let pool = state.store.pool();
+                let found = match &key {
+                    TenantKey::Id(id) => store::tenants::find_tenant_by_id(pool, *id).await?,
+                    TenantKey::Slug(slug) => {
+                        store::tenants::find_tenant_by_slug(pool, slug).await?
+                    }
+                };
+                let tenant = found.ok_or(ApiError::TenantNotFound)?;
+                state.tenants.insert(&tenant, Instant::now());
+                tenant
+            }
+        };
+
+        tracing::Span::current().record("tenant.id", tracing::field::display(tenant.id));
+        if !tenant.active {
+            return Err(ApiError::TenantDisabled);
+        }
+        Ok(Self(tenant))
+    }
+}
