@@ -1,5 +1,6 @@
 //! Logging: human-readable in development, one JSON object a line with `OVLT_LOG_FORMAT=json`.
-//! `RUST_LOG` overrides the default filter.
+//! `RUST_LOG` overrides the default filter. Logs go to stderr, so the output of CLI commands
+//! (stdout) stays machine-readable.
 
 use tracing_subscriber::EnvFilter;
 
@@ -10,7 +11,9 @@ const DEFAULT_FILTER: &str = "info,sqlx=warn";
 pub fn init(format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // try_init: a second call (tests, embedding) keeps the first subscriber instead of panicking.
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),

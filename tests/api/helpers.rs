@@ -1,0 +1,322 @@
+//! The test harness: a real ovlt on an ephemeral port, over a real socket, against a fresh
+//! database per test — a temporary SQLite file, or a PostgreSQL database created for the test
+//! and dropped after it.
+//!
+//! PostgreSQL comes from `OVLT_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`, an admin connection used only to create and
+//! drop test databases). When it does not answer, PostgreSQL tests are skipped with a loud
+//! warning locally, and fail under CI (`CI` set).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use ovlt::app::{App, AppState};
+use ovlt::config::{Config, MasterKey, Secret};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+use sqlx::Connection;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdefghijklmnop";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares each test once per backend: `mod name { fn sqlite(); fn postgres(); }`.
+/// The test body is an `async fn(backend: Backend)`.
+macro_rules! backend_tests {
+    ($($(#[$meta:meta])* async fn $name:ident($backend:ident: Backend) $body:block)*) => {
+        $(
+            $(#[$meta])*
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($backend: $crate::helpers::Backend) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run($crate::helpers::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if $crate::helpers::postgres_available() {
+                        run($crate::helpers::Backend::Postgres).await
+                    }
+                }
+            }
+        )*
+    };
+}
+pub(crate) use backend_tests;
+
+fn postgres_admin_url() -> String {
+    std::env::var("OVLT_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Whether PostgreSQL answers; decided once per test binary. Under CI a missing server is a
+/// failure, locally a loud skip.
+pub fn postgres_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let url = postgres_admin_url();
+        let host_port = url
+            .split('@')
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or("127.0.0.1:5432")
+            .to_string();
+        let host_port = if host_port.contains(':') { host_port } else { format!("{host_port}:5432") };
+        let reachable = std::net::ToSocketAddrs::to_socket_addrs(&host_port)
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .is_some_and(|addr| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok());
+        if !reachable {
+            if std::env::var_os("CI").is_some() {
+                panic!("PostgreSQL is required under CI but does not answer at {host_port}");
+            }
+            use std::io::Write;
+            // Written to the real stderr (not the captured test output) so it cannot be missed.
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n\n*** WARNING: PostgreSQL does not answer at {host_port}: every PostgreSQL test is SKIPPED. \
+                 Set OVLT_TEST_DATABASE_URL or start PostgreSQL. ***\n"
+            );
+        }
+        reachable
+    })
+}
+
+/// A database that exists for one test.
+pub struct TestDatabase {
+    pub url: String,
+    _sqlite_dir: Option<TempDir>,
+    postgres_name: Option<String>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("ovlt.db").display());
+                Self {
+                    url,
+                    _sqlite_dir: Some(dir),
+                    postgres_name: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let name = format!("ovlt_test_{}", uuid::Uuid::now_v7().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .expect("connect to PostgreSQL");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let _ = conn.close().await;
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map_or(admin_url.as_str(), |(base, _)| base);
+                Self {
+                    url: format!("{base}/{name}"),
+                    _sqlite_dir: None,
+                    postgres_name: Some(name),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime; a separate thread with its own runtime can
+        // block on the DROP without stalling it.
+        let admin_url = postgres_admin_url();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The configuration every test server starts from: loopback, port 0, fixed keys.
+pub fn test_config(database_url: &str, data_dir: &std::path::Path) -> Config {
+    let mut config = Config::from_lookup(|_| None).expect("default config");
+    config.port = 0;
+    config.database_url = Some(database_url.to_string());
+    config.data_dir = data_dir.to_path_buf();
+    config.admin_key = Some(Secret::new(ADMIN_KEY));
+    config.master_key = Some(MasterKey::from_bytes([42; 32]));
+    config.db_max_connections = 5;
+    config
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub config: Config,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    // Declared last: dropped after the server stopped.
+    pub db: std::sync::Arc<TestDatabase>,
+    _data_dir: std::sync::Arc<TempDir>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts a server after `configure` adjusted the test configuration.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
+        let db = std::sync::Arc::new(TestDatabase::create(backend).await);
+        let data_dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+        let mut config = test_config(&db.url, data_dir.path());
+        configure(&mut config);
+        Self::start(config, db, data_dir).await
+    }
+
+    /// A server on an existing test database.
+    pub async fn spawn_on(db: TestDatabase) -> Self {
+        let data_dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+        let config = test_config(&db.url, data_dir.path());
+        Self::start(config, std::sync::Arc::new(db), data_dir).await
+    }
+
+    /// A second instance on the same database, as behind a load balancer.
+    pub async fn spawn_sibling(&self, configure: impl FnOnce(&mut Config)) -> Self {
+        let mut config = self.config.clone();
+        configure(&mut config);
+        Self::start(config, self.db.clone(), self._data_dir.clone()).await
+    }
+
+    async fn start(
+        config: Config,
+        db: std::sync::Arc<TestDatabase>,
+        data_dir: std::sync::Arc<TempDir>,
+    ) -> Self {
+        let app = App::build(config.clone()).await.expect("app builds");
+        let address = format!("http://{}", app.local_addr());
+        let state = app.state();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            app.run_until_stopped(async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            address,
+            client,
+            state,
+            config,
+            shutdown: Some(tx),
+            server: Some(server),
+            db,
+            _data_dir: data_dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A request without credentials.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// A request carrying the operator's admin key.
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, path)
+            .header("x-ovlt-admin-key", ADMIN_KEY)
+    }
+
+    /// Creates a tenant through the API and returns its JSON.
+    pub async fn create_tenant(&self, slug: &str, name: &str) -> Value {
+        let response = self
+            .admin(Method::POST, "/tenants")
+            .json(&serde_json::json!({ "slug": slug, "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "creating tenant {slug}");
+        response.json().await.unwrap()
+    }
+
+    /// Sends the shutdown signal without waiting.
+    pub fn signal_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    pub fn take_server(&mut self) -> tokio::task::JoinHandle<()> {
+        self.server.take().expect("server running")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Reads an error answer and checks its shape: `{"error": code, "message": …}`.
+pub async fn assert_error(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(
+        response.status(),
+        status,
+        "status for expected error {code}"
+    );
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        content_type.starts_with("application/json"),
+        "error content-type was {content_type:?}"
+    );
+    let body: Value = response.json().await.expect("error body is JSON");
+    assert_eq!(body["error"], code, "body: {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message missing: {body}"
+    );
+    body
+}

@@ -1,0 +1,167 @@
+//! What every answer shares: the error shape, request ids, security headers, CORS, the body
+//! limit, and answers for unknown routes and methods.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_error, backend_tests};
+
+backend_tests! {
+    async fn unknown_routes_answer_404_in_the_error_shape(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+
+        let response = app.request(Method::GET, "/no/such/route").send().await.unwrap();
+
+        assert_error(response, 404, "not_found").await;
+    }
+
+    async fn a_known_route_with_another_method_answers_405_in_the_error_shape(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+
+        let response = app.admin(Method::PUT, "/tenants").send().await.unwrap();
+
+        assert_error(response, 405, "method_not_allowed").await;
+    }
+
+    async fn malformed_json_answers_400_invalid_payload(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+
+        let response = app
+            .admin(Method::POST, "/tenants")
+            .header("content-type", "application/json")
+            .body("{\"slug\": \"acme\",")
+            .send()
+            .await
+            .unwrap();
+
+        assert_error(response, 400, "invalid_payload").await;
+    }
+
+    async fn a_body_that_is_not_json_answers_400_invalid_payload(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+
+        let wrong_type = app
+            .admin(Method::POST, "/tenants")
+            .header("content-type", "text/plain")
+            .body("slug=acme")
+            .send()
+            .await
+            .unwrap();
+        let no_type = app.admin(Method::POST, "/tenants").body("{}").send().await.unwrap();
+        let not_an_object = app.admin(Method::POST, "/tenants").json(&json!(["acme"])).send().await.unwrap();
+
+        assert_error(wrong_type, 400, "invalid_payload").await;
+        assert_error(no_type, 400, "invalid_payload").await;
+        assert_error(not_an_object, 400, "invalid_payload").await;
+    }
+
+    async fn a_wrongly_typed_field_is_refused_without_echoing_the_value(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+
+        let response = app
+            .admin(Method::POST, "/tenants")
+            .json(&json!({ "slug": "acme", "name": 987654321 }))
+            .send()
+            .await
+            .unwrap();
+
+        let body = assert_error(response, 400, "invalid_payload").await;
+        assert!(!body.to_string().contains("987654321"), "value echoed: {body}");
+    }
+
+    async fn a_malformed_uuid_in_a_path_answers_400(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+
+        let response = app.admin(Method::GET, "/tenants/not-a-uuid").send().await.unwrap();
+
+        assert_error(response, 400, "invalid_payload").await;
+    }
+
+    async fn a_body_over_the_limit_answers_413_in_the_error_shape(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |c| c.body_limit = 2048).await;
+        let big_name = "n".repeat(4096);
+
+        let response = app
+            .admin(Method::POST, "/tenants")
+            .json(&json!({ "slug": "big", "name": big_name }))
+            .send()
+            .await
+            .unwrap();
+
+        assert_error(response, 413, "payload_too_large").await;
+        let listed: Value = app.admin(Method::GET, "/tenants/slugs").send().await.unwrap().json().await.unwrap();
+        assert!(!listed["data"].as_array().unwrap().contains(&json!("big")));
+    }
+
+    async fn every_answer_carries_a_request_id_and_keeps_a_well_formed_incoming_one(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+
+        let generated = app.request(Method::GET, "/health").send().await.unwrap();
+        let kept = app.request(Method::GET, "/nope").header("x-request-id", "trace-123.abc").send().await.unwrap();
+        let replaced = app.request(Method::GET, "/health").header("x-request-id", "bad id with spaces").send().await.unwrap();
+
+        let generated = generated.headers()["x-request-id"].to_str().unwrap().to_string();
+        assert!(uuid::Uuid::parse_str(&generated).is_ok(), "{generated}");
+        assert_eq!(kept.headers()["x-request-id"], "trace-123.abc");
+        let replaced = replaced.headers()["x-request-id"].to_str().unwrap();
+        assert!(uuid::Uuid::parse_str(replaced).is_ok(), "{replaced}");
+    }
+
+    async fn security_headers_are_on_successes_and_errors(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+
+        for response in [
+            app.request(Method::GET, "/health").send().await.unwrap(),
+            app.request(Method::GET, "/tenants").send().await.unwrap(),
+            app.request(Method::GET, "/missing").send().await.unwrap(),
+        ] {
+            let headers = response.headers();
+            assert_eq!(headers["x-content-type-options"], "nosniff");
+            assert_eq!(headers["x-frame-options"], "DENY");
+            assert_eq!(headers["referrer-policy"], "no-referrer");
+            assert_eq!(headers["cache-control"], "no-store");
+            assert!(headers.get("strict-transport-security").is_none(), "no HSTS in development");
+        }
+    }
+
+    async fn production_adds_hsts(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |c| c.env = ovlt::config::Environment::Production).await;
+
+        let response = app.request(Method::GET, "/health").send().await.unwrap();
+
+        let hsts = response.headers()["strict-transport-security"].to_str().unwrap();
+        assert!(hsts.starts_with("max-age="), "{hsts}");
+    }
+
+    async fn cors_answers_configured_origins_only(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |c| {
+            c.cors_origins = ovlt::config::CorsOrigins::List(vec!["https://app.example.com".into()]);
+        })
+        .await;
+        let preflight = |origin: &'static str| {
+            app.request(Method::OPTIONS, "/tenant")
+                .header("origin", origin)
+                .header("access-control-request-method", "GET")
+                .header("access-control-request-headers", "x-ovlt-tenant-slug")
+                .send()
+        };
+
+        let allowed = preflight("https://app.example.com").await.unwrap();
+        let foreign = preflight("https://evil.example.com").await.unwrap();
+
+        assert_eq!(allowed.headers()["access-control-allow-origin"], "https://app.example.com");
+        assert_eq!(allowed.headers()["access-control-allow-credentials"], "true");
+        let allowed_headers = allowed.headers()["access-control-allow-headers"].to_str().unwrap();
+        assert!(allowed_headers.contains("x-ovlt-tenant-slug"), "{allowed_headers}");
+        assert!(!allowed_headers.contains("x-ovlt-admin-key"), "{allowed_headers}");
+        assert!(foreign.headers().get("access-control-allow-origin").is_none());
+    }
+
+    async fn without_configured_origins_no_cors_headers_are_sent(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+
+        let response = app.request(Method::GET, "/health").header("origin", "https://app.example.com").send().await.unwrap();
+
+        assert!(response.headers().get("access-control-allow-origin").is_none());
+    }
+}

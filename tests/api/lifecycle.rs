@@ -1,0 +1,260 @@
+//! The server's life: the real binary started with no configuration, stopped by SIGTERM with a
+//! request in flight, refusing an incomplete production configuration; and the operator CLI.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+use crate::helpers::{ADMIN_KEY, TestApp, TestDatabase, backend_tests};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_ovlt");
+
+/// The binary with an empty environment (no inherited OVLT_* or DATABASE_URL) in `dir`.
+fn ovlt(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .env_clear()
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+/// Starts `ovlt serve` and waits for its "listening" log line (logs go to stderr); returns the
+/// child and its address.
+async fn start_server(mut command: Command) -> (Child, String) {
+    command
+        .env("OVLT_PORT", "0")
+        .env("OVLT_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawn ovlt");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if entry["message"] == "listening" {
+                return entry["address"].as_str().unwrap().to_string();
+            }
+        }
+        panic!("ovlt exited before listening");
+    })
+    .await
+    .expect("ovlt starts listening");
+    // Keep draining the log so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, address)
+}
+
+/// Sends the head of a request with `Expect: 100-continue` and waits for `100 Continue`: from
+/// then on the handler is running and waiting for the body, so the request is in flight.
+async fn begin_request_in_flight(address: &str, admin_key: &str, body: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /tenants HTTP/1.1\r\nhost: {address}\r\nx-ovlt-admin-key: {admin_key}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\nexpect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("\r\n\r\n") {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "connection closed before 100 Continue");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 100"),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+    stream
+}
+
+/// Sends the rest of the body and reads the whole answer (the server closes the connection).
+async fn finish_request(mut stream: TcpStream, body: &str) -> String {
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+        .await
+        .expect("the answer arrives")
+        .unwrap();
+    answer
+}
+
+fn sigterm(child: &Child) {
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn the_binary_serves_with_no_configuration_and_keeps_its_generated_keys_private() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let (mut child, address) = start_server(ovlt(dir.path())).await;
+    let health: Value = reqwest::get(format!("http://{address}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    sigterm(&child);
+    let status = child.wait().await.unwrap();
+
+    assert_eq!(health["status"], "ok");
+    assert!(status.success(), "{status}");
+    assert!(
+        address.starts_with("127.0.0.1:"),
+        "listens on loopback by default: {address}"
+    );
+    let data = dir.path().join("data");
+    assert!(
+        data.join("ovlt.db").exists(),
+        "the embedded SQLite file is created"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    for file in ["admin.key", "master.key"] {
+        let mode = std::fs::metadata(data.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+}
+
+#[tokio::test]
+async fn production_without_keys_refuses_to_start_with_a_one_line_reason() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let output = ovlt(dir.path())
+        .env("OVLT_ENV", "production")
+        .output()
+        .await
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("OVLT_ADMIN_KEY"), "{stderr}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is generated in production"
+    );
+}
+
+#[tokio::test]
+async fn config_check_prints_the_configuration_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin_key = "operator-admin-key-that-must-not-be-printed";
+
+    let output = ovlt(dir.path())
+        .args(["config", "check"])
+        .env("OVLT_ADMIN_KEY", admin_key)
+        .env(
+            "DATABASE_URL",
+            "postgres://ovlt:db-password-secret@db.internal:5432/ovlt",
+        )
+        .env("OVLT_PORT", "8080")
+        .output()
+        .await
+        .unwrap();
+    let invalid = ovlt(dir.path())
+        .args(["config", "check"])
+        .env("OVLT_PORT", "eighty")
+        .output()
+        .await
+        .unwrap();
+
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("8080") && stdout.contains("OVLT_ADMIN_KEY"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains(admin_key) && !stdout.contains("db-password-secret"),
+        "{stdout}"
+    );
+    assert_eq!(invalid.status.code(), Some(2));
+    assert!(
+        String::from_utf8(invalid.stderr)
+            .unwrap()
+            .contains("OVLT_PORT")
+    );
+}
+
+backend_tests! {
+    async fn sigterm_lets_a_request_in_flight_finish(backend: Backend) {
+        let db = TestDatabase::create(backend).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = ovlt(dir.path());
+        command.env("DATABASE_URL", &db.url).env("OVLT_ADMIN_KEY", ADMIN_KEY);
+        let (mut child, address) = start_server(command).await;
+        let body = r#"{"slug":"in-flight","name":"In flight"}"#;
+        let stream = begin_request_in_flight(&address, ADMIN_KEY, body).await;
+
+        sigterm(&child);
+        let answer = finish_request(stream, body).await;
+        let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
+
+        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+        assert!(status.success(), "{status}");
+    }
+
+    async fn shutdown_lets_a_request_in_flight_finish_and_commit(backend: Backend) {
+        let mut app = TestApp::spawn(backend).await;
+        let address = app.address.trim_start_matches("http://").to_string();
+        let body = r#"{"slug":"in-flight","name":"In flight"}"#;
+        let stream = begin_request_in_flight(&address, ADMIN_KEY, body).await;
+
+        app.signal_shutdown();
+        let answer = finish_request(stream, body).await;
+        app.take_server().await.unwrap();
+
+        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+        let restarted = app.spawn_sibling(|_| {}).await;
+        let slugs: Value = restarted.admin(Method::GET, "/tenants/slugs").send().await.unwrap().json().await.unwrap();
+        assert!(slugs["data"].as_array().unwrap().contains(&Value::from("in-flight")), "committed: {slugs}");
+    }
+
+    async fn the_cli_migrates_and_creates_tenants(backend: Backend) {
+        let db = TestDatabase::create(backend).await;
+        let dir = tempfile::tempdir().unwrap();
+        let run = |args: &[&str]| {
+            let mut command = ovlt(dir.path());
+            command.args(args).env("DATABASE_URL", &db.url);
+            command.output()
+        };
+
+        let migrated = run(&["migrate"]).await.unwrap();
+        let migrated_again = run(&["migrate"]).await.unwrap();
+        let created = run(&["tenant", "create", "--slug", "acme", "--name", "Acme"]).await.unwrap();
+        let duplicate = run(&["tenant", "create", "--slug", "acme", "--name", "Acme"]).await.unwrap();
+        let invalid = run(&["tenant", "create", "--slug", "Bad Slug", "--name", "X"]).await.unwrap();
+
+        assert!(migrated.status.success() && migrated_again.status.success());
+        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+        let tenant: Value = serde_json::from_slice(&created.stdout).unwrap();
+        assert_eq!((tenant["slug"].as_str(), tenant["active"].as_bool()), (Some("acme"), Some(true)));
+        assert_eq!(duplicate.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
+        assert_eq!(invalid.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&invalid.stderr).contains("--slug"));
+
+        // A server on that database sees the tenant the CLI made.
+        let app = TestApp::spawn_on(db).await;
+        let found = app.request(Method::GET, "/tenant").header("x-ovlt-tenant-slug", "acme").send().await.unwrap();
+        assert_eq!(found.status(), 200);
+    }
+}

@@ -1,0 +1,10 @@
+//! One integration binary: each module covers one feature, every test runs on SQLite and on
+//! PostgreSQL against a real server over a real socket.
+
+mod helpers;
+
+mod http_conventions;
+mod lifecycle;
+mod operations;
+mod tenant_resolution;
+mod tenants;
