@@ -166,7 +166,18 @@ impl Config {
         match dotenvy::dotenv() {
             Ok(_) => {}
             Err(e) if e.not_found() => {}
-            Err(e) => return Err(ConfigError(format!(".env: {e}"))),
+            // The parse error carries the offending line, which may hold a secret: never echo it.
+            Err(dotenvy::Error::LineParse(_, position)) => {
+                return Err(ConfigError(format!(
+                    ".env: a line cannot be parsed (at character {position})"
+                )));
+            }
+            Err(e) => {
+                return Err(ConfigError(format!(
+                    ".env: cannot be read ({})",
+                    io_kind(&e)
+                )));
+            }
         }
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -321,6 +332,13 @@ impl Config {
 
     pub fn is_production(&self) -> bool {
         self.env == Environment::Production
+    }
+}
+
+fn io_kind(e: &dotenvy::Error) -> String {
+    match e {
+        dotenvy::Error::Io(io) => io.kind().to_string(),
+        _ => "invalid file".into(),
     }
 }
 

@@ -194,6 +194,27 @@ async fn config_check_prints_the_configuration_with_secrets_masked() {
     );
 }
 
+#[tokio::test]
+async fn a_malformed_env_file_is_refused_without_echoing_its_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "OVLT_PORT=3000\nOVLT_MASTER_KEY='unterminated-secret-value\n",
+    )
+    .unwrap();
+
+    let output = ovlt(dir.path())
+        .args(["config", "check"])
+        .output()
+        .await
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains(".env"), "{stderr}");
+    assert!(!stderr.contains("unterminated-secret-value"), "{stderr}");
+}
+
 backend_tests! {
     async fn sigterm_lets_a_request_in_flight_finish(backend: Backend) {
         let db = TestDatabase::create(backend).await;
