@@ -8,10 +8,12 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 use crate::config::keys::{self, KeySource};
 use crate::config::{Config, MasterKey};
@@ -61,10 +63,7 @@ impl App {
         let store = Store::connect(&config.effective_database_url(), config.db_max_connections)
             .await
             .context("cannot connect to the database")?;
-        store
-            .migrate()
-            .await
-            .context("cannot apply database migrations")?;
+        store.migrate().await.context("cannot apply database migrations")?;
         tenants::bootstrap(&store, &config.bootstrap_tenant_slug)
             .await
             .context("cannot create the bootstrap tenant")?;
@@ -81,35 +80,36 @@ impl App {
             config,
         }));
         let router = crate::http::router(state.clone());
-        Ok(Self {
-            listener,
-            router,
-            state,
-        })
+        Ok(Self { listener, router, state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     pub fn state(&self) -> AppState {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests
-    /// finish, and closes the database pool.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+    /// Serves until `shutdown` completes, then stops accepting and lets in-flight requests
+    /// finish — for at most the request timeout plus five seconds, so a client that never
+    /// finishes sending cannot hold the process — and closes the database pool.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let drain_deadline = self.state.config.request_timeout + Duration::from_secs(5);
+        let signalled = Arc::new(Notify::new());
+        let notify = signalled.clone();
+        let shutdown = async move {
+            shutdown.await;
+            notify.notify_one();
+        };
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(shutdown);
+        tokio::select! {
+            result = server => result?,
+            () = async { signalled.notified().await; tokio::time::sleep(drain_deadline).await } => {
+                tracing::warn!("in-flight requests did not finish in time; closing their connections");
+            }
+        }
         self.state.store.close().await;
         Ok(())
     }

@@ -14,11 +14,7 @@ use crate::store::Store;
 use crate::{telemetry, tenants};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "ovlt",
-    version,
-    about = "Multi-tenant identity server and OpenID Connect provider"
-)]
+#[command(name = "ovlt", version, about = "Multi-tenant identity server and OpenID Connect provider")]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -70,18 +66,12 @@ impl Cli {
                 return ExitCode::from(2);
             }
         };
-        if let Some(Command::Config {
-            command: ConfigCommand::Check,
-        }) = self.command
-        {
+        if let Some(Command::Config { command: ConfigCommand::Check }) = self.command {
             print!("{}", describe(&config));
             return ExitCode::SUCCESS;
         }
         telemetry::init(config.log_format);
-        let runtime = match tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-        {
+        let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(runtime) => runtime,
             Err(e) => {
                 eprintln!("ovlt: cannot start the async runtime: {e}");
@@ -92,9 +82,9 @@ impl Cli {
             match self.command {
                 None | Some(Command::Serve) => serve(config).await,
                 Some(Command::Migrate) => migrate(config).await,
-                Some(Command::Tenant {
-                    command: TenantCommand::Create { slug, name },
-                }) => create_tenant(config, slug, name).await,
+                Some(Command::Tenant { command: TenantCommand::Create { slug, name } }) => {
+                    create_tenant(config, slug, name).await
+                }
                 Some(Command::Config { .. }) => unreachable!("handled before the runtime starts"),
             }
         });
@@ -136,30 +126,18 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
 
 async fn create_tenant(config: Config, slug: String, name: String) -> anyhow::Result<()> {
     let store = connect(&config).await?;
-    let result = tenants::create(
-        &store,
-        Some(&slug),
-        Some(&name),
-        Actor::Cli,
-        RequestContext::default(),
-    )
-    .await;
+    let result = tenants::create(&store, Some(&slug), Some(&name), Actor::Cli, RequestContext::default()).await;
     store.close().await;
     match result {
         Ok(tenant) => {
             println!("{}", serde_json::to_string_pretty(&tenant)?);
             Ok(())
         }
-        Err(ApiError::InvalidPayload {
-            fields: Some(fields),
-            ..
-        }) => {
-            let problems: Vec<String> = fields
-                .iter()
-                .map(|(field, why)| format!("--{field} {why}"))
-                .collect();
+        Err(ApiError::InvalidPayload { fields: Some(fields), .. }) => {
+            let problems: Vec<String> = fields.iter().map(|(field, why)| format!("--{field} {why}")).collect();
             anyhow::bail!("{}", problems.join("; "))
         }
+        Err(ApiError::Internal(cause)) => Err(cause),
         Err(e) => anyhow::bail!("{e}"),
     }
 }
@@ -181,7 +159,7 @@ pub fn describe(config: &Config) -> String {
         }
     };
     let database = match &config.database_url {
-        Some(url) => mask_url_password(url),
+        Some(url) => mask_url_password(url.expose()),
         None => format!("{} (embedded SQLite)", config.effective_database_url()),
     };
     let cors = match &config.cors_origins {
@@ -196,36 +174,15 @@ pub fn describe(config: &Config) -> String {
         ("OVLT_ISSUER", config.issuer.clone()),
         ("OVLT_DATA_DIR", config.data_dir.display().to_string()),
         ("DATABASE_URL", database),
-        (
-            "OVLT_ADMIN_KEY",
-            key(config.admin_key.is_some(), ADMIN_KEY_FILE),
-        ),
-        (
-            "OVLT_MASTER_KEY",
-            key(config.master_key.is_some(), MASTER_KEY_FILE),
-        ),
-        (
-            "OVLT_LOG_FORMAT",
-            format!("{:?}", config.log_format).to_lowercase(),
-        ),
+        ("OVLT_ADMIN_KEY", key(config.admin_key.is_some(), ADMIN_KEY_FILE)),
+        ("OVLT_MASTER_KEY", key(config.master_key.is_some(), MASTER_KEY_FILE)),
+        ("OVLT_LOG_FORMAT", format!("{:?}", config.log_format).to_lowercase()),
         ("OVLT_BODY_LIMIT", format!("{} bytes", config.body_limit)),
         ("OVLT_CORS_ORIGINS", cors),
-        (
-            "OVLT_BOOTSTRAP_TENANT_SLUG",
-            config.bootstrap_tenant_slug.clone(),
-        ),
-        (
-            "OVLT_REQUEST_TIMEOUT_SECONDS",
-            config.request_timeout.as_secs().to_string(),
-        ),
-        (
-            "OVLT_DB_MAX_CONNECTIONS",
-            config.db_max_connections.to_string(),
-        ),
-        (
-            "OVLT_TENANT_CACHE_TTL_MS",
-            config.tenant_cache_ttl.as_millis().to_string(),
-        ),
+        ("OVLT_BOOTSTRAP_TENANT_SLUG", config.bootstrap_tenant_slug.clone()),
+        ("OVLT_REQUEST_TIMEOUT_SECONDS", config.request_timeout.as_secs().to_string()),
+        ("OVLT_DB_MAX_CONNECTIONS", config.db_max_connections.to_string()),
+        ("OVLT_TENANT_CACHE_TTL_MS", config.tenant_cache_ttl.as_millis().to_string()),
     ];
     let mut out = String::from("configuration is valid\n");
     for (name, value) in rows {
@@ -234,19 +191,35 @@ pub fn describe(config: &Config) -> String {
     out
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:********@host/db`.
+/// `postgres://user:secret@host/db?sslpassword=x` → `postgres://user:********@host/db?sslpassword=********`:
+/// the userinfo password and every query parameter whose name mentions a password are masked.
 fn mask_url_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let Some(at) = rest.rfind('@') else {
-        return url.to_string();
+    let mut masked = match base.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:********@{host}"),
+                None => base.to_string(),
+            },
+            None => base.to_string(),
+        },
+        None => base.to_string(),
     };
-    let (userinfo, host) = rest.split_at(at);
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:********{host}"),
-        None => url.to_string(),
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if name.to_ascii_lowercase().contains("password") => format!("{name}=********"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        masked.push('?');
+        masked.push_str(&params.join("&"));
     }
+    masked
 }
 
 #[cfg(test)]
@@ -255,13 +228,11 @@ mod tests {
 
     #[test]
     fn database_passwords_are_masked() {
+        assert_eq!(mask_url_password("postgres://ovlt:s3cret@db:5432/ovlt"), "postgres://ovlt:********@db:5432/ovlt");
+        assert_eq!(mask_url_password("postgres://ovlt@db/ovlt"), "postgres://ovlt@db/ovlt");
         assert_eq!(
-            mask_url_password("postgres://ovlt:s3cret@db:5432/ovlt"),
-            "postgres://ovlt:********@db:5432/ovlt"
-        );
-        assert_eq!(
-            mask_url_password("postgres://ovlt@db/ovlt"),
-            "postgres://ovlt@db/ovlt"
+            mask_url_password("postgres://db/ovlt?sslmode=require&password=pw&sslpassword=x"),
+            "postgres://db/ovlt?sslmode=require&password=********&sslpassword=********"
         );
     }
 

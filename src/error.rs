@@ -22,10 +22,7 @@ pub type FieldErrors = BTreeMap<String, String>;
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]
-    InvalidPayload {
-        message: String,
-        fields: Option<FieldErrors>,
-    },
+    InvalidPayload { message: String, fields: Option<FieldErrors> },
     #[error("missing or invalid admin key")]
     Unauthorized,
     #[error("{0}")]
@@ -67,18 +64,12 @@ struct ErrorBody<'a> {
 impl ApiError {
     /// A 400 naming the fields that are wrong.
     pub fn validation(fields: FieldErrors) -> Self {
-        Self::InvalidPayload {
-            message: "one or more fields are invalid".into(),
-            fields: Some(fields),
-        }
+        Self::InvalidPayload { message: "one or more fields are invalid".into(), fields: Some(fields) }
     }
 
     /// A 400 with a message and no field detail.
     pub fn invalid_payload(message: impl Into<String>) -> Self {
-        Self::InvalidPayload {
-            message: message.into(),
-            fields: None,
-        }
+        Self::InvalidPayload { message: message.into(), fields: None }
     }
 
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
@@ -131,16 +122,10 @@ impl IntoResponse for ApiError {
             Self::InvalidPayload { fields, .. } => fields.as_ref(),
             _ => None,
         };
-        let body = ErrorBody {
-            error: self.code(),
-            message: self.to_string(),
-            fields,
-        };
+        let body = ErrorBody { error: self.code(), message: self.to_string(), fields };
         let mut response = (self.status(), axum::Json(body)).into_response();
         if let Self::RateLimited { retry_after_secs } = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         response
     }
@@ -163,9 +148,7 @@ impl From<JsonRejection> for ApiError {
                 Self::invalid_payload("expected a JSON body with content-type: application/json")
             }
             r if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
-            JsonRejection::JsonSyntaxError(_) => {
-                Self::invalid_payload("the request body is not valid JSON")
-            }
+            JsonRejection::JsonSyntaxError(_) => Self::invalid_payload("the request body is not valid JSON"),
             r => Self::invalid_payload(without_echoed_values(&r.body_text())),
         }
     }
@@ -191,12 +174,17 @@ impl From<QueryRejection> for ApiError {
 /// Rewrites serde's `invalid type: string "hunter2", expected …` (and `invalid value`,
 /// `invalid length`) so the submitted value is not echoed back: `invalid type, expected …`.
 fn without_echoed_values(text: &str) -> String {
-    for marker in ["invalid type: ", "invalid value: ", "invalid length "] {
+    for (marker, head) in [
+        ("invalid type: ", "invalid type"),
+        ("invalid value: ", "invalid value"),
+        ("invalid length ", "invalid length"),
+    ] {
         if let Some(start) = text.find(marker) {
-            let head = &text[..start + marker.len() - 2];
-            return match text[start..].find(", expected ") {
-                Some(at) => format!("{head}{}", &text[start + at..]),
-                None => head.to_string(),
+            let prefix = &text[..start];
+            // The last ", expected " belongs to serde; an earlier one would be inside the value.
+            return match text[start..].rfind(", expected ") {
+                Some(at) => format!("{prefix}{head}{}", &text[start + at..]),
+                None => format!("{prefix}{head}"),
             };
         }
     }
@@ -213,10 +201,11 @@ mod tests {
                     integer `12345678`, expected a string at line 1 column 20";
         let cleaned = without_echoed_values(text);
         assert!(!cleaned.contains("12345678"), "{cleaned}");
-        assert!(
-            cleaned.ends_with("password: invalid type, expected a string at line 1 column 20"),
-            "{cleaned}"
-        );
+        assert!(cleaned.ends_with("password: invalid type, expected a string at line 1 column 20"), "{cleaned}");
+        let sneaky = "name: invalid type: string \"a, expected b\", expected a boolean";
+        assert_eq!(without_echoed_values(sneaky), "name: invalid type, expected a boolean");
+        let length = "invalid length 3, expected 2 elements";
+        assert_eq!(without_echoed_values(length), "invalid length, expected 2 elements");
         let missing = "missing field `slug` at line 1 column 2";
         assert_eq!(without_echoed_values(missing), missing);
     }

@@ -85,9 +85,6 @@ mod tests {
 
     #[test]
     fn timestamps_serialise_as_rfc3339_utc() {
-        assert_eq!(
-            serde_json::to_string(&Timestamp(1_795_000_000)).unwrap(),
-            "\"2026-11-18T11:06:40Z\""
-        );
+        assert_eq!(serde_json::to_string(&Timestamp(1_795_000_000)).unwrap(), "\"2026-11-18T11:06:40Z\"");
     }
 }

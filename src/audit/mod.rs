@@ -93,10 +93,7 @@ impl AuditEvent {
 }
 
 /// Writes the event (in the caller's transaction) and logs it for the operator.
-pub async fn record<'e>(
-    db: impl Executor<'e, Database = Any>,
-    event: AuditEvent,
-) -> sqlx::Result<()> {
+pub async fn record<'e>(db: impl Executor<'e, Database = Any>, event: AuditEvent) -> sqlx::Result<()> {
     crate::store::audit::insert_audit_event(db, &event).await?;
     tracing::info!(
         audit.action = event.action,

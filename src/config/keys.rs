@@ -39,8 +39,7 @@ pub fn load_or_generate(config: &Config) -> anyhow::Result<Keys> {
         Some(key) => (key.clone(), KeySource::Environment),
         None => {
             let (text, source) = read_or_create(&config.data_dir.join(ADMIN_KEY_FILE), || {
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .encode(crypto::random_bytes::<32>())
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(crypto::random_bytes::<32>())
             })?;
             (Secret::new(text), source)
         }
@@ -49,28 +48,18 @@ pub fn load_or_generate(config: &Config) -> anyhow::Result<Keys> {
         Some(key) => (key.clone(), KeySource::Environment),
         None => {
             let path = config.data_dir.join(MASTER_KEY_FILE);
-            let (text, source) = read_or_create(&path, || {
-                MasterKey::from_bytes(crypto::random_bytes::<32>()).to_base64()
-            })?;
-            let key = MasterKey::parse(&text).map_err(|why| {
-                anyhow::anyhow!("{}: not a valid master key ({why})", path.display())
-            })?;
+            let (text, source) =
+                read_or_create(&path, || MasterKey::from_bytes(crypto::random_bytes::<32>()).to_base64())?;
+            let key = MasterKey::parse(&text)
+                .map_err(|why| anyhow::anyhow!("{}: not a valid master key ({why})", path.display()))?;
             (key, source)
         }
     };
-    Ok(Keys {
-        admin_key,
-        admin_key_source,
-        master_key,
-        master_key_source,
-    })
+    Ok(Keys { admin_key, admin_key_source, master_key, master_key_source })
 }
 
 /// Reads the key file, or creates it (0600, never overwriting one a concurrent start wrote).
-fn read_or_create(
-    path: &Path,
-    generate: impl FnOnce() -> String,
-) -> anyhow::Result<(String, KeySource)> {
+fn read_or_create(path: &Path, generate: impl FnOnce() -> String) -> anyhow::Result<(String, KeySource)> {
     if let Some(dir) = path.parent() {
         create_private_dir(dir)?;
     }
@@ -87,14 +76,10 @@ fn read_or_create(
             Ok((key, KeySource::Generated(path.to_path_buf())))
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
             let key = text.trim().to_string();
-            anyhow::ensure!(
-                !key.is_empty(),
-                "{} is empty; delete it to generate a new key",
-                path.display()
-            );
+            anyhow::ensure!(!key.is_empty(), "{} is empty; delete it to generate a new key", path.display());
             Ok((key, KeySource::File(path.to_path_buf())))
         }
         Err(e) => Err(anyhow::anyhow!("cannot create {}: {e}", path.display())),
@@ -110,9 +95,7 @@ pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))
+    builder.create(dir).map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", dir.display()))
 }
 
 #[cfg(test)]
@@ -142,10 +125,7 @@ mod tests {
         #[cfg(unix)]
         for file in [ADMIN_KEY_FILE, MASTER_KEY_FILE] {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("data").join(file))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(dir.path().join("data").join(file)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "{file}");
         }
     }

@@ -89,9 +89,7 @@ impl MasterKey {
         } else {
             decode_base64(text).ok_or("expected 32 bytes as base64 or 64 hex digits")?
         };
-        let bytes: [u8; 32] = bytes
-            .try_into()
-            .map_err(|v: Vec<u8>| format!("expected 32 bytes, got {}", v.len()))?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|v: Vec<u8>| format!("expected 32 bytes, got {}", v.len()))?;
         Ok(Self(bytes))
     }
 
@@ -114,10 +112,7 @@ impl fmt::Debug for MasterKey {
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
     let unpadded = text.trim_end_matches('=');
-    STANDARD_NO_PAD
-        .decode(unpadded)
-        .or_else(|_| URL_SAFE_NO_PAD.decode(unpadded))
-        .ok()
+    STANDARD_NO_PAD.decode(unpadded).or_else(|_| URL_SAFE_NO_PAD.decode(unpadded)).ok()
 }
 
 /// Everything ovlt reads from its environment. Every field is documented in the README's table.
@@ -133,8 +128,9 @@ pub struct Config {
     pub env: Environment,
     /// `OVLT_DATA_DIR`: where the SQLite file and generated development keys live (default `./data`).
     pub data_dir: PathBuf,
-    /// `DATABASE_URL`: `postgres://…` or `sqlite://…`; unset means `<data dir>/ovlt.db`.
-    pub database_url: Option<String>,
+    /// `DATABASE_URL`: `postgres://…` or `sqlite://…`; unset means `<data dir>/ovlt.db`. A
+    /// `Secret` because it may carry the database password.
+    pub database_url: Option<Secret>,
     /// `OVLT_ADMIN_KEY`: the operator's key (`X-OVLT-Admin-Key`); generated in development.
     pub admin_key: Option<Secret>,
     /// `OVLT_MASTER_KEY`: encrypts secrets at rest; generated in development.
@@ -161,22 +157,18 @@ pub struct Config {
 pub struct ConfigError(pub String);
 
 impl Config {
-    /// Reads the process environment, after loading `.env` from the working directory if present.
+    /// Reads the process environment, after loading `.env` from the working directory if present
+    /// (only there: a `.env` of a parent directory belongs to another project).
     pub fn from_env() -> Result<Self, ConfigError> {
-        match dotenvy::dotenv() {
+        match dotenvy::from_path(".env") {
             Ok(_) => {}
             Err(e) if e.not_found() => {}
             // The parse error carries the offending line, which may hold a secret: never echo it.
             Err(dotenvy::Error::LineParse(_, position)) => {
-                return Err(ConfigError(format!(
-                    ".env: a line cannot be parsed (at character {position})"
-                )));
+                return Err(ConfigError(format!(".env: a line cannot be parsed (at character {position})")));
             }
             Err(e) => {
-                return Err(ConfigError(format!(
-                    ".env: cannot be read ({})",
-                    io_kind(&e)
-                )));
+                return Err(ConfigError(format!(".env: cannot be read ({})", io_kind(&e))));
             }
         }
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -184,48 +176,33 @@ impl Config {
 
     /// Parses the configuration from a variable lookup. Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let var = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let invalid = |name: &str, why: &str| ConfigError(format!("{name}: {why}"));
 
         let env = match var("OVLT_ENV").as_deref() {
             None | Some("development") | Some("dev") => Environment::Development,
             Some("production") | Some("prod") => Environment::Production,
             Some(other) => {
-                return Err(invalid(
-                    "OVLT_ENV",
-                    &format!("expected development or production, got {other:?}"),
-                ));
+                return Err(invalid("OVLT_ENV", &format!("expected development or production, got {other:?}")));
             }
         };
         let host = match var("OVLT_HOST") {
             None => IpAddr::from([127, 0, 0, 1]),
-            Some(v) => v.parse().map_err(|_| {
-                invalid(
-                    "OVLT_HOST",
-                    &format!("expected an IP address such as 0.0.0.0, got {v:?}"),
-                )
-            })?,
+            Some(v) => v
+                .parse()
+                .map_err(|_| invalid("OVLT_HOST", &format!("expected an IP address such as 0.0.0.0, got {v:?}")))?,
         };
         let port = parse_number("OVLT_PORT", var("OVLT_PORT"), DEFAULT_PORT, 0..=u16::MAX)?;
-        let issuer =
-            var("OVLT_ISSUER").unwrap_or_else(|| format!("http://localhost:{DEFAULT_PORT}"));
+        let issuer = var("OVLT_ISSUER").unwrap_or_else(|| format!("http://localhost:{DEFAULT_PORT}"));
         let issuer = validate_issuer(&issuer, env).map_err(|why| invalid("OVLT_ISSUER", &why))?;
         let data_dir = PathBuf::from(var("OVLT_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database_url = var("DATABASE_URL");
         if let Some(url) = &database_url
-            && !(url.starts_with("postgres://")
-                || url.starts_with("postgresql://")
-                || url.starts_with("sqlite:"))
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:"))
         {
-            return Err(invalid(
-                "DATABASE_URL",
-                "expected a postgres:// or sqlite: URL",
-            ));
+            return Err(invalid("DATABASE_URL", "expected a postgres:// or sqlite: URL"));
         }
+        let database_url = database_url.map(Secret::new);
 
         let admin_key = var("OVLT_ADMIN_KEY").map(Secret::new);
         let master_key = match var("OVLT_MASTER_KEY") {
@@ -235,17 +212,12 @@ impl Config {
         if env == Environment::Production {
             match &admin_key {
                 None => {
-                    return Err(invalid(
-                        "OVLT_ADMIN_KEY",
-                        "required when OVLT_ENV=production",
-                    ));
+                    return Err(invalid("OVLT_ADMIN_KEY", "required when OVLT_ENV=production"));
                 }
                 Some(k) if k.expose().len() < MIN_PRODUCTION_ADMIN_KEY_LEN => {
                     return Err(invalid(
                         "OVLT_ADMIN_KEY",
-                        &format!(
-                            "must be at least {MIN_PRODUCTION_ADMIN_KEY_LEN} characters in production"
-                        ),
+                        &format!("must be at least {MIN_PRODUCTION_ADMIN_KEY_LEN} characters in production"),
                     ));
                 }
                 Some(_) => {}
@@ -262,43 +234,21 @@ impl Config {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                return Err(invalid(
-                    "OVLT_LOG_FORMAT",
-                    &format!("expected pretty or json, got {other:?}"),
-                ));
+                return Err(invalid("OVLT_LOG_FORMAT", &format!("expected pretty or json, got {other:?}")));
             }
         };
-        let body_limit = parse_number(
-            "OVLT_BODY_LIMIT",
-            var("OVLT_BODY_LIMIT"),
-            DEFAULT_BODY_LIMIT,
-            1024..=64 * 1024 * 1024,
-        )?;
-        let cors_origins = parse_cors_origins(var("OVLT_CORS_ORIGINS"))
-            .map_err(|why| invalid("OVLT_CORS_ORIGINS", &why))?;
-        let bootstrap_tenant_slug =
-            var("OVLT_BOOTSTRAP_TENANT_SLUG").unwrap_or_else(|| "master".into());
+        let body_limit =
+            parse_number("OVLT_BODY_LIMIT", var("OVLT_BODY_LIMIT"), DEFAULT_BODY_LIMIT, 1024..=64 * 1024 * 1024)?;
+        let cors_origins =
+            parse_cors_origins(var("OVLT_CORS_ORIGINS")).map_err(|why| invalid("OVLT_CORS_ORIGINS", &why))?;
+        let bootstrap_tenant_slug = var("OVLT_BOOTSTRAP_TENANT_SLUG").unwrap_or_else(|| "master".into());
         if let Err(why) = crate::tenants::validate_slug(&bootstrap_tenant_slug) {
             return Err(invalid("OVLT_BOOTSTRAP_TENANT_SLUG", why));
         }
-        let timeout_secs = parse_number(
-            "OVLT_REQUEST_TIMEOUT_SECONDS",
-            var("OVLT_REQUEST_TIMEOUT_SECONDS"),
-            30,
-            1..=3600,
-        )?;
-        let db_max_connections = parse_number(
-            "OVLT_DB_MAX_CONNECTIONS",
-            var("OVLT_DB_MAX_CONNECTIONS"),
-            10,
-            1..=1000,
-        )?;
-        let cache_ms = parse_number(
-            "OVLT_TENANT_CACHE_TTL_MS",
-            var("OVLT_TENANT_CACHE_TTL_MS"),
-            5000,
-            0..=5000,
-        )?;
+        let timeout_secs =
+            parse_number("OVLT_REQUEST_TIMEOUT_SECONDS", var("OVLT_REQUEST_TIMEOUT_SECONDS"), 30, 1..=3600)?;
+        let db_max_connections = parse_number("OVLT_DB_MAX_CONNECTIONS", var("OVLT_DB_MAX_CONNECTIONS"), 10, 1..=1000)?;
+        let cache_ms = parse_number("OVLT_TENANT_CACHE_TTL_MS", var("OVLT_TENANT_CACHE_TTL_MS"), 5000, 0..=5000)?;
 
         Ok(Self {
             host,
@@ -322,11 +272,8 @@ impl Config {
     /// The database to use: `DATABASE_URL`, or the embedded SQLite file in the data directory.
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {
-            Some(url) => url.clone(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("ovlt.db").display()
-            ),
+            Some(url) => url.expose().to_string(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("ovlt.db").display()),
         }
     }
 
@@ -374,9 +321,7 @@ fn validate_issuer(issuer: &str, env: Environment) -> Result<String, String> {
         .ok_or_else(|| format!("expected an http(s) URL, got {issuer:?}"))?;
     let host = rest.split(['/', ':']).next().unwrap_or_default();
     if host.is_empty() || issuer.contains(['?', '#', ' ']) {
-        return Err(format!(
-            "expected a URL like https://id.example.com, got {issuer:?}"
-        ));
+        return Err(format!("expected a URL like https://id.example.com, got {issuer:?}"));
     }
     let loopback = matches!(host, "localhost" | "127.0.0.1") || rest.starts_with("[::1]");
     if env == Environment::Production && issuer.starts_with("http://") && !loopback {
@@ -398,17 +343,11 @@ fn parse_cors_origins(value: Option<String>) -> Result<CorsOrigins, String> {
         let valid_scheme = origin.starts_with("https://") || origin.starts_with("http://");
         let has_path = origin.splitn(4, '/').nth(3).is_some();
         if !valid_scheme || has_path || origin.contains(['*', ' ']) {
-            return Err(format!(
-                "expected origins like https://app.example.com, got {origin:?}"
-            ));
+            return Err(format!("expected origins like https://app.example.com, got {origin:?}"));
         }
         origins.push(origin.to_string());
     }
-    Ok(if origins.is_empty() {
-        CorsOrigins::None
-    } else {
-        CorsOrigins::List(origins)
-    })
+    Ok(if origins.is_empty() { CorsOrigins::None } else { CorsOrigins::List(origins) })
 }
 
 #[cfg(test)]
@@ -417,10 +356,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -432,23 +368,15 @@ mod tests {
         assert_eq!(config.env, Environment::Development);
         assert_eq!(config.body_limit, 1024 * 1024);
         assert_eq!(config.bootstrap_tenant_slug, "master");
-        assert!(
-            config
-                .effective_database_url()
-                .starts_with("sqlite://./data/ovlt.db")
-        );
+        assert!(config.effective_database_url().starts_with("sqlite://./data/ovlt.db"));
     }
 
     #[test]
     fn production_requires_both_keys_with_a_one_line_reason() {
-        let err = parse(&[("OVLT_ENV", "production")])
-            .unwrap_err()
-            .to_string();
+        let err = parse(&[("OVLT_ENV", "production")]).unwrap_err().to_string();
         assert!(err.starts_with("OVLT_ADMIN_KEY: required"), "{err}");
         let long_key = "k".repeat(40);
-        let err = parse(&[("OVLT_ENV", "production"), ("OVLT_ADMIN_KEY", &long_key)])
-            .unwrap_err()
-            .to_string();
+        let err = parse(&[("OVLT_ENV", "production"), ("OVLT_ADMIN_KEY", &long_key)]).unwrap_err().to_string();
         assert!(err.starts_with("OVLT_MASTER_KEY: required"), "{err}");
         assert!(!err.contains('\n'));
     }
@@ -456,34 +384,13 @@ mod tests {
     #[test]
     fn production_refuses_a_short_admin_key_and_a_plain_http_issuer() {
         let master = MasterKey::from_bytes([7; 32]).to_base64();
-        let short = parse(&[
-            ("OVLT_ENV", "production"),
-            ("OVLT_ADMIN_KEY", "short"),
-            ("OVLT_MASTER_KEY", &master),
-        ]);
+        let short = parse(&[("OVLT_ENV", "production"), ("OVLT_ADMIN_KEY", "short"), ("OVLT_MASTER_KEY", &master)]);
         assert!(short.unwrap_err().to_string().contains("at least 32"));
         let key = "k".repeat(40);
-        let base = [
-            ("OVLT_ENV", "production"),
-            ("OVLT_ADMIN_KEY", key.as_str()),
-            ("OVLT_MASTER_KEY", master.as_str()),
-        ];
-        let http = parse(&[
-            base[0],
-            base[1],
-            base[2],
-            ("OVLT_ISSUER", "http://id.example.com"),
-        ]);
+        let base = [("OVLT_ENV", "production"), ("OVLT_ADMIN_KEY", key.as_str()), ("OVLT_MASTER_KEY", master.as_str())];
+        let http = parse(&[base[0], base[1], base[2], ("OVLT_ISSUER", "http://id.example.com")]);
         assert!(http.unwrap_err().to_string().contains("https"));
-        assert!(
-            parse(&[
-                base[0],
-                base[1],
-                base[2],
-                ("OVLT_ISSUER", "https://id.example.com/")
-            ])
-            .is_ok()
-        );
+        assert!(parse(&[base[0], base[1], base[2], ("OVLT_ISSUER", "https://id.example.com/")]).is_ok());
     }
 
     #[test]
@@ -510,30 +417,17 @@ mod tests {
             ("OVLT_TENANT_CACHE_TTL_MS", "60000"),
         ] {
             let err = parse(&[(name, value)]).unwrap_err().to_string();
-            assert!(
-                err.starts_with(&format!("{name}:")),
-                "{name}={value} gave {err}"
-            );
+            assert!(err.starts_with(&format!("{name}:")), "{name}={value} gave {err}");
         }
     }
 
     #[test]
     fn cors_origins_are_a_list_or_any() {
-        let config = parse(&[(
-            "OVLT_CORS_ORIGINS",
-            "https://a.example.com, http://localhost:5173/",
-        )])
-        .unwrap();
+        let config = parse(&[("OVLT_CORS_ORIGINS", "https://a.example.com, http://localhost:5173/")]).unwrap();
         assert_eq!(
             config.cors_origins,
-            CorsOrigins::List(vec![
-                "https://a.example.com".into(),
-                "http://localhost:5173".into()
-            ])
+            CorsOrigins::List(vec!["https://a.example.com".into(), "http://localhost:5173".into()])
         );
-        assert_eq!(
-            parse(&[("OVLT_CORS_ORIGINS", "*")]).unwrap().cors_origins,
-            CorsOrigins::Any
-        );
+        assert_eq!(parse(&[("OVLT_CORS_ORIGINS", "*")]).unwrap().cors_origins, CorsOrigins::Any);
     }
 }

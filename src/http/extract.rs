@@ -50,10 +50,7 @@ impl FromRequestParts<AppState> for AdminKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let presented = parts
-            .headers
-            .get(ADMIN_KEY_HEADER)
-            .ok_or(ApiError::Unauthorized)?;
+        let presented = parts.headers.get(ADMIN_KEY_HEADER).ok_or(ApiError::Unauthorized)?;
         if crypto::secrets_match(presented.as_bytes(), &state.admin_key_digest) {
             Ok(AdminKey)
         } else {
@@ -67,10 +64,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(RequestContext {
-            ip: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string()),
+            ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()),
             request_id: parts.extensions.get::<RequestId>().map(|id| id.0.clone()),
         })
     }

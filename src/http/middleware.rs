@@ -1,8 +1,9 @@
 //! The layers every request passes through, and the small middleware they need.
 //!
-//! Order, outermost first: request id → trace span → panic catcher → CORS → security headers
+//! Order, outermost first: request id → trace span → CORS → security headers → panic catcher
 //! → timeout → body limit → route. The request id comes first so the span carries it; the
-//! span wraps everything so status and latency cover the whole answer.
+//! span wraps everything so status and latency cover the whole answer; the panic catcher is
+//! inside the header layers so a 500 from a panic carries them too.
 
 use std::any::Any;
 use std::time::Duration;
@@ -38,11 +39,10 @@ pub fn apply(router: Router<AppState>, config: &Config) -> Router<AppState> {
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(
             ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-                    ApiError::RequestTimeout
-                }))
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async { ApiError::RequestTimeout }))
                 .timeout(config.request_timeout),
-        );
+        )
+        .layer(CatchPanicLayer::custom(panic_response));
     for (name, value) in security_headers(config) {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
@@ -50,7 +50,6 @@ pub fn apply(router: Router<AppState>, config: &Config) -> Router<AppState> {
         router = router.layer(cors);
     }
     router
-        .layer(CatchPanicLayer::custom(panic_response))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -63,14 +62,8 @@ pub fn apply(router: Router<AppState>, config: &Config) -> Router<AppState> {
 
 /// One span per request. `tenant.id` is filled in by the tenant extractor when there is one.
 fn request_span(request: &Request) -> Span {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str);
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .map(|id| id.0.as_str());
+    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    let request_id = request.extensions().get::<RequestId>().map(|id| id.0.as_str());
     tracing::info_span!(
         "request",
         method = %request.method(),
@@ -99,9 +92,7 @@ async fn request_id(mut request: Request, next: Next) -> impl IntoResponse {
         .map(str::to_owned);
     let id = incoming.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let value = HeaderValue::from_str(&id).expect("request ids are visible ASCII");
-    request
-        .headers_mut()
-        .insert(REQUEST_ID_HEADER, value.clone());
+    request.headers_mut().insert(REQUEST_ID_HEADER, value.clone());
     request.extensions_mut().insert(RequestId(id));
     let mut response = next.run(request).await;
     response.headers_mut().insert(REQUEST_ID_HEADER, value);
@@ -113,36 +104,23 @@ async fn request_id(mut request: Request, next: Next) -> impl IntoResponse {
 fn is_acceptable_request_id(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= 128
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 /// Defaults for every answer; a handler that needs another value (a page's CSP, a cacheable
 /// JWKS) sets its own and these stay out of the way.
 fn security_headers(config: &Config) -> Vec<(HeaderName, HeaderValue)> {
     let mut headers = vec![
-        (
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-        (
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        ),
+        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")),
         // Identity answers are personal: no shared cache may keep them.
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
     ];
     if config.is_production() {
-        headers.push((
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        ));
+        headers
+            .push((header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains")));
     }
     headers
 }
@@ -151,13 +129,7 @@ fn security_headers(config: &Config) -> Vec<(HeaderName, HeaderValue)> {
 /// allowed: a browser should never hold the operator's key.
 fn cors_layer(origins: &CorsOrigins) -> Option<CorsLayer> {
     let base = CorsLayer::new()
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-        ])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
         .allow_headers([
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
@@ -172,10 +144,7 @@ fn cors_layer(origins: &CorsOrigins) -> Option<CorsLayer> {
         CorsOrigins::Any => Some(base.allow_origin(tower_http::cors::Any)),
         CorsOrigins::List(list) => {
             let values = list.iter().filter_map(|o| HeaderValue::from_str(o).ok());
-            Some(
-                base.allow_origin(AllowOrigin::list(values))
-                    .allow_credentials(true),
-            )
+            Some(base.allow_origin(AllowOrigin::list(values)).allow_credentials(true))
         }
     }
 }
@@ -206,9 +175,7 @@ mod tests {
 
     #[test]
     fn request_ids_that_could_forge_log_lines_are_replaced() {
-        assert!(is_acceptable_request_id(
-            "0193b0a4-7c1e-7d2a-9f00-0123456789ab"
-        ));
+        assert!(is_acceptable_request_id("0193b0a4-7c1e-7d2a-9f00-0123456789ab"));
         assert!(!is_acceptable_request_id("abc\ninjected"));
         assert!(!is_acceptable_request_id("with space"));
         assert!(!is_acceptable_request_id(&"a".repeat(129)));

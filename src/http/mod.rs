@@ -20,17 +20,9 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         // Tenants (operator: X-OVLT-Admin-Key).
-        .route(
-            "/tenants",
-            get(tenants::list_tenants).post(tenants::create_tenant),
-        )
+        .route("/tenants", get(tenants::list_tenants).post(tenants::create_tenant))
         .route("/tenants/slugs", get(tenants::list_tenant_slugs))
-        .route(
-            "/tenants/{id}",
-            get(tenants::get_tenant)
-                .patch(tenants::update_tenant)
-                .delete(tenants::delete_tenant),
-        )
+        .route("/tenants/{id}", get(tenants::get_tenant).patch(tenants::update_tenant).delete(tenants::delete_tenant))
         // The tenant selected by x-ovlt-tenant-slug / x-ovlt-tenant-id (public facts only).
         .route("/tenant", get(tenants::current_tenant))
         .fallback(middleware::route_not_found)

@@ -52,18 +52,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
             None => DEFAULT_PER_PAGE,
             Some(Ok(n)) if n >= 1 => n.min(MAX_PER_PAGE),
             Some(_) => {
-                fields.insert(
-                    "per_page".into(),
-                    format!("must be a whole number from 1 to {MAX_PER_PAGE}"),
-                );
+                fields.insert("per_page".into(), format!("must be a whole number from 1 to {MAX_PER_PAGE}"));
                 DEFAULT_PER_PAGE
             }
         };
-        if fields.is_empty() {
-            Ok(Self { page, per_page })
-        } else {
-            Err(ApiError::validation(fields))
-        }
+        if fields.is_empty() { Ok(Self { page, per_page }) } else { Err(ApiError::validation(fields)) }
     }
 }
 
@@ -78,11 +71,6 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn new(data: Vec<T>, pagination: Pagination, total: i64) -> Self {
-        Self {
-            data,
-            page: pagination.page,
-            per_page: pagination.per_page,
-            total,
-        }
+        Self { data, page: pagination.page, per_page: pagination.per_page, total }
     }
 }

@@ -4,10 +4,7 @@ use sqlx::{Any, Executor};
 
 use crate::audit::AuditEvent;
 
-pub async fn insert_audit_event<'e>(
-    db: impl Executor<'e, Database = Any>,
-    event: &AuditEvent,
-) -> sqlx::Result<()> {
+pub async fn insert_audit_event<'e>(db: impl Executor<'e, Database = Any>, event: &AuditEvent) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (id, tenant_id, actor_type, actor_id, action, target_type, target_id, \
          ip, request_id, details, created_at, updated_at) \

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod system;
 pub mod tenants;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -48,17 +49,17 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite database file, when there is one (not for PostgreSQL or `:memory:`).
+    sqlite_file: Option<PathBuf>,
 }
 
 impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`).
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
-        let backend = Backend::from_url(url)
-            .ok_or_else(|| anyhow::anyhow!("unsupported database URL scheme"))?;
-        let mut options = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10));
+        let backend = Backend::from_url(url).ok_or_else(|| anyhow::anyhow!("unsupported database URL scheme"))?;
+        let mut options =
+            AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10));
         if backend == Backend::Sqlite {
             // The Any URL cannot carry SQLite pragmas, so each new connection sets them: WAL
             // lets readers run beside the writer, the busy timeout queues writers instead of
@@ -75,16 +76,25 @@ impl Store {
             });
         }
         let pool = options.connect(url).await?;
-        Ok(Self { pool, backend })
+        let sqlite_file = (backend == Backend::Sqlite).then(|| sqlite_file_of(url)).flatten();
+        Ok(Self { pool, backend, sqlite_file })
     }
 
-    /// Applies pending migrations. On PostgreSQL sqlx takes an advisory lock, so instances
-    /// starting together migrate once.
-    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+    /// Applies pending migrations, once even when several processes start together: on
+    /// PostgreSQL sqlx holds an advisory lock; on SQLite (where sqlx has none) an exclusive
+    /// lock on a file beside the database serialises the migrators.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+            Backend::Sqlite => {
+                let _lock = match &self.sqlite_file {
+                    Some(file) => Some(lock_file(file.with_extension("migrate.lock")).await?),
+                    None => None,
+                };
+                SQLITE_MIGRATIONS.run(&self.pool).await?;
+            }
         }
+        Ok(())
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -107,10 +117,7 @@ impl Store {
 
     /// A round trip to the database, for `/ready`.
     pub async fn ping(&self) -> sqlx::Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
@@ -119,24 +126,34 @@ impl Store {
     }
 }
 
+/// The file behind a `sqlite:` URL, if it names one.
+fn sqlite_file_of(url: &str) -> Option<PathBuf> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+}
+
+/// Creates and exclusively locks `path`; the lock lasts as long as the returned file.
+async fn lock_file(path: PathBuf) -> anyhow::Result<std::fs::File> {
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("cannot lock the migration lock file: {e}"))
+}
+
 /// Reads a boolean column: PostgreSQL has BOOLEAN, the SQLite schema stores 0/1 INTEGER
 /// (the Any driver cannot read SQLite's BOOLEAN declaration at all).
 pub fn get_bool(row: &AnyRow, column: &str) -> sqlx::Result<bool> {
-    row.try_get::<bool, _>(column)
-        .or_else(|_| row.try_get::<i64, _>(column).map(|v| v != 0))
+    row.try_get::<bool, _>(column).or_else(|_| row.try_get::<i64, _>(column).map(|v| v != 0))
 }
 
 /// Decodes a TEXT uuid column into a typed id, reporting a corrupt value as a decode error.
-pub fn get_id<T>(
-    row: &AnyRow,
-    column: &str,
-    parse: fn(&str) -> Result<T, uuid::Error>,
-) -> sqlx::Result<T> {
+pub fn get_id<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Result<T, uuid::Error>) -> sqlx::Result<T> {
     let text: String = row.try_get(column)?;
-    parse(&text).map_err(|e| sqlx::Error::ColumnDecode {
-        index: column.into(),
-        source: Box::new(e),
-    })
+    parse(&text).map_err(|e| sqlx::Error::ColumnDecode { index: column.into(), source: Box::new(e) })
 }
 
 /// The constraint a unique violation hit, as `table.column` on both backends: PostgreSQL names

@@ -6,11 +6,7 @@ use crate::types::Timestamp;
 
 /// Claims a one-time step by key. Exactly one caller, across all instances sharing the
 /// database, gets `true`; every later call gets `false`.
-pub async fn claim_once<'e>(
-    db: impl Executor<'e, Database = Any>,
-    key: &str,
-    now: Timestamp,
-) -> sqlx::Result<bool> {
+pub async fn claim_once<'e>(db: impl Executor<'e, Database = Any>, key: &str, now: Timestamp) -> sqlx::Result<bool> {
     let result = sqlx::query(
         "INSERT INTO system_state (key, value, created_at, updated_at) VALUES ($1, 'done', $2, $2) \
          ON CONFLICT (key) DO NOTHING",

@@ -20,22 +20,17 @@ impl FromRow<'_, AnyRow> for Tenant {
     }
 }
 
-pub async fn insert_tenant<'e>(
-    db: impl Executor<'e, Database = Any>,
-    tenant: &Tenant,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO tenants (id, slug, name, active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(tenant.id.to_string())
-    .bind(&tenant.slug)
-    .bind(&tenant.name)
-    .bind(tenant.active)
-    .bind(tenant.created_at.unix_seconds())
-    .bind(tenant.updated_at.unix_seconds())
-    .execute(db)
-    .await
-    .map(|_| ())
+pub async fn insert_tenant<'e>(db: impl Executor<'e, Database = Any>, tenant: &Tenant) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO tenants (id, slug, name, active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(tenant.id.to_string())
+        .bind(&tenant.slug)
+        .bind(&tenant.name)
+        .bind(tenant.active)
+        .bind(tenant.created_at.unix_seconds())
+        .bind(tenant.updated_at.unix_seconds())
+        .execute(db)
+        .await
+        .map(|_| ())
 }
 
 /// Inserts the tenant unless its slug is taken; true when it was inserted.
@@ -62,24 +57,20 @@ pub async fn find_tenant_by_id<'e>(
     db: impl Executor<'e, Database = Any>,
     id: TenantId,
 ) -> sqlx::Result<Option<Tenant>> {
-    sqlx::query_as(
-        "SELECT id, slug, name, active, created_at, updated_at FROM tenants WHERE id = $1",
-    )
-    .bind(id.to_string())
-    .fetch_optional(db)
-    .await
+    sqlx::query_as("SELECT id, slug, name, active, created_at, updated_at FROM tenants WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(db)
+        .await
 }
 
 pub async fn find_tenant_by_slug<'e>(
     db: impl Executor<'e, Database = Any>,
     slug: &str,
 ) -> sqlx::Result<Option<Tenant>> {
-    sqlx::query_as(
-        "SELECT id, slug, name, active, created_at, updated_at FROM tenants WHERE slug = $1",
-    )
-    .bind(slug)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as("SELECT id, slug, name, active, created_at, updated_at FROM tenants WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(db)
+        .await
 }
 
 /// A page of tenants, oldest first (ids are time-ordered, so `id` breaks ties stably).
@@ -111,9 +102,7 @@ pub async fn list_tenant_slugs<'e>(
 }
 
 pub async fn count_tenants<'e>(db: impl Executor<'e, Database = Any>) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM tenants")
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar("SELECT COUNT(*) FROM tenants").fetch_one(db).await
 }
 
 /// Changes the given fields (None keeps the stored value); None when there is no such tenant.
@@ -137,13 +126,7 @@ pub async fn update_tenant<'e>(
 }
 
 /// Deletes the tenant and, by cascade, everything it owns; false when there was none.
-pub async fn delete_tenant<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: TenantId,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query("DELETE FROM tenants WHERE id = $1")
-        .bind(id.to_string())
-        .execute(db)
-        .await?;
+pub async fn delete_tenant<'e>(db: impl Executor<'e, Database = Any>, id: TenantId) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM tenants WHERE id = $1").bind(id.to_string()).execute(db).await?;
     Ok(result.rows_affected() == 1)
 }

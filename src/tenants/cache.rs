@@ -4,9 +4,14 @@
 //! drops the tenant's entries at once; a change made through another instance is seen here
 //! when the entry expires. Only tenants that exist are cached, so its size is bounded by the
 //! number of tenants; unknown slugs always go to the database.
+//!
+//! A lookup that started before an invalidation must not write its (possibly stale) answer
+//! back afterwards: callers take a [`Generation`] before reading the database and
+//! [`TenantCache::insert`] refuses it once any invalidation has happened since.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Tenant, TenantId};
@@ -17,18 +22,25 @@ pub enum TenantKey {
     Slug(String),
 }
 
+/// The cache's invalidation count when a database lookup began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation(u64);
+
 #[derive(Debug)]
 pub struct TenantCache {
     ttl: Duration,
     entries: RwLock<HashMap<TenantKey, (Tenant, Instant)>>,
+    invalidations: AtomicU64,
 }
 
 impl TenantCache {
     pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            entries: RwLock::new(HashMap::new()),
-        }
+        Self { ttl, entries: RwLock::new(HashMap::new()), invalidations: AtomicU64::new(0) }
+    }
+
+    /// Take this before reading the database, and hand it to [`Self::insert`].
+    pub fn generation(&self) -> Generation {
+        Generation(self.invalidations.load(Ordering::Acquire))
     }
 
     /// The cached tenant for `key` if it was stored less than the TTL before `now`.
@@ -38,15 +50,18 @@ impl TenantCache {
         (now.saturating_duration_since(*stored_at) < self.ttl).then(|| tenant.clone())
     }
 
-    /// Stores the tenant under both its id and its slug.
-    pub fn insert(&self, tenant: &Tenant, now: Instant) {
+    /// Stores the tenant under both its id and its slug, unless an invalidation happened since
+    /// `read_at` was taken (the row read may predate the change).
+    pub fn insert(&self, tenant: &Tenant, read_at: Generation, now: Instant) {
         if self.ttl.is_zero() {
             return;
         }
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if self.generation() != read_at {
+            return;
+        }
         if entries.len() >= 1024 {
-            entries
-                .retain(|_, (_, stored_at)| now.saturating_duration_since(*stored_at) < self.ttl);
+            entries.retain(|_, (_, stored_at)| now.saturating_duration_since(*stored_at) < self.ttl);
         }
         entries.insert(TenantKey::Id(tenant.id), (tenant.clone(), now));
         entries.insert(TenantKey::Slug(tenant.slug.clone()), (tenant.clone(), now));
@@ -55,6 +70,7 @@ impl TenantCache {
     /// Drops every entry of the tenant (its id and whatever slug it was cached under).
     pub fn invalidate(&self, id: TenantId) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        self.invalidations.fetch_add(1, Ordering::AcqRel);
         entries.retain(|_, (tenant, _)| tenant.id != id);
     }
 }
@@ -72,16 +88,10 @@ mod tests {
         let cache = TenantCache::new(Duration::from_secs(5));
         let t = tenant();
         let start = Instant::now();
-        cache.insert(&t, start);
+        cache.insert(&t, cache.generation(), start);
         let by_slug = TenantKey::Slug("acme".into());
-        assert_eq!(
-            cache.get(&by_slug, start + Duration::from_millis(4999)),
-            Some(t.clone())
-        );
-        assert_eq!(
-            cache.get(&TenantKey::Id(t.id), start + Duration::from_secs(4)),
-            Some(t)
-        );
+        assert_eq!(cache.get(&by_slug, start + Duration::from_millis(4999)), Some(t.clone()));
+        assert_eq!(cache.get(&TenantKey::Id(t.id), start + Duration::from_secs(4)), Some(t));
         assert_eq!(cache.get(&by_slug, start + Duration::from_secs(5)), None);
     }
 
@@ -90,9 +100,24 @@ mod tests {
         let cache = TenantCache::new(Duration::from_secs(5));
         let t = tenant();
         let now = Instant::now();
-        cache.insert(&t, now);
+        cache.insert(&t, cache.generation(), now);
         cache.invalidate(t.id);
         assert_eq!(cache.get(&TenantKey::Slug("acme".into()), now), None);
         assert_eq!(cache.get(&TenantKey::Id(t.id), now), None);
+    }
+
+    #[test]
+    fn a_lookup_that_began_before_an_invalidation_is_not_cached() {
+        let cache = TenantCache::new(Duration::from_secs(5));
+        let stale = tenant();
+        let now = Instant::now();
+        let read_at = cache.generation();
+
+        cache.invalidate(stale.id);
+        cache.insert(&stale, read_at, now);
+
+        assert_eq!(cache.get(&TenantKey::Id(stale.id), now), None);
+        cache.insert(&stale, cache.generation(), now);
+        assert!(cache.get(&TenantKey::Id(stale.id), now).is_some());
     }
 }

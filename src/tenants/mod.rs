@@ -44,28 +44,15 @@ pub struct Tenant {
 impl Tenant {
     pub fn new(slug: String, name: String) -> Self {
         let now = Timestamp::now();
-        Self {
-            id: TenantId::new(),
-            slug,
-            name,
-            active: true,
-            created_at: now,
-            updated_at: now,
-        }
+        Self { id: TenantId::new(), slug, name, active: true, created_at: now, updated_at: now }
     }
 }
 
 /// Slugs are DNS-label-like: 2–63 characters of `a-z`, `0-9` and `-`.
 pub fn validate_slug(slug: &str) -> Result<(), &'static str> {
     let valid = (2..=63).contains(&slug.len())
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if valid {
-        Ok(())
-    } else {
-        Err("must be 2 to 63 characters of a-z, 0-9 and -")
-    }
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid { Ok(()) } else { Err("must be 2 to 63 characters of a-z, 0-9 and -") }
 }
 
 /// Names are shown to people: 1–200 characters once trimmed, no control characters.
@@ -144,21 +131,9 @@ pub async fn create_tenant(
     context: RequestContext,
     Json(body): Json<CreateTenantRequest>,
 ) -> ApiResult<Response> {
-    let tenant = create(
-        &state.store,
-        body.slug.as_deref(),
-        body.name.as_deref(),
-        Actor::AdminKey,
-        context,
-    )
-    .await?;
+    let tenant = create(&state.store, body.slug.as_deref(), body.name.as_deref(), Actor::AdminKey, context).await?;
     let location = format!("/tenants/{}", tenant.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(tenant),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(tenant)).into_response())
 }
 
 /// `GET /tenants` (operator): every tenant, oldest first, paginated.
@@ -168,8 +143,7 @@ pub async fn list_tenants(
     pagination: Pagination,
 ) -> ApiResult<Json<Page<Tenant>>> {
     let pool = state.store.pool();
-    let tenants =
-        store::tenants::list_tenants(pool, pagination.limit(), pagination.offset()).await?;
+    let tenants = store::tenants::list_tenants(pool, pagination.limit(), pagination.offset()).await?;
     let total = store::tenants::count_tenants(pool).await?;
     Ok(Json(Page::new(tenants, pagination, total)))
 }
@@ -181,8 +155,7 @@ pub async fn list_tenant_slugs(
     pagination: Pagination,
 ) -> ApiResult<Json<Page<String>>> {
     let pool = state.store.pool();
-    let slugs =
-        store::tenants::list_tenant_slugs(pool, pagination.limit(), pagination.offset()).await?;
+    let slugs = store::tenants::list_tenant_slugs(pool, pagination.limit(), pagination.offset()).await?;
     let total = store::tenants::count_tenants(pool).await?;
     Ok(Json(Page::new(slugs, pagination, total)))
 }
@@ -210,17 +183,13 @@ pub async fn update_tenant(
         None => None,
         Some(Ok(name)) => Some(name),
         Some(Err(why)) => {
-            return Err(ApiError::validation(FieldErrors::from([(
-                "name".into(),
-                why.into(),
-            )])));
+            return Err(ApiError::validation(FieldErrors::from([("name".into(), why.into())])));
         }
     };
     let mut tx = state.store.begin().await?;
-    let tenant =
-        store::tenants::update_tenant(&mut *tx, id, name.as_deref(), body.active, Timestamp::now())
-            .await?
-            .ok_or(ApiError::NotFound("tenant"))?;
+    let tenant = store::tenants::update_tenant(&mut *tx, id, name.as_deref(), body.active, Timestamp::now())
+        .await?
+        .ok_or(ApiError::NotFound("tenant"))?;
     let event = AuditEvent::new(Actor::AdminKey, "tenant.updated", context)
         .target("tenant", id)
         .details(serde_json::json!({ "name": name, "active": body.active }));
@@ -238,10 +207,10 @@ pub async fn delete_tenant(
     Path(id): Path<TenantId>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.store.begin().await?;
-    let tenant = store::tenants::find_tenant_by_id(&mut *tx, id)
-        .await?
-        .ok_or(ApiError::NotFound("tenant"))?;
-    store::tenants::delete_tenant(&mut *tx, id).await?;
+    let tenant = store::tenants::find_tenant_by_id(&mut *tx, id).await?.ok_or(ApiError::NotFound("tenant"))?;
+    if !store::tenants::delete_tenant(&mut *tx, id).await? {
+        return Err(ApiError::NotFound("tenant"));
+    }
     let event = AuditEvent::new(Actor::AdminKey, "tenant.deleted", context)
         .target("tenant", id)
         .details(serde_json::json!({ "slug": tenant.slug }));
@@ -262,11 +231,7 @@ pub struct PublicTenant {
 /// `GET /tenant` (anyone, tenant header required): the addressed tenant's public facts, for
 /// apps and hosted pages that show its name.
 pub async fn current_tenant(CurrentTenant(tenant): CurrentTenant) -> Json<PublicTenant> {
-    Json(PublicTenant {
-        id: tenant.id,
-        slug: tenant.slug,
-        name: tenant.name,
-    })
+    Json(PublicTenant { id: tenant.id, slug: tenant.slug, name: tenant.name })
 }
 
 /// Creates the bootstrap tenant on the first start of a database, once across all instances.

@@ -25,16 +25,10 @@ impl FromRequestParts<AppState> for CurrentTenant {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let header = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .map(|v| v.to_str().map(str::trim).unwrap_or_default())
-                .filter(|v| !v.is_empty())
+            parts.headers.get(name).map(|v| v.to_str().map(str::trim).unwrap_or_default()).filter(|v| !v.is_empty())
         };
         let key = match (header(TENANT_ID_HEADER), header(TENANT_SLUG_HEADER)) {
-            (Some(id), _) => {
-                TenantKey::Id(TenantId::parse(id).map_err(|_| ApiError::TenantNotFound)?)
-            }
+            (Some(id), _) => TenantKey::Id(TenantId::parse(id).map_err(|_| ApiError::TenantNotFound)?),
             (None, Some(slug)) => TenantKey::Slug(slug.to_string()),
             (None, None) => return Err(ApiError::TenantRequired),
         };
@@ -42,15 +36,14 @@ impl FromRequestParts<AppState> for CurrentTenant {
         let tenant = match state.tenants.get(&key, Instant::now()) {
             Some(tenant) => tenant,
             None => {
+                let read_at = state.tenants.generation();
                 let pool = state.store.pool();
                 let found = match &key {
                     TenantKey::Id(id) => store::tenants::find_tenant_by_id(pool, *id).await?,
-                    TenantKey::Slug(slug) => {
-                        store::tenants::find_tenant_by_slug(pool, slug).await?
-                    }
+                    TenantKey::Slug(slug) => store::tenants::find_tenant_by_slug(pool, slug).await?,
                 };
                 let tenant = found.ok_or(ApiError::TenantNotFound)?;
-                state.tenants.insert(&tenant, Instant::now());
+                state.tenants.insert(&tenant, read_at, Instant::now());
                 tenant
             }
         };

@@ -56,40 +56,50 @@ macro_rules! backend_tests {
 pub(crate) use backend_tests;
 
 fn postgres_admin_url() -> String {
-    std::env::var("OVLT_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("OVLT_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// Whether PostgreSQL answers; decided once per test binary. Under CI a missing server is a
-/// failure, locally a loud skip.
+/// Whether PostgreSQL accepts a connection; decided once per test binary. Under CI a missing
+/// server is a failure, locally a loud skip.
 pub fn postgres_available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| {
         let url = postgres_admin_url();
-        let host_port = url
-            .split('@')
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or("127.0.0.1:5432")
-            .to_string();
-        let host_port = if host_port.contains(':') { host_port } else { format!("{host_port}:5432") };
-        let reachable = std::net::ToSocketAddrs::to_socket_addrs(&host_port)
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .is_some_and(|addr| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok());
-        if !reachable {
-            if std::env::var_os("CI").is_some() {
-                panic!("PostgreSQL is required under CI but does not answer at {host_port}");
+        // A real connection (not just an open port): a server that refuses our credentials
+        // is as unusable as none. Its own runtime, because this runs inside a test's.
+        let probe = url.clone();
+        let outcome = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                match tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&probe)).await {
+                    Ok(Ok(conn)) => {
+                        let _ = conn.close().await;
+                        Ok(())
+                    }
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err("timed out".to_string()),
+                }
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err("probe panicked".into()));
+        match outcome {
+            Ok(()) => true,
+            Err(why) => {
+                let host = url.rsplit('@').next().unwrap_or("?");
+                if std::env::var_os("CI").is_some() {
+                    panic!("PostgreSQL is required under CI but {host} is unusable: {why}");
+                }
+                use std::io::Write;
+                // Written to the real stderr (not the captured test output) so it cannot be missed.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\n\n*** WARNING: PostgreSQL at {host} is unusable ({why}): every PostgreSQL test is SKIPPED. \
+                     Set OVLT_TEST_DATABASE_URL or start PostgreSQL. ***\n"
+                );
+                false
             }
-            use std::io::Write;
-            // Written to the real stderr (not the captured test output) so it cannot be missed.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n\n*** WARNING: PostgreSQL does not answer at {host_port}: every PostgreSQL test is SKIPPED. \
-                 Set OVLT_TEST_DATABASE_URL or start PostgreSQL. ***\n"
-            );
         }
-        reachable
     })
 }
 
@@ -106,31 +116,19 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("ovlt.db").display());
-                Self {
-                    url,
-                    _sqlite_dir: Some(dir),
-                    postgres_name: None,
-                }
+                Self { url, _sqlite_dir: Some(dir), postgres_name: None }
             }
             Backend::Postgres => {
                 let admin_url = postgres_admin_url();
                 let name = format!("ovlt_test_{}", uuid::Uuid::now_v7().simple());
-                let mut conn = sqlx::PgConnection::connect(&admin_url)
-                    .await
-                    .expect("connect to PostgreSQL");
+                let mut conn = sqlx::PgConnection::connect(&admin_url).await.expect("connect to PostgreSQL");
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
                     .execute(&mut conn)
                     .await
                     .expect("create test database");
                 let _ = conn.close().await;
-                let base = admin_url
-                    .rsplit_once('/')
-                    .map_or(admin_url.as_str(), |(base, _)| base);
-                Self {
-                    url: format!("{base}/{name}"),
-                    _sqlite_dir: None,
-                    postgres_name: Some(name),
-                }
+                let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+                Self { url: format!("{base}/{name}"), _sqlite_dir: None, postgres_name: Some(name) }
             }
         }
     }
@@ -145,16 +143,11 @@ impl Drop for TestDatabase {
         // block on the DROP without stalling it.
         let admin_url = postgres_admin_url();
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             runtime.block_on(async move {
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
                     let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut conn)
-                        .await;
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
                     let _ = conn.close().await;
                 }
             });
@@ -167,7 +160,7 @@ impl Drop for TestDatabase {
 pub fn test_config(database_url: &str, data_dir: &std::path::Path) -> Config {
     let mut config = Config::from_lookup(|_| None).expect("default config");
     config.port = 0;
-    config.database_url = Some(database_url.to_string());
+    config.database_url = Some(Secret::new(database_url));
     config.data_dir = data_dir.to_path_buf();
     config.admin_key = Some(Secret::new(ADMIN_KEY));
     config.master_key = Some(MasterKey::from_bytes([42; 32]));
@@ -216,11 +209,7 @@ impl TestApp {
         Self::start(config, self.db.clone(), self._data_dir.clone()).await
     }
 
-    async fn start(
-        config: Config,
-        db: std::sync::Arc<TestDatabase>,
-        data_dir: std::sync::Arc<TempDir>,
-    ) -> Self {
+    async fn start(config: Config, db: std::sync::Arc<TestDatabase>, data_dir: std::sync::Arc<TempDir>) -> Self {
         let app = App::build(config.clone()).await.expect("app builds");
         let address = format!("http://{}", app.local_addr());
         let state = app.state();
@@ -232,20 +221,8 @@ impl TestApp {
             .await
             .expect("server runs");
         });
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        Self {
-            address,
-            client,
-            state,
-            config,
-            shutdown: Some(tx),
-            server: Some(server),
-            db,
-            _data_dir: data_dir,
-        }
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { address, client, state, config, shutdown: Some(tx), server: Some(server), db, _data_dir: data_dir }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -259,8 +236,7 @@ impl TestApp {
 
     /// A request carrying the operator's admin key.
     pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
-        self.request(method, path)
-            .header("x-ovlt-admin-key", ADMIN_KEY)
+        self.request(method, path).header("x-ovlt-admin-key", ADMIN_KEY)
     }
 
     /// Creates a tenant through the API and returns its JSON.
@@ -297,26 +273,12 @@ impl Drop for TestApp {
 
 /// Reads an error answer and checks its shape: `{"error": code, "message": …}`.
 pub async fn assert_error(response: Response, status: u16, code: &str) -> Value {
-    assert_eq!(
-        response.status(),
-        status,
-        "status for expected error {code}"
-    );
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        content_type.starts_with("application/json"),
-        "error content-type was {content_type:?}"
-    );
+    assert_eq!(response.status(), status, "status for expected error {code}");
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert!(content_type.starts_with("application/json"), "error content-type was {content_type:?}");
     let body: Value = response.json().await.expect("error body is JSON");
     assert_eq!(body["error"], code, "body: {body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "message missing: {body}"
-    );
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "message missing: {body}");
     body
 }

@@ -164,4 +164,73 @@ backend_tests! {
 
         assert!(response.headers().get("access-control-allow-origin").is_none());
     }
+
+    async fn the_default_body_limit_is_one_mebibyte(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let body_of = |len: usize| {
+            let padding = "n".repeat(len - r#"{"slug":"big","name":""}"#.len());
+            format!(r#"{{"slug":"big","name":"{padding}"}}"#)
+        };
+
+        let under = app
+            .admin(Method::POST, "/tenants")
+            .header("content-type", "application/json")
+            .body(body_of(1024 * 1024))
+            .send()
+            .await
+            .unwrap();
+        let over = app
+            .admin(Method::POST, "/tenants")
+            .header("content-type", "application/json")
+            .body(body_of(1024 * 1024 + 1))
+            .send()
+            .await
+            .unwrap();
+
+        let under = assert_error(under, 400, "invalid_payload").await;
+        assert!(under["fields"]["name"].is_string(), "read and validated: {under}");
+        assert_error(over, 413, "payload_too_large").await;
+    }
+
+    async fn a_request_slower_than_the_timeout_answers_408_in_the_error_shape(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |c| c.request_timeout = std::time::Duration::from_secs(1)).await;
+        let address = app.address.trim_start_matches("http://").to_string();
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let head = format!(
+            "POST /tenants HTTP/1.1\r\nhost: {address}\r\nx-ovlt-admin-key: {}\r\n\
+             content-type: application/json\r\ncontent-length: 100\r\n\r\n{{",
+            crate::helpers::ADMIN_KEY
+        );
+
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = vec![0u8; 4096];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut answer)).await.unwrap().unwrap();
+
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains(r#""error":"request_timeout""#), "{answer}");
+    }
+
+    async fn cors_with_a_wildcard_allows_any_origin_without_credentials(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |c| c.cors_origins = ovlt::config::CorsOrigins::Any).await;
+
+        let response = app.request(Method::GET, "/health").header("origin", "https://anywhere.example").send().await.unwrap();
+
+        assert_eq!(response.headers()["access-control-allow-origin"], "*");
+        assert!(response.headers().get("access-control-allow-credentials").is_none());
+    }
+
+    async fn cors_headers_are_on_simple_responses_for_allowed_origins(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |c| {
+            c.cors_origins = ovlt::config::CorsOrigins::List(vec!["https://app.example.com".into()]);
+        })
+        .await;
+
+        let response = app.request(Method::GET, "/health").header("origin", "https://app.example.com").send().await.unwrap();
+
+        assert_eq!(response.headers()["access-control-allow-origin"], "https://app.example.com");
+        let exposed = response.headers()["access-control-expose-headers"].to_str().unwrap();
+        assert!(exposed.contains("x-request-id"), "{exposed}");
+    }
 }

@@ -17,22 +17,14 @@ const BINARY: &str = env!("CARGO_BIN_EXE_ovlt");
 /// The binary with an empty environment (no inherited OVLT_* or DATABASE_URL) in `dir`.
 fn ovlt(dir: &std::path::Path) -> Command {
     let mut command = Command::new(BINARY);
-    command
-        .env_clear()
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
+    command.env_clear().current_dir(dir).stdin(Stdio::null()).kill_on_drop(true);
     command
 }
 
 /// Starts `ovlt serve` and waits for its "listening" log line (logs go to stderr); returns the
 /// child and its address.
 async fn start_server(mut command: Command) -> (Child, String) {
-    command
-        .env("OVLT_PORT", "0")
-        .env("OVLT_LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.env("OVLT_PORT", "0").env("OVLT_LOG_FORMAT", "json").stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().expect("spawn ovlt");
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let address = tokio::time::timeout(Duration::from_secs(30), async {
@@ -70,11 +62,7 @@ async fn begin_request_in_flight(address: &str, admin_key: &str, body: &str) -> 
         assert!(n > 0, "connection closed before 100 Continue");
         seen.extend_from_slice(&buf[..n]);
     }
-    assert!(
-        String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 100"),
-        "{}",
-        String::from_utf8_lossy(&seen)
-    );
+    assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 100"), "{}", String::from_utf8_lossy(&seen));
     stream
 }
 
@@ -89,12 +77,18 @@ async fn finish_request(mut stream: TcpStream, body: &str) -> String {
     answer
 }
 
+/// Waits until the server refuses new connections: shutdown has begun.
+async fn wait_until_refusing_connections(address: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(address).await.is_ok() {
+        assert!(std::time::Instant::now() < deadline, "{address} still accepts connections");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn sigterm(child: &Child) {
     let pid = child.id().expect("running").to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(status.success());
 }
 
@@ -103,32 +97,18 @@ async fn the_binary_serves_with_no_configuration_and_keeps_its_generated_keys_pr
     let dir = tempfile::tempdir().unwrap();
 
     let (mut child, address) = start_server(ovlt(dir.path())).await;
-    let health: Value = reqwest::get(format!("http://{address}/health"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = reqwest::get(format!("http://{address}/health")).await.unwrap().json().await.unwrap();
     sigterm(&child);
     let status = child.wait().await.unwrap();
 
     assert_eq!(health["status"], "ok");
     assert!(status.success(), "{status}");
-    assert!(
-        address.starts_with("127.0.0.1:"),
-        "listens on loopback by default: {address}"
-    );
+    assert!(address.starts_with("127.0.0.1:"), "listens on loopback by default: {address}");
     let data = dir.path().join("data");
-    assert!(
-        data.join("ovlt.db").exists(),
-        "the embedded SQLite file is created"
-    );
+    assert!(data.join("ovlt.db").exists(), "the embedded SQLite file is created");
     use std::os::unix::fs::PermissionsExt;
     for file in ["admin.key", "master.key"] {
-        let mode = std::fs::metadata(data.join(file))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(data.join(file)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{file}");
     }
 }
@@ -137,20 +117,13 @@ async fn the_binary_serves_with_no_configuration_and_keeps_its_generated_keys_pr
 async fn production_without_keys_refuses_to_start_with_a_one_line_reason() {
     let dir = tempfile::tempdir().unwrap();
 
-    let output = ovlt(dir.path())
-        .env("OVLT_ENV", "production")
-        .output()
-        .await
-        .unwrap();
+    let output = ovlt(dir.path()).env("OVLT_ENV", "production").output().await.unwrap();
 
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("OVLT_ADMIN_KEY"), "{stderr}");
-    assert!(
-        !dir.path().join("data").exists(),
-        "nothing is generated in production"
-    );
+    assert!(!dir.path().join("data").exists(), "nothing is generated in production");
 }
 
 #[tokio::test]
@@ -161,53 +134,27 @@ async fn config_check_prints_the_configuration_with_secrets_masked() {
     let output = ovlt(dir.path())
         .args(["config", "check"])
         .env("OVLT_ADMIN_KEY", admin_key)
-        .env(
-            "DATABASE_URL",
-            "postgres://ovlt:db-password-secret@db.internal:5432/ovlt",
-        )
+        .env("DATABASE_URL", "postgres://ovlt:db-password-secret@db.internal:5432/ovlt")
         .env("OVLT_PORT", "8080")
         .output()
         .await
         .unwrap();
-    let invalid = ovlt(dir.path())
-        .args(["config", "check"])
-        .env("OVLT_PORT", "eighty")
-        .output()
-        .await
-        .unwrap();
+    let invalid = ovlt(dir.path()).args(["config", "check"]).env("OVLT_PORT", "eighty").output().await.unwrap();
 
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(
-        stdout.contains("8080") && stdout.contains("OVLT_ADMIN_KEY"),
-        "{stdout}"
-    );
-    assert!(
-        !stdout.contains(admin_key) && !stdout.contains("db-password-secret"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("8080") && stdout.contains("OVLT_ADMIN_KEY"), "{stdout}");
+    assert!(!stdout.contains(admin_key) && !stdout.contains("db-password-secret"), "{stdout}");
     assert_eq!(invalid.status.code(), Some(2));
-    assert!(
-        String::from_utf8(invalid.stderr)
-            .unwrap()
-            .contains("OVLT_PORT")
-    );
+    assert!(String::from_utf8(invalid.stderr).unwrap().contains("OVLT_PORT"));
 }
 
 #[tokio::test]
 async fn a_malformed_env_file_is_refused_without_echoing_its_lines() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join(".env"),
-        "OVLT_PORT=3000\nOVLT_MASTER_KEY='unterminated-secret-value\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join(".env"), "OVLT_PORT=3000\nOVLT_MASTER_KEY='unterminated-secret-value\n").unwrap();
 
-    let output = ovlt(dir.path())
-        .args(["config", "check"])
-        .output()
-        .await
-        .unwrap();
+    let output = ovlt(dir.path()).args(["config", "check"]).output().await.unwrap();
 
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
@@ -226,6 +173,7 @@ backend_tests! {
         let stream = begin_request_in_flight(&address, ADMIN_KEY, body).await;
 
         sigterm(&child);
+        wait_until_refusing_connections(&address).await;
         let answer = finish_request(stream, body).await;
         let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
 
@@ -240,6 +188,7 @@ backend_tests! {
         let stream = begin_request_in_flight(&address, ADMIN_KEY, body).await;
 
         app.signal_shutdown();
+        wait_until_refusing_connections(&address).await;
         let answer = finish_request(stream, body).await;
         app.take_server().await.unwrap();
 

@@ -9,11 +9,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, assert_error, backend_tests};
 
 async fn by_slug(app: &TestApp, slug: &str) -> reqwest::Response {
-    app.request(Method::GET, "/tenant")
-        .header("x-ovlt-tenant-slug", slug)
-        .send()
-        .await
-        .unwrap()
+    app.request(Method::GET, "/tenant").header("x-ovlt-tenant-slug", slug).send().await.unwrap()
 }
 
 backend_tests! {
@@ -135,5 +131,16 @@ backend_tests! {
         };
         assert_eq!(status, 403);
         assert_eq!(by_slug(&b, "acme").await.status(), 403, "instance B saw its own change at once");
+    }
+
+    async fn a_disabled_tenant_is_refused_by_id_too(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let tenant = app.create_tenant("acme", "Acme").await;
+        let id = tenant["id"].as_str().unwrap();
+        app.admin(Method::PATCH, &format!("/tenants/{id}")).json(&json!({ "active": false })).send().await.unwrap();
+
+        let response = app.request(Method::GET, "/tenant").header("x-ovlt-tenant-id", id).send().await.unwrap();
+
+        assert_error(response, 403, "tenant_disabled").await;
     }
 }

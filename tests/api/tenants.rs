@@ -8,46 +8,26 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, assert_error, backend_tests};
 
 fn keys(value: &Value) -> BTreeSet<String> {
-    value
-        .as_object()
-        .expect("an object")
-        .keys()
-        .cloned()
-        .collect()
+    value.as_object().expect("an object").keys().cloned().collect()
 }
 
 fn is_rfc3339_utc(value: &Value) -> bool {
     value.as_str().is_some_and(|s| {
-        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_ok()
-            && s.ends_with('Z')
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_ok() && s.ends_with('Z')
     })
 }
 
 async fn slugs(app: &TestApp) -> Vec<String> {
-    let body: Value = app
-        .admin(Method::GET, "/tenants/slugs?per_page=200")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_string())
-        .collect()
+    let body: Value = app.admin(Method::GET, "/tenants/slugs?per_page=200").send().await.unwrap().json().await.unwrap();
+    body["data"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
 }
 
 async fn audit_actions(app: &TestApp, target: &str) -> Vec<String> {
-    sqlx::query_scalar::<_, String>(
-        "SELECT action FROM audit_log WHERE target_id = $1 ORDER BY created_at, id",
-    )
-    .bind(target)
-    .fetch_all(app.state.store.pool())
-    .await
-    .unwrap()
+    sqlx::query_scalar::<_, String>("SELECT action FROM audit_log WHERE target_id = $1 ORDER BY created_at, id")
+        .bind(target)
+        .fetch_all(app.state.store.pool())
+        .await
+        .unwrap()
 }
 
 backend_tests! {
@@ -55,6 +35,21 @@ backend_tests! {
         let app = TestApp::spawn(backend).await;
 
         assert_eq!(slugs(&app).await, vec!["master"]);
+    }
+
+    async fn instances_starting_together_create_the_bootstrap_tenant_once(backend: Backend) {
+        let db = crate::helpers::TestDatabase::create(backend).await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::helpers::test_config(&db.url, dir.path());
+
+        let (a, b) = tokio::join!(ovlt::app::App::build(config.clone()), ovlt::app::App::build(config));
+
+        let (a, _b) = (a.unwrap(), b.unwrap());
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants WHERE slug = 'master'")
+            .fetch_one(a.state().store.pool())
+            .await
+            .unwrap();
+        assert_eq!(count, 1);
     }
 
     async fn the_bootstrap_slug_is_configurable(backend: Backend) {
