@@ -17,7 +17,9 @@ use tokio::sync::Notify;
 
 use crate::config::keys::{self, KeySource};
 use crate::config::{Config, MasterKey};
-use crate::crypto;
+use crate::crypto::{self, password::PasswordHasher};
+use crate::discovery;
+use crate::keys::KeyRing;
 use crate::store::Store;
 use crate::tenants::{self, TenantCache};
 
@@ -33,6 +35,12 @@ pub struct AppStateInner {
     pub admin_key_digest: [u8; 32],
     /// Encrypts secrets at rest (signing keys, TOTP secrets, IdP secrets).
     pub master_key: MasterKey,
+    /// Signs and verifies tokens; publishes the JWKS.
+    pub keys: KeyRing,
+    /// Argon2id off the async workers, bounded to the cores.
+    pub passwords: PasswordHasher,
+    /// The discovery document, built once from the issuer.
+    pub discovery_document: String,
 }
 
 impl Deref for AppState {
@@ -72,13 +80,19 @@ impl App {
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
 
+        let key_ring =
+            KeyRing::load(store.clone(), keys.master_key.clone()).await.context("cannot load signing keys")?;
         let state = AppState(Arc::new(AppStateInner {
             tenants: TenantCache::new(config.tenant_cache_ttl),
             admin_key_digest: crypto::sha256(keys.admin_key.expose().as_bytes()),
             master_key: keys.master_key,
+            keys: key_ring,
+            passwords: PasswordHasher::for_this_machine(),
+            discovery_document: discovery::openid_configuration(&config.issuer),
             store,
             config,
         }));
+        spawn_key_reloader(&state);
         let router = crate::http::router(state.clone());
         Ok(Self { listener, router, state })
     }
@@ -113,6 +127,23 @@ impl App {
         self.state.store.close().await;
         Ok(())
     }
+}
+
+/// Picks up key rotations made by other instances (or the CLI) so every instance publishes the
+/// same JWKS within a minute. Ends when the application state is dropped.
+fn spawn_key_reloader(state: &AppState) {
+    let weak = Arc::downgrade(&state.0);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { break };
+            if let Err(e) = state.keys.reload().await {
+                tracing::warn!(error = format!("{e:#}"), "cannot reload signing keys");
+            }
+        }
+    });
 }
 
 fn log_key_source(what: &str, source: &KeySource) {

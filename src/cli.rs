@@ -36,6 +36,17 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Manage signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a new active signing key; the old one keeps verifying until its tokens expire.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +96,7 @@ impl Cli {
                 Some(Command::Tenant { command: TenantCommand::Create { slug, name } }) => {
                     create_tenant(config, slug, name).await
                 }
+                Some(Command::Keys { command: KeysCommand::Rotate }) => rotate_keys(config).await,
                 Some(Command::Config { .. }) => unreachable!("handled before the runtime starts"),
             }
         });
@@ -121,6 +133,17 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     let store = connect(&config).await?;
     store.close().await;
     println!("migrations applied");
+    Ok(())
+}
+
+async fn rotate_keys(config: Config) -> anyhow::Result<()> {
+    let keys = crate::config::keys::load_or_generate(&config)?;
+    let store = connect(&config).await?;
+    // Make sure a first key exists, so that rotating retires something meaningful.
+    crate::keys::KeyRing::load(store.clone(), keys.master_key.clone()).await?;
+    let kid = crate::keys::rotate(&store, &keys.master_key).await;
+    store.close().await;
+    println!("{}", kid?);
     Ok(())
 }
 

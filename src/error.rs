@@ -25,6 +25,16 @@ pub enum ApiError {
     InvalidPayload { message: String, fields: Option<FieldErrors> },
     #[error("missing or invalid admin key")]
     Unauthorized,
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("the token is missing, malformed, expired or revoked")]
+    InvalidToken,
+    #[error("the code is wrong, used or expired")]
+    InvalidCode,
+    #[error("this account is suspended")]
+    UserSuspended,
+    #[error("the email address is not verified")]
+    EmailNotVerified,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0} not found")]
@@ -78,9 +88,11 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidPayload { .. } | Self::TenantRequired => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::TenantDisabled => StatusCode::FORBIDDEN,
+            Self::InvalidPayload { .. } | Self::TenantRequired | Self::InvalidCode => StatusCode::BAD_REQUEST,
+            Self::Unauthorized | Self::InvalidCredentials | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) | Self::TenantDisabled | Self::UserSuspended | Self::EmailNotVerified => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound(_) | Self::TenantNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -97,6 +109,11 @@ impl ApiError {
         match self {
             Self::InvalidPayload { .. } => "invalid_payload",
             Self::Unauthorized => "unauthorized",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidToken => "invalid_token",
+            Self::InvalidCode => "invalid_code",
+            Self::UserSuspended => "user_suspended",
+            Self::EmailNotVerified => "email_not_verified",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -124,8 +141,17 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorBody { error: self.code(), message: self.to_string(), fields };
         let mut response = (self.status(), axum::Json(body)).into_response();
-        if let Self::RateLimited { retry_after_secs } = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        match self {
+            Self::RateLimited { retry_after_secs } => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            // RFC 6750 §3.
+            Self::InvalidToken => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer error="invalid_token""#));
+            }
+            _ => {}
         }
         response
     }

@@ -7,18 +7,26 @@
 pub mod app;
 /// Audit trail: who changed what, written in the same transaction as the change.
 pub mod audit;
+/// `/auth/*`: register, login, refresh, logout, revoke; sessions, tokens, the bearer extractor.
+pub mod auth;
 /// The command line: `serve`, `migrate`, `config check`, `tenant create`.
 pub mod cli;
 /// Typed configuration from `OVLT_*` variables (and `.env`), with redacted secrets.
 pub mod config;
-/// Random tokens, digests and constant-time comparison.
+/// Random tokens, digests, constant-time comparison, password hashing, sealing secrets.
 pub mod crypto;
+/// `/.well-known/openid-configuration` and `/.well-known/jwks.json`.
+pub mod discovery;
 /// `ApiError`: the one way a request fails, and its JSON shape.
 pub mod error;
 /// `/health` and `/ready`.
 pub mod health;
 /// Router, middleware layers and extractors shared by every feature.
 pub mod http;
+/// Signing keys, the JWKS, and signing and verifying tokens.
+pub mod keys;
+/// Tenant settings (token lifetimes, lockout, password policy, …) with their defaults.
+pub mod settings;
 /// Every SQL statement: the store layer over SQLite and PostgreSQL.
 pub mod store;
 /// Logging setup (pretty or JSON).
@@ -27,3 +35,5 @@ pub mod telemetry;
 pub mod tenants;
 /// Shared value types: typed ids and timestamps.
 pub mod types;
+/// Users: the model, its representation, email and password rules, `/users/me`.
+pub mod users;

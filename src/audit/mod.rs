@@ -7,6 +7,7 @@ use sqlx::{Any, Executor};
 
 use crate::tenants::TenantId;
 use crate::types::{Timestamp, id_type};
+use crate::users::UserId;
 
 id_type!(
     /// An audit row's id.
@@ -22,6 +23,10 @@ pub enum Actor {
     Cli,
     /// ovlt itself (bootstrap, scheduled clean-ups).
     System,
+    /// A user of the tenant, acting on their own account.
+    User(UserId),
+    /// Someone not (yet) authenticated, e.g. a failed login.
+    Anonymous,
 }
 
 impl Actor {
@@ -30,11 +35,16 @@ impl Actor {
             Self::AdminKey => "admin_key",
             Self::Cli => "cli",
             Self::System => "system",
+            Self::User(_) => "user",
+            Self::Anonymous => "anonymous",
         }
     }
 
     pub fn id(&self) -> Option<String> {
-        None
+        match self {
+            Self::User(id) => Some(id.to_string()),
+            _ => None,
+        }
     }
 }
 
@@ -43,6 +53,7 @@ impl Actor {
 pub struct RequestContext {
     pub ip: Option<String>,
     pub request_id: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +68,8 @@ pub struct AuditEvent {
     pub target_id: Option<String>,
     pub context: RequestContext,
     pub details: Option<serde_json::Value>,
+    /// `success` or `failure` where the action can go either way.
+    pub outcome: Option<&'static str>,
     pub created_at: Timestamp,
 }
 
@@ -71,6 +84,7 @@ impl AuditEvent {
             target_id: None,
             context,
             details: None,
+            outcome: None,
             created_at: Timestamp::now(),
         }
     }
@@ -83,6 +97,11 @@ impl AuditEvent {
     pub fn target(mut self, kind: &'static str, id: impl ToString) -> Self {
         self.target_type = Some(kind);
         self.target_id = Some(id.to_string());
+        self
+    }
+
+    pub fn outcome(mut self, outcome: &'static str) -> Self {
+        self.outcome = Some(outcome);
         self
     }
 

@@ -1,6 +1,10 @@
 //! Small, audited building blocks for secrets: randomness from the OS, SHA-256 digests for
-//! high-entropy secrets, and constant-time comparison. Nothing here is hand-rolled crypto;
-//! it composes `getrandom`, `sha2` and `subtle`.
+//! high-entropy secrets, constant-time comparison, Argon2id password hashing ([`password`]) and
+//! AES-256-GCM sealing under the master key ([`secretbox`]). Nothing here is hand-rolled
+//! crypto; it composes `getrandom`, `sha2`, `subtle`, `argon2` and `aes-gcm`.
+
+pub mod password;
+pub mod secretbox;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};

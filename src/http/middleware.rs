@@ -70,6 +70,7 @@ fn request_span(request: &Request) -> Span {
         route,
         request_id,
         tenant.id = field::Empty,
+        user.id = field::Empty,
         status = field::Empty,
         latency_ms = field::Empty,
     )

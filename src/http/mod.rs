@@ -8,10 +8,10 @@ pub mod middleware;
 pub mod pagination;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 
 use crate::app::AppState;
-use crate::{health, tenants};
+use crate::{auth, discovery, health, tenants, users};
 
 /// The whole application: routes, fallbacks and layers, with its state.
 pub fn router(state: AppState) -> Router {
@@ -19,12 +19,22 @@ pub fn router(state: AppState) -> Router {
         // Operations (no tenant, no credentials).
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/.well-known/openid-configuration", get(discovery::get_openid_configuration))
+        .route("/.well-known/jwks.json", get(discovery::get_jwks))
         // Tenants (operator: X-OVLT-Admin-Key).
         .route("/tenants", get(tenants::list_tenants).post(tenants::create_tenant))
         .route("/tenants/slugs", get(tenants::list_tenant_slugs))
         .route("/tenants/{id}", get(tenants::get_tenant).patch(tenants::update_tenant).delete(tenants::delete_tenant))
         // The tenant selected by x-ovlt-tenant-slug / x-ovlt-tenant-id (public facts only).
         .route("/tenant", get(tenants::current_tenant))
+        // A tenant's users (tenant header; Bearer where noted in the handler).
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/revoke", post(auth::revoke))
+        .route("/users/me", get(users::get_me))
+        .route("/users/me/password", put(users::change_my_password))
         .fallback(middleware::route_not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed);
     middleware::apply(routes, &state.config).with_state(state)

@@ -7,8 +7,8 @@ use crate::audit::AuditEvent;
 pub async fn insert_audit_event<'e>(db: impl Executor<'e, Database = Any>, event: &AuditEvent) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (id, tenant_id, actor_type, actor_id, action, target_type, target_id, \
-         ip, request_id, details, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+         ip, request_id, details, user_agent, outcome, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
     )
     .bind(event.id.to_string())
     .bind(event.tenant_id.map(|t| t.to_string()))
@@ -20,6 +20,8 @@ pub async fn insert_audit_event<'e>(db: impl Executor<'e, Database = Any>, event
     .bind(event.context.ip.as_deref())
     .bind(event.context.request_id.as_deref())
     .bind(event.details.as_ref().map(|d| d.to_string()))
+    .bind(event.context.user_agent.as_deref())
+    .bind(event.outcome)
     .bind(event.created_at.unix_seconds())
     .execute(db)
     .await

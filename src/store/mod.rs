@@ -10,8 +10,12 @@
 //! rows, the tenant id next: `grep tenant_id src/store` is the isolation audit.
 
 pub mod audit;
+pub mod keys;
+pub mod sessions;
+pub mod settings;
 pub mod system;
 pub mod tenants;
+pub mod users;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -178,6 +182,7 @@ pub fn unique_violation(err: &sqlx::Error) -> Option<String> {
 pub fn conflict_message(constraint: &str) -> &'static str {
     match constraint {
         "tenants_slug_key" => "a tenant with this slug already exists",
+        "users_tenant_id_email_normalized_key" => "a user with this email already exists in this tenant",
         _ => "a resource with these values already exists",
     }
 }

@@ -282,3 +282,57 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> Value 
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "message missing: {body}");
     body
 }
+
+pub const PASSWORD: &str = "Secret1234!";
+
+impl TestApp {
+    /// A request to a tenant-scoped endpoint of `slug`.
+    pub fn tenant(&self, method: Method, path: &str, slug: &str) -> RequestBuilder {
+        self.request(method, path).header("x-ovlt-tenant-slug", slug)
+    }
+
+    /// Registers `email` with [`PASSWORD`] in the tenant and returns the user JSON.
+    pub async fn register(&self, slug: &str, email: &str) -> Value {
+        let response = self
+            .tenant(Method::POST, "/auth/register", slug)
+            .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "registering {email}");
+        response.json().await.unwrap()
+    }
+
+    /// Logs in and returns the token answer.
+    pub async fn login(&self, slug: &str, email: &str, password: &str) -> Response {
+        self.tenant(Method::POST, "/auth/login", slug)
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A tenant with one registered user, logged in: (access token, refresh token).
+    pub async fn signed_in(&self, slug: &str, email: &str) -> (String, String) {
+        if self.tenant(Method::GET, "/tenant", slug).send().await.unwrap().status() == 404 {
+            self.create_tenant(slug, slug).await;
+        }
+        self.register(slug, email).await;
+        let tokens: Value = self.login(slug, email, PASSWORD).await.json().await.unwrap();
+        (tokens["access_token"].as_str().unwrap().to_string(), tokens["refresh_token"].as_str().unwrap().to_string())
+    }
+
+    /// Writes tenant settings directly (the settings API belongs to tenant administration).
+    pub async fn set_settings(&self, slug: &str, settings: Value) {
+        let tenant: Value = self.tenant(Method::GET, "/tenant", slug).send().await.unwrap().json().await.unwrap();
+        let id = ovlt::tenants::TenantId::parse(tenant["id"].as_str().unwrap()).unwrap();
+        ovlt::store::settings::upsert_settings(
+            self.state.store.pool(),
+            id,
+            &settings.to_string(),
+            ovlt::types::Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    }
+}

@@ -3,7 +3,9 @@
 
 mod helpers;
 
+mod auth;
 mod http_conventions;
+mod keys;
 mod lifecycle;
 mod operations;
 mod tenant_resolution;

@@ -1,0 +1,397 @@
+//! `/auth/*` for a tenant's users: register, login, refresh, logout, revoke (seed "Auth",
+//! DESIGN §4–5). Every handler takes the tenant from its header.
+
+pub mod bearer;
+pub mod cookie;
+pub mod session;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use self::bearer::CurrentUser;
+use self::session::{Session, TokenResponse, refresh_token_digest};
+use crate::app::AppState;
+use crate::audit::{self, Actor, AuditEvent, RequestContext};
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::http::extract::{Json, OptionalJson};
+use crate::settings::{self, TenantSettings};
+use crate::store;
+use crate::tenants::{CurrentTenant, Tenant};
+use crate::types::Timestamp;
+use crate::users::{self, User, UserResponse, UserStatus};
+
+#[derive(Debug, Deserialize)]
+pub struct RegisterRequest {
+    email: Option<String>,
+    password: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    email: Option<String>,
+    password: Option<String>,
+    /// `"session"`: the refresh token goes into an HttpOnly cookie instead of the body.
+    mode: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RefreshRequest {
+    refresh_token: Option<String>,
+    mode: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LogoutRequest {
+    refresh_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RevokeRequest {
+    token: Option<String>,
+}
+
+/// `POST /auth/register` (anyone, when the tenant allows self-registration) → 201 with the user.
+pub async fn register(
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    context: RequestContext,
+    Json(body): Json<RegisterRequest>,
+) -> ApiResult<Response> {
+    let settings = settings::load(&state.store, tenant.id).await?;
+    if !settings.self_registration {
+        return Err(ApiError::Forbidden("self-registration is disabled for this tenant".into()));
+    }
+    let mut fields = FieldErrors::new();
+    let email = required(&mut fields, "email", body.email.as_deref());
+    let password = required(&mut fields, "password", body.password.as_deref());
+    if let Some(email) = email
+        && let Err(why) = users::validate_email(email)
+    {
+        fields.insert("email".into(), why.into());
+    }
+    if let (Some(password), Some(email)) = (password, email)
+        && let Err(why) = users::validate_password(password, email, &settings)
+    {
+        fields.insert("password".into(), why);
+    }
+    let name = body.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if name.is_some_and(|n| n.chars().count() > 200 || n.chars().any(char::is_control)) {
+        fields.insert("name".into(), "must be at most 200 characters, without control characters".into());
+    }
+    let (Some(email), Some(password), true) = (email, password, fields.is_empty()) else {
+        return Err(ApiError::validation(fields));
+    };
+
+    let password_hash = state.passwords.hash(password).await.map_err(ApiError::internal)?;
+    let now = Timestamp::now();
+    let user = User {
+        id: users::UserId::new(),
+        tenant_id: tenant.id,
+        email: email.trim().to_string(),
+        name: name.map(str::to_string),
+        password_hash: Some(password_hash),
+        email_verified: false,
+        status: UserStatus::Active,
+        mfa_enabled: false,
+        failed_logins: 0,
+        failed_logins_since: None,
+        last_login_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = state.store.begin().await?;
+    store::users::insert_user(&mut *tx, &user).await?;
+    let event = AuditEvent::new(Actor::User(user.id), "user.registered", context)
+        .in_tenant(tenant.id)
+        .target("user", user.id)
+        .outcome("success");
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(UserResponse::from(&user))).into_response())
+}
+
+/// `POST /auth/login` (anyone) → `{access_token, refresh_token, token_type, expires_in}`.
+///
+/// An unknown email, a wrong password and a locked account answer the same 401
+/// `invalid_credentials` after the same work (one Argon2id verify each).
+pub async fn login(
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    context: RequestContext,
+    Json(body): Json<LoginRequest>,
+) -> ApiResult<Response> {
+    let mut fields = FieldErrors::new();
+    let email = required(&mut fields, "email", body.email.as_deref());
+    let password = required(&mut fields, "password", body.password.as_deref());
+    let session_mode = parse_mode(&mut fields, body.mode.as_deref());
+    let (Some(email), Some(password), true) = (email, password, fields.is_empty()) else {
+        return Err(ApiError::validation(fields));
+    };
+    let settings = settings::load(&state.store, tenant.id).await?;
+    let now = Timestamp::now();
+    let pool = state.store.pool();
+
+    let user = store::users::find_user_by_email(pool, tenant.id, email).await?;
+    let stored_hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let password_ok = state.passwords.verify(password, stored_hash).await.map_err(ApiError::internal)?;
+    let failure = |action: &'static str, user: Option<&User>| {
+        let mut event =
+            AuditEvent::new(Actor::Anonymous, action, context.clone()).in_tenant(tenant.id).outcome("failure");
+        if let Some(user) = user {
+            event = event.target("user", user.id);
+        }
+        event
+    };
+    let Some(user) = user else {
+        audit::record(pool, failure("login.failed", None)).await?;
+        return Err(ApiError::InvalidCredentials);
+    };
+    if user.is_locked(&settings, now) {
+        audit::record(pool, failure("login.locked", Some(&user))).await?;
+        return Err(ApiError::InvalidCredentials);
+    }
+    if !password_ok {
+        store::users::record_login_failure(pool, tenant.id, user.id, settings.lockout_window_seconds, now).await?;
+        audit::record(pool, failure("login.failed", Some(&user))).await?;
+        return Err(ApiError::InvalidCredentials);
+    }
+    if user.status == UserStatus::Suspended {
+        audit::record(pool, failure("login.failed", Some(&user)).details(serde_json::json!({ "reason": "suspended" })))
+            .await?;
+        return Err(ApiError::UserSuspended);
+    }
+    if settings.require_verified_email && !user.email_verified {
+        audit::record(
+            pool,
+            failure("login.failed", Some(&user)).details(serde_json::json!({ "reason": "unverified" })),
+        )
+        .await?;
+        return Err(ApiError::EmailNotVerified);
+    }
+
+    let session = Session::new(&user, "pwd", &settings, now);
+    let mut tx = state.store.begin().await?;
+    store::sessions::insert_session(&mut *tx, &session, context.ip.as_deref(), context.user_agent.as_deref()).await?;
+    store::users::record_login_success(&mut *tx, tenant.id, user.id, now).await?;
+    let (tokens, refresh_token) = session::issue_tokens(&state, &mut tx, &session, &settings, now).await?;
+    let event = AuditEvent::new(Actor::User(user.id), "login.succeeded", context)
+        .in_tenant(tenant.id)
+        .target("session", session.id)
+        .outcome("success");
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(token_answer(&state, &settings, tokens, &refresh_token, session_mode))
+}
+
+/// `POST /auth/refresh` (holder of a refresh token, in the body or the session cookie) → a new
+/// pair; the presented token is dead from then on. Presenting a rotated token again ends the
+/// whole session (RFC 9700 §4.14.2), unless it comes within the tenant's grace window.
+pub async fn refresh(
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    context: RequestContext,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<RefreshRequest>,
+) -> ApiResult<Response> {
+    let body = body.unwrap_or_default();
+    let mut fields = FieldErrors::new();
+    let mode_requested = parse_mode(&mut fields, body.mode.as_deref());
+    if !fields.is_empty() {
+        return Err(ApiError::validation(fields));
+    }
+    let (token, from_cookie) = match body.refresh_token.filter(|t| !t.is_empty()) {
+        Some(token) => (token, false),
+        None => match cookie::refresh_cookie(&headers) {
+            Some(token) => (token, true),
+            None => {
+                return Err(ApiError::validation(FieldErrors::from([("refresh_token".into(), "is required".into())])));
+            }
+        },
+    };
+    let settings = settings::load(&state.store, tenant.id).await?;
+    let now = Timestamp::now();
+    let digest = refresh_token_digest(&token);
+
+    let mut tx = state.store.begin().await?;
+    let Some(session_id) = store::sessions::rotate_refresh_token(&mut *tx, tenant.id, &digest, now).await? else {
+        return refused_refresh(tx, &tenant, &digest, &settings, now, context).await;
+    };
+    let session =
+        store::sessions::find_session(&mut *tx, tenant.id, session_id).await?.ok_or(ApiError::InvalidToken)?;
+    if !session.is_live(&settings, now) {
+        return Err(ApiError::InvalidToken);
+    }
+    let user = store::users::find_user_by_id(&mut *tx, tenant.id, session.user_id).await?;
+    if user.is_none_or(|u| u.status != UserStatus::Active) {
+        return Err(ApiError::InvalidToken);
+    }
+    store::sessions::touch_session(&mut *tx, tenant.id, session.id, now).await?;
+    let (tokens, refresh_token) = session::issue_tokens(&state, &mut tx, &session, &settings, now).await?;
+    tx.commit().await?;
+    Ok(token_answer(&state, &settings, tokens, &refresh_token, mode_requested || from_cookie))
+}
+
+/// A refresh token that could not be rotated: unknown, expired, or already rotated. A replay
+/// outside the grace window ends the session and is audited.
+async fn refused_refresh(
+    mut tx: store::Tx,
+    tenant: &Tenant,
+    digest: &str,
+    settings: &TenantSettings,
+    now: Timestamp,
+    context: RequestContext,
+) -> ApiResult<Response> {
+    let known = store::sessions::find_refresh_token(&mut *tx, tenant.id, digest).await?;
+    let Some(rotated) = known.as_ref().and_then(|k| k.rotated_at.map(|at| (k.session_id, at))) else {
+        return Err(ApiError::InvalidToken);
+    };
+    let (session_id, rotated_at) = rotated;
+    let grace = settings.refresh_reuse_grace_seconds.clamp(0, 60);
+    if now.0 - rotated_at.0 < grace {
+        return Err(ApiError::InvalidToken);
+    }
+    store::sessions::revoke_session(&mut *tx, tenant.id, session_id, "refresh_token_reuse", now).await?;
+    store::sessions::delete_session_refresh_tokens(&mut *tx, tenant.id, session_id).await?;
+    let event = AuditEvent::new(Actor::Anonymous, "token.reuse_detected", context)
+        .in_tenant(tenant.id)
+        .target("session", session_id)
+        .outcome("failure");
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    tracing::warn!(tenant.id = %tenant.id, session.id = %session_id, "refresh token reuse: session revoked");
+    Err(ApiError::InvalidToken)
+}
+
+/// `POST /auth/logout` (Bearer; or the session cookie; or `{refresh_token}`) → 204: the
+/// session ends, its refresh tokens die, its access tokens are refused from then on.
+pub async fn logout(
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    context: RequestContext,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<LogoutRequest>,
+) -> ApiResult<Response> {
+    let now = Timestamp::now();
+    let session_id = if headers.contains_key(header::AUTHORIZATION) {
+        let user = bearer::authenticate(&state, &tenant, &headers).await?;
+        Some(user.session_id)
+    } else {
+        let token = body.and_then(|b| b.refresh_token).or_else(|| cookie::refresh_cookie(&headers));
+        let Some(token) = token else { return Err(ApiError::InvalidToken) };
+        let known =
+            store::sessions::find_refresh_token(state.store.pool(), tenant.id, &refresh_token_digest(&token)).await?;
+        known.map(|k| k.session_id)
+    };
+    if let Some(session_id) = session_id {
+        let mut tx = state.store.begin().await?;
+        if store::sessions::revoke_session(&mut *tx, tenant.id, session_id, "logout", now).await? {
+            store::sessions::delete_session_refresh_tokens(&mut *tx, tenant.id, session_id).await?;
+            let event = AuditEvent::new(Actor::Anonymous, "logout", context)
+                .in_tenant(tenant.id)
+                .target("session", session_id)
+                .outcome("success");
+            audit::record(&mut *tx, event).await?;
+        }
+        tx.commit().await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie::clear_refresh_cookie(state.config.is_production()));
+    Ok(response)
+}
+
+/// `POST /auth/revoke` (Bearer) `{token}` → 200 in every case (RFC 7009 §2.2): the caller's
+/// own refresh token ends its session, the caller's own access token is refused from then on;
+/// anybody else's token, or an unknown one, is left alone.
+pub async fn revoke(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    context: RequestContext,
+    Json(body): Json<RevokeRequest>,
+) -> ApiResult<StatusCode> {
+    let Some(token) = body.token.filter(|t| !t.is_empty()) else {
+        return Err(ApiError::validation(FieldErrors::from([("token".into(), "is required".into())])));
+    };
+    let tenant_id = user.tenant.id;
+    let now = Timestamp::now();
+    if let Some(claims) = bearer::verify_access_token(&state, &token).await {
+        if claims.tid == tenant_id.to_string() && claims.sub == user.user_id.to_string() {
+            store::sessions::revoke_access_token(
+                state.store.pool(),
+                tenant_id,
+                &claims.jti,
+                Timestamp(claims.exp),
+                now,
+            )
+            .await?;
+            let event = AuditEvent::new(Actor::User(user.user_id), "token.revoked", context)
+                .in_tenant(tenant_id)
+                .target("access_token", &claims.jti)
+                .outcome("success");
+            audit::record(state.store.pool(), event).await?;
+        }
+        return Ok(StatusCode::OK);
+    }
+    let digest = refresh_token_digest(&token);
+    let Some(known) = store::sessions::find_refresh_token(state.store.pool(), tenant_id, &digest).await? else {
+        return Ok(StatusCode::OK);
+    };
+    let mut tx = state.store.begin().await?;
+    let session = store::sessions::find_session(&mut *tx, tenant_id, known.session_id).await?;
+    if session.is_some_and(|s| s.user_id == user.user_id)
+        && store::sessions::revoke_session(&mut *tx, tenant_id, known.session_id, "revoked", now).await?
+    {
+        store::sessions::delete_session_refresh_tokens(&mut *tx, tenant_id, known.session_id).await?;
+        let event = AuditEvent::new(Actor::User(user.user_id), "token.revoked", context)
+            .in_tenant(tenant_id)
+            .target("session", known.session_id)
+            .outcome("success");
+        audit::record(&mut *tx, event).await?;
+    }
+    tx.commit().await?;
+    Ok(StatusCode::OK)
+}
+
+/// The token answer; in session mode the refresh token moves from the body into the cookie.
+fn token_answer(
+    state: &AppState,
+    settings: &TenantSettings,
+    mut tokens: TokenResponse,
+    refresh_token: &str,
+    session_mode: bool,
+) -> Response {
+    if !session_mode {
+        return Json(tokens).into_response();
+    }
+    tokens.refresh_token = None;
+    let cookie =
+        cookie::set_refresh_cookie(refresh_token, settings.refresh_token_ttl_seconds, state.config.is_production());
+    let mut response = Json(tokens).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response
+}
+
+/// A required, non-empty string field; records "is required" otherwise.
+fn required<'a>(fields: &mut FieldErrors, name: &str, value: Option<&'a str>) -> Option<&'a str> {
+    match value {
+        Some(v) if !v.trim().is_empty() => Some(v),
+        _ => {
+            fields.insert(name.into(), "is required".into());
+            None
+        }
+    }
+}
+
+/// `mode`: absent, or `"session"` for the cookie mode.
+fn parse_mode(fields: &mut FieldErrors, mode: Option<&str>) -> bool {
+    match mode {
+        None => false,
+        Some("session") => true,
+        Some(_) => {
+            fields.insert("mode".into(), "must be \"session\" when given".into());
+            false
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Sessions and the tokens issued for them (DESIGN §4).
+//!
+//! A session is one login. Its refresh tokens are 256-bit random strings stored only as
+//! SHA-256, rotated on every use; its access tokens are RS256 JWTs (RFC 9068) naming it in
+//! `sid`, so ending the session ends both.
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::crypto;
+use crate::error::ApiResult;
+use crate::settings::TenantSettings;
+use crate::store::{self, Tx};
+use crate::tenants::TenantId;
+use crate::types::{Timestamp, id_type};
+use crate::users::{User, UserId};
+
+id_type!(
+    /// A session's id: the `sid` claim, and the id `GET /sessions` lists.
+    SessionId
+);
+
+/// The `client_id` of tokens issued by `/auth/*` directly, with no OAuth client involved.
+pub const DIRECT_CLIENT_ID: &str = "ovlt";
+/// The scope of tokens issued by `/auth/*` directly.
+pub const DIRECT_SCOPE: &str = "openid profile email";
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: SessionId,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub client_id: Option<String>,
+    /// Authentication methods, space-separated (`pwd`, later `otp`).
+    pub amr: String,
+    pub auth_time: Timestamp,
+    pub last_seen_at: Timestamp,
+    /// The absolute end of the session.
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+impl Session {
+    pub fn new(user: &User, amr: &str, settings: &TenantSettings, now: Timestamp) -> Self {
+        Self {
+            id: SessionId::new(),
+            tenant_id: user.tenant_id,
+            user_id: user.id,
+            client_id: None,
+            amr: amr.to_string(),
+            auth_time: now,
+            last_seen_at: now,
+            expires_at: Timestamp(now.0 + settings.session_max_lifetime_seconds),
+            revoked_at: None,
+            created_at: now,
+        }
+    }
+
+    /// Not revoked, not past its absolute lifetime, not idle for longer than allowed.
+    pub fn is_live(&self, settings: &TenantSettings, now: Timestamp) -> bool {
+        self.revoked_at.is_none()
+            && self.expires_at > now
+            && now.0 - self.last_seen_at.0 < settings.session_idle_timeout_seconds
+    }
+}
+
+/// Access-token claims (RFC 9068 §2.2 plus `tid` and `sid`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub tid: String,
+    pub client_id: String,
+    pub scope: String,
+    pub sid: String,
+}
+
+/// What a successful login or refresh answers (the seed's shape).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Absent in session-cookie mode: the token then travels only in the HttpOnly cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+}
+
+/// Issues a new refresh token for the session (inside the caller's transaction) and a fresh
+/// access token. The refresh token never outlives the session.
+pub async fn issue_tokens(
+    state: &AppState,
+    tx: &mut Tx,
+    session: &Session,
+    settings: &TenantSettings,
+    now: Timestamp,
+) -> ApiResult<(TokenResponse, String)> {
+    let refresh_token = crypto::random_token();
+    let refresh_expires = Timestamp((now.0 + settings.refresh_token_ttl_seconds).min(session.expires_at.0));
+    store::sessions::insert_refresh_token(
+        &mut **tx,
+        session.tenant_id,
+        session.id,
+        &refresh_token_digest(&refresh_token),
+        refresh_expires,
+        now,
+    )
+    .await?;
+    let ttl = settings.access_token_ttl_seconds.clamp(60, 86_400);
+    let claims = AccessClaims {
+        iss: state.config.issuer.clone(),
+        sub: session.user_id.to_string(),
+        aud: state.config.issuer.clone(),
+        exp: now.0 + ttl,
+        iat: now.0,
+        jti: uuid::Uuid::now_v7().to_string(),
+        tid: session.tenant_id.to_string(),
+        client_id: session.client_id.clone().unwrap_or_else(|| DIRECT_CLIENT_ID.to_string()),
+        scope: DIRECT_SCOPE.to_string(),
+        sid: session.id.to_string(),
+    };
+    let access_token = state.keys.sign("at+jwt", &claims).map_err(crate::error::ApiError::internal)?;
+    let response = TokenResponse {
+        access_token,
+        refresh_token: Some(refresh_token.clone()),
+        token_type: "Bearer",
+        expires_in: ttl,
+    };
+    Ok((response, refresh_token))
+}
+
+/// How refresh tokens are stored and looked up: hex SHA-256.
+pub fn refresh_token_digest(token: &str) -> String {
+    crypto::sha256(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,165 @@
+//! Users, always within a tenant.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, FromRow, Row};
+
+use super::{get_bool, get_id};
+use crate::tenants::TenantId;
+use crate::types::Timestamp;
+use crate::users::{User, UserId, UserStatus};
+
+const COLUMNS: &str = "id, tenant_id, email, name, password_hash, email_verified, status, mfa_enabled, \
+                       failed_logins, failed_logins_since, last_login_at, created_at, updated_at";
+
+impl FromRow<'_, AnyRow> for User {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        let status: String = row.try_get("status")?;
+        Ok(Self {
+            id: get_id(row, "id", UserId::parse)?,
+            tenant_id: get_id(row, "tenant_id", TenantId::parse)?,
+            email: row.try_get("email")?,
+            name: row.try_get("name")?,
+            password_hash: row.try_get("password_hash")?,
+            email_verified: get_bool(row, "email_verified")?,
+            status: UserStatus::parse(&status).ok_or_else(|| sqlx::Error::ColumnDecode {
+                index: "status".into(),
+                source: format!("unknown user status {status:?}").into(),
+            })?,
+            mfa_enabled: get_bool(row, "mfa_enabled")?,
+            failed_logins: row.try_get("failed_logins")?,
+            failed_logins_since: row.try_get::<Option<i64>, _>("failed_logins_since")?.map(Timestamp),
+            last_login_at: row.try_get::<Option<i64>, _>("last_login_at")?.map(Timestamp),
+            created_at: Timestamp(row.try_get("created_at")?),
+            updated_at: Timestamp(row.try_get("updated_at")?),
+        })
+    }
+}
+
+pub async fn insert_user<'e>(db: impl Executor<'e, Database = Any>, user: &User) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO users (id, tenant_id, email, email_normalized, name, password_hash, email_verified, status, \
+         mfa_enabled, failed_logins, failed_logins_since, last_login_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, NULL, NULL, $10, $11)",
+    )
+    .bind(user.id.to_string())
+    .bind(user.tenant_id.to_string())
+    .bind(&user.email)
+    .bind(crate::users::normalize_email(&user.email))
+    .bind(user.name.as_deref())
+    .bind(user.password_hash.as_deref())
+    .bind(user.email_verified)
+    .bind(user.status.as_str())
+    .bind(user.mfa_enabled)
+    .bind(user.created_at.unix_seconds())
+    .bind(user.updated_at.unix_seconds())
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn find_user_by_id<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    id: UserId,
+) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2")))
+        .bind(tenant_id.to_string())
+        .bind(id.to_string())
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn find_user_by_email<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    email: &str,
+) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND email_normalized = $2"
+    )))
+    .bind(tenant_id.to_string())
+    .bind(crate::users::normalize_email(email))
+    .fetch_optional(db)
+    .await
+}
+
+/// Counts a failed login: the window restarts when the previous failures are older than it.
+pub async fn record_login_failure<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    id: UserId,
+    window_seconds: i64,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET \
+           failed_logins = CASE WHEN failed_logins_since IS NULL OR failed_logins_since <= $3 THEN 1 \
+                                ELSE failed_logins + 1 END, \
+           failed_logins_since = CASE WHEN failed_logins_since IS NULL OR failed_logins_since <= $3 THEN $4 \
+                                      ELSE failed_logins_since END, \
+           updated_at = $4 \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id.to_string())
+    .bind(id.to_string())
+    .bind(now.unix_seconds() - window_seconds)
+    .bind(now.unix_seconds())
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// A successful login: failures forgotten, last login stamped.
+pub async fn record_login_success<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    id: UserId,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET failed_logins = 0, failed_logins_since = NULL, last_login_at = $3 \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id.to_string())
+    .bind(id.to_string())
+    .bind(now.unix_seconds())
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn update_password_hash<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    id: UserId,
+    password_hash: &str,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $3, failed_logins = 0, failed_logins_since = NULL, updated_at = $4 \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id.to_string())
+    .bind(id.to_string())
+    .bind(password_hash)
+    .bind(now.unix_seconds())
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn mark_email_verified<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    id: UserId,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET email_verified = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id.to_string())
+        .bind(id.to_string())
+        .bind(true)
+        .bind(now.unix_seconds())
+        .execute(db)
+        .await
+        .map(|_| ())
+}

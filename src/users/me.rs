@@ -1,0 +1,93 @@
+//! `/users/me`: the signed-in user's own account.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use super::{UserResponse, validate_password};
+use crate::app::AppState;
+use crate::audit::{self, Actor, AuditEvent, RequestContext};
+use crate::auth::bearer::CurrentUser;
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::http::extract::Json;
+use crate::settings;
+use crate::store;
+use crate::types::Timestamp;
+
+/// `GET /users/me` (Bearer) → the user.
+pub async fn get_me(State(state): State<AppState>, me: CurrentUser) -> ApiResult<Json<UserResponse>> {
+    let user = store::users::find_user_by_id(state.store.pool(), me.tenant.id, me.user_id).await?;
+    // The session is live, so the user exists; a concurrent deletion reads as a dead token.
+    user.map(|u| Json(UserResponse::from(&u))).ok_or(ApiError::InvalidToken)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChangePasswordRequest {
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+/// `PUT /users/me/password` (Bearer) `{current_password, new_password}` → 204; every other
+/// session of the user ends. A wrong current password counts as a failed login.
+pub async fn change_my_password(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    context: RequestContext,
+    Json(body): Json<ChangePasswordRequest>,
+) -> ApiResult<StatusCode> {
+    let tenant_id = me.tenant.id;
+    let user = store::users::find_user_by_id(state.store.pool(), tenant_id, me.user_id)
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
+    let settings = settings::load(&state.store, tenant_id).await?;
+    let mut fields = FieldErrors::new();
+    let current = body.current_password.filter(|p| !p.is_empty());
+    let new = body.new_password.filter(|p| !p.is_empty());
+    if current.is_none() {
+        fields.insert("current_password".into(), "is required".into());
+    }
+    match &new {
+        None => _ = fields.insert("new_password".into(), "is required".into()),
+        Some(new) => {
+            if let Err(why) = validate_password(new, &user.email, &settings) {
+                fields.insert("new_password".into(), why);
+            }
+        }
+    }
+    let (Some(current), Some(new), true) = (current, new, fields.is_empty()) else {
+        return Err(ApiError::validation(fields));
+    };
+    let now = Timestamp::now();
+    if !state.passwords.verify(&current, user.password_hash.as_deref()).await.map_err(ApiError::internal)? {
+        store::users::record_login_failure(
+            state.store.pool(),
+            tenant_id,
+            user.id,
+            settings.lockout_window_seconds,
+            now,
+        )
+        .await?;
+        return Err(ApiError::validation(FieldErrors::from([("current_password".into(), "is incorrect".into())])));
+    }
+    let hash = state.passwords.hash(&new).await.map_err(ApiError::internal)?;
+
+    let mut tx = state.store.begin().await?;
+    store::users::update_password_hash(&mut *tx, tenant_id, user.id, &hash, now).await?;
+    let ended = store::sessions::revoke_user_sessions(
+        &mut *tx,
+        tenant_id,
+        user.id,
+        Some(me.session_id),
+        "password_changed",
+        now,
+    )
+    .await?;
+    let event = AuditEvent::new(Actor::User(user.id), "password.changed", context)
+        .in_tenant(tenant_id)
+        .target("user", user.id)
+        .outcome("success")
+        .details(serde_json::json!({ "sessions_ended": ended }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

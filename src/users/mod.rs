@@ -1,0 +1,179 @@
+//! Users of a tenant: the model, its one public representation, and the rules for emails and
+//! passwords. Endpoints: `/users/me` (here) and, with tenant administration, `/users`.
+
+mod me;
+
+pub use me::{change_my_password, get_me};
+
+use serde::Serialize;
+
+use crate::settings::TenantSettings;
+use crate::tenants::TenantId;
+use crate::types::{Timestamp, id_type};
+
+id_type!(
+    /// A user's id.
+    UserId
+);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    Active,
+    Suspended,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(Self::Active),
+            "suspended" => Some(Self::Suspended),
+            _ => None,
+        }
+    }
+}
+
+/// A user as stored. Never serialised: the password hash stays inside.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    pub email: String,
+    pub name: Option<String>,
+    pub password_hash: Option<String>,
+    pub email_verified: bool,
+    pub status: UserStatus,
+    pub mfa_enabled: bool,
+    pub failed_logins: i64,
+    pub failed_logins_since: Option<Timestamp>,
+    pub last_login_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The one representation of a user, wherever a user is shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserResponse {
+    pub id: UserId,
+    pub email: String,
+    pub name: Option<String>,
+    pub email_verified: bool,
+    pub status: UserStatus,
+    pub mfa_enabled: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_login_at: Option<Timestamp>,
+}
+
+impl From<&User> for UserResponse {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            email_verified: user.email_verified,
+            status: user.status,
+            mfa_enabled: user.mfa_enabled,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+            last_login_at: user.last_login_at,
+        }
+    }
+}
+
+impl User {
+    /// Whether failed logins have reached the tenant's threshold inside its window.
+    pub fn is_locked(&self, settings: &TenantSettings, now: Timestamp) -> bool {
+        settings.lockout_threshold > 0
+            && self.failed_logins >= settings.lockout_threshold
+            && self.failed_logins_since.is_some_and(|since| now.0 - since.0 < settings.lockout_window_seconds)
+    }
+}
+
+/// Emails are compared case-insensitively within a tenant.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// A pragmatic address check: one `@`, a non-empty local part, a dotted domain, no spaces or
+/// control characters, at most 254 characters (RFC 5321's path limit).
+pub fn validate_email(email: &str) -> Result<(), &'static str> {
+    let email = email.trim();
+    let Some((local, domain)) = email.rsplit_once('@') else { return Err("must be an email address") };
+    let valid = email.len() <= 254
+        && !local.is_empty()
+        && local.len() <= 64
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !domain.contains('@');
+    if valid { Ok(()) } else { Err("must be an email address") }
+}
+
+/// The tenant's password policy: length bounds, character classes, and not the email itself.
+pub fn validate_password(password: &str, email: &str, settings: &TenantSettings) -> Result<(), String> {
+    let length = password.chars().count();
+    let min = settings.password_min_length.clamp(8, 128) as usize;
+    if length < min {
+        return Err(format!("must be at least {min} characters"));
+    }
+    if length > 128 {
+        return Err("must be at most 128 characters".into());
+    }
+    let classes = [
+        password.chars().any(|c| c.is_lowercase()),
+        password.chars().any(|c| c.is_uppercase()),
+        password.chars().any(|c| c.is_ascii_digit()),
+        password.chars().any(|c| !c.is_alphanumeric()),
+    ]
+    .into_iter()
+    .filter(|&present| present)
+    .count();
+    let min_classes = settings.password_min_classes.clamp(1, 4) as usize;
+    if classes < min_classes {
+        return Err(format!(
+            "must mix at least {min_classes} kinds of character (lower case, upper case, digits, symbols)"
+        ));
+    }
+    if password.trim().eq_ignore_ascii_case(email.trim()) {
+        return Err("must not be the email address".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_checked_pragmatically() {
+        for ok in ["a@b.co", "first.last+tag@sub.example.com", "  Alice@Example.COM "] {
+            assert!(validate_email(ok).is_ok(), "{ok}");
+        }
+        for bad in
+            ["", "plain", "@example.com", "a@b", "a@.com", "a b@c.com", "a@b.com.", &format!("{}@x.io", "a".repeat(65))]
+        {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+        assert_eq!(normalize_email("  Alice@Example.COM "), "alice@example.com");
+    }
+
+    #[test]
+    fn the_default_policy_wants_eight_characters_of_two_kinds_and_not_the_email() {
+        let s = TenantSettings::default();
+        assert!(validate_password("Secret1234!", "a@b.co", &s).is_ok());
+        assert!(validate_password("Short1!", "a@b.co", &s).is_err());
+        assert!(validate_password("alllowercase", "a@b.co", &s).is_err());
+        assert!(validate_password("12345678", "a@b.co", &s).is_err());
+        assert!(validate_password(&"aB".repeat(65), "a@b.co", &s).is_err());
+        assert!(validate_password("alice@example.com", "alice@example.com", &s).is_err());
+    }
+}
