@@ -20,6 +20,7 @@ use crate::config::{Config, MasterKey};
 use crate::crypto::{self, password::PasswordHasher};
 use crate::discovery;
 use crate::keys::KeyRing;
+use crate::mail::Mailer;
 use crate::store::Store;
 use crate::tenants::{self, TenantCache};
 
@@ -41,6 +42,8 @@ pub struct AppStateInner {
     pub passwords: PasswordHasher,
     /// The discovery document, built once from the issuer.
     pub discovery_document: String,
+    /// Outgoing email.
+    pub mailer: Mailer,
 }
 
 impl Deref for AppState {
@@ -89,6 +92,7 @@ impl App {
             keys: key_ring,
             passwords: PasswordHasher::for_this_machine(),
             discovery_document: discovery::openid_configuration(&config.issuer),
+            mailer: Mailer::from_config(&config).context("invalid SMTP configuration")?,
             store,
             config,
         }));

@@ -31,6 +31,10 @@ pub enum ApiError {
     InvalidToken,
     #[error("the code is wrong, used or expired")]
     InvalidCode,
+    /// A password-reset token that is wrong, used or expired: a bad request, not a failed
+    /// authentication, so 400 (with the code clients know, `invalid_token`).
+    #[error("the reset token is wrong, used or expired")]
+    InvalidResetToken,
     #[error("this account is suspended")]
     UserSuspended,
     #[error("the email address is not verified")]
@@ -88,7 +92,9 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidPayload { .. } | Self::TenantRequired | Self::InvalidCode => StatusCode::BAD_REQUEST,
+            Self::InvalidPayload { .. } | Self::TenantRequired | Self::InvalidCode | Self::InvalidResetToken => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Unauthorized | Self::InvalidCredentials | Self::InvalidToken => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::TenantDisabled | Self::UserSuspended | Self::EmailNotVerified => {
                 StatusCode::FORBIDDEN
@@ -110,7 +116,7 @@ impl ApiError {
             Self::InvalidPayload { .. } => "invalid_payload",
             Self::Unauthorized => "unauthorized",
             Self::InvalidCredentials => "invalid_credentials",
-            Self::InvalidToken => "invalid_token",
+            Self::InvalidToken | Self::InvalidResetToken => "invalid_token",
             Self::InvalidCode => "invalid_code",
             Self::UserSuspended => "user_suspended",
             Self::EmailNotVerified => "email_not_verified",

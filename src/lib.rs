@@ -25,6 +25,8 @@ pub mod health;
 pub mod http;
 /// Signing keys, the JWKS, and signing and verifying tokens.
 pub mod keys;
+/// Outgoing email through SMTP (logged in development when SMTP is not configured).
+pub mod mail;
 /// Tenant settings (token lifetimes, lockout, password policy, …) with their defaults.
 pub mod settings;
 /// Every SQL statement: the store layer over SQLite and PostgreSQL.

@@ -2,7 +2,9 @@
 //! DESIGN §4–5). Every handler takes the tenant from its header.
 
 pub mod bearer;
+pub mod codes;
 pub mod cookie;
+pub mod recovery;
 pub mod session;
 
 use axum::extract::State;
@@ -110,6 +112,7 @@ pub async fn register(
         .outcome("success");
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
+    recovery::send_verification_code(&state, &tenant, &user).await?;
     Ok((StatusCode::CREATED, Json(UserResponse::from(&user))).into_response())
 }
 

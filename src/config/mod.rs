@@ -149,6 +149,35 @@ pub struct Config {
     pub db_max_connections: u32,
     /// `OVLT_TENANT_CACHE_TTL_MS`: how long a resolved tenant is cached (default and max 5000).
     pub tenant_cache_ttl: Duration,
+    /// Outgoing email: `OVLT_SMTP_URL`, or `OVLT_SMTP_HOST` with `_PORT`, `_USERNAME`,
+    /// `_PASSWORD`, `_TLS`; `OVLT_SMTP_FROM`. None: development logs messages instead.
+    pub smtp: Option<SmtpConfig>,
+    /// `OVLT_SMTP_FROM`: the sender of every message (default `ovlt <no-reply@localhost>`).
+    pub mail_from: String,
+}
+
+/// How to reach the SMTP relay.
+#[derive(Debug, Clone)]
+pub enum SmtpConfig {
+    /// `smtp://…` (plain unless `?tls=required`) or `smtps://…` (implicit TLS), lettre's form.
+    Url(Secret),
+    Host {
+        host: String,
+        port: u16,
+        username: Option<String>,
+        password: Option<Secret>,
+        tls: SmtpTls,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// STARTTLS, required (the default).
+    Required,
+    /// TLS from the first byte (port 465).
+    Implicit,
+    /// No encryption: only for a relay on the same host or network.
+    None,
 }
 
 /// A configuration problem, worded as the one line an operator needs to fix it.
@@ -250,7 +279,15 @@ impl Config {
         let db_max_connections = parse_number("OVLT_DB_MAX_CONNECTIONS", var("OVLT_DB_MAX_CONNECTIONS"), 10, 1..=1000)?;
         let cache_ms = parse_number("OVLT_TENANT_CACHE_TTL_MS", var("OVLT_TENANT_CACHE_TTL_MS"), 5000, 0..=5000)?;
 
+        let smtp = parse_smtp(&var).map_err(|(name, why)| invalid(name, &why))?;
+        let mail_from = var("OVLT_SMTP_FROM").unwrap_or_else(|| "ovlt <no-reply@localhost>".into());
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid("OVLT_SMTP_FROM", "expected an address like \"ovlt <no-reply@example.com>\""));
+        }
+
         Ok(Self {
+            smtp,
+            mail_from,
             host,
             port,
             issuer,
@@ -280,6 +317,34 @@ impl Config {
     pub fn is_production(&self) -> bool {
         self.env == Environment::Production
     }
+}
+
+fn parse_smtp(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<SmtpConfig>, (&'static str, String)> {
+    if let Some(url) = var("OVLT_SMTP_URL") {
+        if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+            return Err(("OVLT_SMTP_URL", "expected an smtp:// or smtps:// URL".into()));
+        }
+        return Ok(Some(SmtpConfig::Url(Secret::new(url))));
+    }
+    let Some(host) = var("OVLT_SMTP_HOST") else { return Ok(None) };
+    let tls = match var("OVLT_SMTP_TLS").as_deref() {
+        None | Some("required") | Some("starttls") => SmtpTls::Required,
+        Some("implicit") | Some("tls") => SmtpTls::Implicit,
+        Some("none") => SmtpTls::None,
+        Some(other) => return Err(("OVLT_SMTP_TLS", format!("expected required, implicit or none, got {other:?}"))),
+    };
+    let default_port = if tls == SmtpTls::Implicit { 465 } else { 587 };
+    let port = match var("OVLT_SMTP_PORT") {
+        None => default_port,
+        Some(p) => p.parse().map_err(|_| ("OVLT_SMTP_PORT", format!("expected a port number, got {p:?}")))?,
+    };
+    Ok(Some(SmtpConfig::Host {
+        host,
+        port,
+        username: var("OVLT_SMTP_USERNAME"),
+        password: var("OVLT_SMTP_PASSWORD").map(Secret::new),
+        tls,
+    }))
 }
 
 fn io_kind(e: &dotenvy::Error) -> String {

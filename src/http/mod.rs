@@ -33,8 +33,16 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/revoke", post(auth::revoke))
+        .route("/auth/verify-otp", post(auth::recovery::verify_otp))
+        .route("/auth/forgot-password", post(auth::recovery::forgot_password))
+        .route("/auth/password/request", post(auth::recovery::password_request))
+        .route("/auth/reset-password", post(auth::recovery::reset_password))
+        .route("/auth/password/reset", post(auth::recovery::password_reset))
         .route("/users/me", get(users::get_me))
         .route("/users/me/password", put(users::change_my_password))
+        // Tenant administration (admin key + tenant header).
+        .route("/users/{id}/verification-code", get(users::issue_verification_code))
+        .route("/users/{id}/password-reset-token", get(users::issue_password_reset_token))
         .fallback(middleware::route_not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed);
     middleware::apply(routes, &state.config).with_state(state)

@@ -10,6 +10,7 @@
 //! rows, the tenant id next: `grep tenant_id src/store` is the isolation audit.
 
 pub mod audit;
+pub mod codes;
 pub mod keys;
 pub mod sessions;
 pub mod settings;

@@ -1,8 +1,10 @@
 //! Users of a tenant: the model, its one public representation, and the rules for emails and
 //! passwords. Endpoints: `/users/me` (here) and, with tenant administration, `/users`.
 
+mod codes;
 mod me;
 
+pub use codes::{issue_password_reset_token, issue_verification_code};
 pub use me::{change_my_password, get_me};
 
 use serde::Serialize;

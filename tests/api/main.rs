@@ -7,6 +7,8 @@ mod auth;
 mod http_conventions;
 mod keys;
 mod lifecycle;
+mod mail_sink;
 mod operations;
+mod recovery;
 mod tenant_resolution;
 mod tenants;

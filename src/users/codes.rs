@@ -1,0 +1,56 @@
+//! Operator shortcuts for testing without SMTP (seed "Users"): issue a fresh email
+//! verification code or password-reset token for a user and return it. They replace any
+//! earlier code or token, exactly as the emailed ones do.
+
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::UserId;
+use crate::app::AppState;
+use crate::audit::{self, Actor, AuditEvent, RequestContext};
+use crate::auth::codes;
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{AdminKey, Json, Path};
+use crate::store;
+use crate::tenants::CurrentTenant;
+use crate::types::Timestamp;
+
+/// `GET /users/{id}/verification-code` (admin key + tenant) → `{code, expires_at}`.
+pub async fn issue_verification_code(
+    _: AdminKey,
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    context: RequestContext,
+    Path(id): Path<UserId>,
+) -> ApiResult<Json<Value>> {
+    let user =
+        store::users::find_user_by_id(state.store.pool(), tenant.id, id).await?.ok_or(ApiError::NotFound("user"))?;
+    let mut tx = state.store.begin().await?;
+    let (code, expires_at) = codes::issue_verification_code(&mut tx, &user, Timestamp::now()).await?;
+    let event = AuditEvent::new(Actor::AdminKey, "email.verification_code_issued", context)
+        .in_tenant(tenant.id)
+        .target("user", user.id);
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "code": code, "expires_at": expires_at })))
+}
+
+/// `GET /users/{id}/password-reset-token` (admin key + tenant) → `{token, expires_at}`.
+pub async fn issue_password_reset_token(
+    _: AdminKey,
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    context: RequestContext,
+    Path(id): Path<UserId>,
+) -> ApiResult<Json<Value>> {
+    let user =
+        store::users::find_user_by_id(state.store.pool(), tenant.id, id).await?.ok_or(ApiError::NotFound("user"))?;
+    let mut tx = state.store.begin().await?;
+    let (token, expires_at) = codes::issue_reset_token(&mut tx, &user, Timestamp::now()).await?;
+    let event = AuditEvent::new(Actor::AdminKey, "password.reset_token_issued", context)
+        .in_tenant(tenant.id)
+        .target("user", user.id);
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "token": token, "expires_at": expires_at })))
+}
