@@ -19,6 +19,7 @@ use crate::config::keys::{self, KeySource};
 use crate::config::{Config, MasterKey};
 use crate::crypto::{self, password::PasswordHasher};
 use crate::discovery;
+use crate::http::client_ip::RateLimiter;
 use crate::keys::KeyRing;
 use crate::mail::Mailer;
 use crate::store::Store;
@@ -44,6 +45,8 @@ pub struct AppStateInner {
     pub discovery_document: String,
     /// Outgoing email.
     pub mailer: Mailer,
+    /// Requests per client IP per minute on `/auth/*`.
+    pub rate_limiter: RateLimiter,
 }
 
 impl Deref for AppState {
@@ -75,7 +78,9 @@ impl App {
             .await
             .context("cannot connect to the database")?;
         store.migrate().await.context("cannot apply database migrations")?;
-        tenants::bootstrap(&store, &config.bootstrap_tenant_slug)
+        let passwords = PasswordHasher::for_this_machine();
+        let admin = config.bootstrap_admin.as_ref().map(|(email, password)| (email.as_str(), password.expose()));
+        tenants::bootstrap(&store, &config.bootstrap_tenant_slug, admin, &passwords)
             .await
             .context("cannot create the bootstrap tenant")?;
 
@@ -90,9 +95,10 @@ impl App {
             admin_key_digest: crypto::sha256(keys.admin_key.expose().as_bytes()),
             master_key: keys.master_key,
             keys: key_ring,
-            passwords: PasswordHasher::for_this_machine(),
+            passwords,
             discovery_document: discovery::openid_configuration(&config.issuer),
             mailer: Mailer::from_config(&config).context("invalid SMTP configuration")?,
+            rate_limiter: RateLimiter::new(config.rate_limit_per_minute),
             store,
             config,
         }));

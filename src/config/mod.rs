@@ -154,6 +154,14 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     /// `OVLT_SMTP_FROM`: the sender of every message (default `ovlt <no-reply@localhost>`).
     pub mail_from: String,
+    /// `OVLT_RATE_LIMIT_PER_MINUTE`: requests per client IP per minute on `/auth/*` (default 60;
+    /// 0 turns the limit off).
+    pub rate_limit_per_minute: u32,
+    /// `OVLT_TRUSTED_PROXIES`: comma-separated IPs or CIDRs whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `OVLT_BOOTSTRAP_ADMIN_EMAIL` and `OVLT_BOOTSTRAP_ADMIN_PASSWORD`: a verified user created
+    /// in the bootstrap tenant on the first start.
+    pub bootstrap_admin: Option<(String, Secret)>,
 }
 
 /// How to reach the SMTP relay.
@@ -285,7 +293,37 @@ impl Config {
             return Err(invalid("OVLT_SMTP_FROM", "expected an address like \"ovlt <no-reply@example.com>\""));
         }
 
+        let rate_limit_per_minute =
+            parse_number("OVLT_RATE_LIMIT_PER_MINUTE", var("OVLT_RATE_LIMIT_PER_MINUTE"), 60, 0..=1_000_000)?;
+        let mut trusted_proxies = Vec::new();
+        for entry in var("OVLT_TRUSTED_PROXIES").unwrap_or_default().split(',').map(str::trim).filter(|e| !e.is_empty())
+        {
+            let net = entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| invalid("OVLT_TRUSTED_PROXIES", &format!("expected IPs or CIDRs, got {entry:?}")))?;
+            trusted_proxies.push(net);
+        }
+        let bootstrap_admin = match (var("OVLT_BOOTSTRAP_ADMIN_EMAIL"), var("OVLT_BOOTSTRAP_ADMIN_PASSWORD")) {
+            (None, None) => None,
+            (Some(email), Some(password)) => {
+                crate::users::validate_email(&email).map_err(|why| invalid("OVLT_BOOTSTRAP_ADMIN_EMAIL", why))?;
+                crate::users::validate_password(&password, &email, &crate::settings::TenantSettings::default())
+                    .map_err(|why| invalid("OVLT_BOOTSTRAP_ADMIN_PASSWORD", &why))?;
+                Some((email, Secret::new(password)))
+            }
+            (Some(_), None) => {
+                return Err(invalid("OVLT_BOOTSTRAP_ADMIN_PASSWORD", "required with OVLT_BOOTSTRAP_ADMIN_EMAIL"));
+            }
+            (None, Some(_)) => {
+                return Err(invalid("OVLT_BOOTSTRAP_ADMIN_EMAIL", "required with OVLT_BOOTSTRAP_ADMIN_PASSWORD"));
+            }
+        };
+
         Ok(Self {
+            rate_limit_per_minute,
+            trusted_proxies,
+            bootstrap_admin,
             smtp,
             mail_from,
             host,

@@ -64,7 +64,9 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(RequestContext {
-            ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string()),
+            ip: parts.extensions.get::<crate::http::client_ip::ClientIp>().map(|ip| ip.0.to_string()).or_else(|| {
+                parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string())
+            }),
             request_id: parts.extensions.get::<RequestId>().map(|id| id.0.clone()),
             user_agent: parts
                 .headers

@@ -3,6 +3,7 @@
 //! To find an endpoint's code, find its line below: the handler lives in the feature folder
 //! it names.
 
+pub mod client_ip;
 pub mod extract;
 pub mod middleware;
 pub mod pagination;
@@ -27,7 +28,21 @@ pub fn router(state: AppState) -> Router {
         .route("/tenants/{id}", get(tenants::get_tenant).patch(tenants::update_tenant).delete(tenants::delete_tenant))
         // The tenant selected by x-ovlt-tenant-slug / x-ovlt-tenant-id (public facts only).
         .route("/tenant", get(tenants::current_tenant))
-        // A tenant's users (tenant header; Bearer where noted in the handler).
+        // A tenant's users (tenant header; Bearer where noted in the handler), rate-limited per IP.
+        .merge(auth_routes(&state))
+        .route("/users/me", get(users::get_me))
+        .route("/users/me/password", put(users::change_my_password))
+        // Tenant administration (admin key + tenant header).
+        .route("/users/{id}/verification-code", get(users::issue_verification_code))
+        .route("/users/{id}/password-reset-token", get(users::issue_password_reset_token))
+        .fallback(middleware::route_not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed);
+    let routes = routes.layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::resolve_client_ip));
+    middleware::apply(routes, &state.config).with_state(state)
+}
+
+fn auth_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
@@ -38,12 +53,5 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/password/request", post(auth::recovery::password_request))
         .route("/auth/reset-password", post(auth::recovery::reset_password))
         .route("/auth/password/reset", post(auth::recovery::password_reset))
-        .route("/users/me", get(users::get_me))
-        .route("/users/me/password", put(users::change_my_password))
-        // Tenant administration (admin key + tenant header).
-        .route("/users/{id}/verification-code", get(users::issue_verification_code))
-        .route("/users/{id}/password-reset-token", get(users::issue_password_reset_token))
-        .fallback(middleware::route_not_found)
-        .method_not_allowed_fallback(middleware::method_not_allowed);
-    middleware::apply(routes, &state.config).with_state(state)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::rate_limit))
 }

@@ -234,11 +234,23 @@ pub async fn current_tenant(CurrentTenant(tenant): CurrentTenant) -> Json<Public
     Json(PublicTenant { id: tenant.id, slug: tenant.slug, name: tenant.name })
 }
 
-/// Creates the bootstrap tenant on the first start of a database, once across all instances.
-/// Deleting it later is allowed; it is not recreated.
-pub async fn bootstrap(store: &Store, slug: &str) -> anyhow::Result<()> {
+/// Creates the bootstrap tenant on the first start of a database, once across all instances,
+/// with its first user when `OVLT_BOOTSTRAP_ADMIN_EMAIL`/`_PASSWORD` are set (verified, so it
+/// can sign in at once). Deleting either later is allowed; they are not recreated.
+pub async fn bootstrap(
+    store: &Store,
+    slug: &str,
+    admin: Option<(&str, &str)>,
+    passwords: &crate::crypto::password::PasswordHasher,
+) -> anyhow::Result<()> {
+    // Hash before taking the write lock: 25 ms of Argon2 need not hold the database.
+    let admin_hash = match admin {
+        Some((_, password)) => Some(passwords.hash(password).await?),
+        None => None,
+    };
     let mut tx = store.begin().await?;
-    if store::system::claim_once(&mut *tx, "bootstrap_tenant", Timestamp::now()).await? {
+    let now = Timestamp::now();
+    if store::system::claim_once(&mut *tx, "bootstrap_tenant", now).await? {
         let tenant = Tenant::new(slug.to_string(), slug.to_string());
         if store::tenants::insert_tenant_if_slug_free(&mut *tx, &tenant).await? {
             let event = AuditEvent::new(Actor::System, "tenant.created", RequestContext::default())
@@ -246,6 +258,30 @@ pub async fn bootstrap(store: &Store, slug: &str) -> anyhow::Result<()> {
                 .details(serde_json::json!({ "slug": tenant.slug, "bootstrap": true }));
             audit::record(&mut *tx, event).await?;
             tracing::info!(tenant.slug = slug, "created the bootstrap tenant");
+            if let (Some((email, _)), Some(hash)) = (admin, admin_hash) {
+                let user = crate::users::User {
+                    id: crate::users::UserId::new(),
+                    tenant_id: tenant.id,
+                    email: email.trim().to_string(),
+                    name: None,
+                    password_hash: Some(hash),
+                    email_verified: true,
+                    status: crate::users::UserStatus::Active,
+                    mfa_enabled: false,
+                    failed_logins: 0,
+                    failed_logins_since: None,
+                    last_login_at: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                store::users::insert_user(&mut *tx, &user).await?;
+                let event = AuditEvent::new(Actor::System, "user.created", RequestContext::default())
+                    .in_tenant(tenant.id)
+                    .target("user", user.id)
+                    .details(serde_json::json!({ "bootstrap_admin": true }));
+                audit::record(&mut *tx, event).await?;
+                tracing::info!(tenant.slug = slug, "created the bootstrap admin user");
+            }
         }
     }
     tx.commit().await?;

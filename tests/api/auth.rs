@@ -476,3 +476,97 @@ backend_tests! {
         assert_eq!(audit_count(&app, "password.changed").await, 1);
     }
 }
+
+mod limits {
+    use super::*;
+
+    backend_tests! {
+        async fn auth_requests_over_the_per_ip_limit_answer_429_with_retry_after(backend: Backend) {
+            let app = TestApp::spawn_with(backend, |c| c.rate_limit_per_minute = 3).await;
+            app.create_tenant("acme", "Acme").await;
+            let attempt = || app.login("acme", "nobody@example.com", PASSWORD);
+
+            for _ in 0..3 {
+                assert_eq!(attempt().await.status(), 401);
+            }
+            let limited = attempt().await;
+
+            let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!((1..=60).contains(&retry_after));
+            assert_error(limited, 429, "rate_limited").await;
+            assert_eq!(app.request(Method::GET, "/health").send().await.unwrap().status(), 200, "only /auth/* is limited");
+        }
+
+        async fn forwarded_addresses_count_only_behind_a_trusted_proxy(backend: Backend) {
+            let untrusted = TestApp::spawn_with(backend, |c| c.rate_limit_per_minute = 1).await;
+            let trusted = TestApp::spawn_with(backend, |c| {
+                c.rate_limit_per_minute = 1;
+                c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+            })
+            .await;
+            for app in [&untrusted, &trusted] {
+                app.create_tenant("acme", "Acme").await;
+            }
+            let attempt = |app: &TestApp, client: &str| {
+                app.tenant(Method::POST, "/auth/login", "acme")
+                    .header("x-forwarded-for", client)
+                    .json(&json!({ "email": "nobody@example.com", "password": PASSWORD }))
+                    .send()
+            };
+
+            assert_eq!(attempt(&untrusted, "198.51.100.1").await.unwrap().status(), 401);
+            assert_eq!(attempt(&untrusted, "198.51.100.2").await.unwrap().status(), 429, "the header is ignored");
+            assert_eq!(attempt(&trusted, "198.51.100.1").await.unwrap().status(), 401);
+            assert_eq!(attempt(&trusted, "198.51.100.2").await.unwrap().status(), 401, "another client");
+            assert_eq!(attempt(&trusted, "198.51.100.1").await.unwrap().status(), 429);
+            let ip: String = sqlx::query_scalar("SELECT ip FROM audit_log WHERE action = 'login.failed' ORDER BY created_at, id LIMIT 1")
+                .fetch_one(trusted.state.store.pool())
+                .await
+                .unwrap();
+            assert_eq!(ip, "198.51.100.1", "the audit trail records the client, not the proxy");
+        }
+
+        async fn the_bootstrap_admin_can_sign_in_on_first_start(backend: Backend) {
+            let app = TestApp::spawn_with(backend, |c| {
+                c.bootstrap_admin = Some(("root@example.com".into(), ovlt::config::Secret::new("B00tstrap-pass!")));
+            })
+            .await;
+
+            let login = app.login("master", "root@example.com", "B00tstrap-pass!").await;
+
+            assert_eq!(login.status(), 200);
+            let tokens: Value = login.json().await.unwrap();
+            let me: Value = me(&app, "master", tokens["access_token"].as_str().unwrap()).await.json().await.unwrap();
+            assert_eq!(me["email_verified"], true);
+        }
+
+        async fn a_login_flood_does_not_stall_other_requests(backend: Backend) {
+            let app = TestApp::spawn(backend).await;
+            app.create_tenant("acme", "Acme").await;
+            let flood: Vec<_> = (0..24)
+                .map(|_| {
+                    let request = app
+                        .tenant(Method::POST, "/auth/login", "acme")
+                        .json(&json!({ "email": "nobody@example.com", "password": PASSWORD }));
+                    tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+                })
+                .collect();
+
+            // While two dozen Argon2id verifications queue for the hashing pool, /health must
+            // still answer promptly: hashing never occupies the async workers.
+            let mut slowest = std::time::Duration::ZERO;
+            for _ in 0..10 {
+                let started = std::time::Instant::now();
+                assert_eq!(app.request(Method::GET, "/health").send().await.unwrap().status(), 200);
+                slowest = slowest.max(started.elapsed());
+            }
+            let mut statuses = Vec::new();
+            for login in flood {
+                statuses.push(login.await.unwrap());
+            }
+
+            assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+            assert!(slowest < std::time::Duration::from_millis(250), "/health took {slowest:?} during the flood");
+        }
+    }
+}
