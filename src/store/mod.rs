@@ -19,17 +19,44 @@ pub mod tenants;
 pub mod users;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Row, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
-/// A write transaction; the use case that owns the invariant begins and commits it.
-pub type Tx = Transaction<'static, Any>;
+/// A write transaction; the use case that owns the invariant begins and commits it. Derefs to
+/// the connection, so store functions take `&mut *tx`. On SQLite it also holds this process's
+/// write lock until it ends (see [`Store::begin`]).
+pub struct Tx {
+    inner: Transaction<'static, Any>,
+    _write_lock: Option<OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.inner.commit().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -56,6 +83,8 @@ pub struct Store {
     backend: Backend,
     /// The SQLite database file, when there is one (not for PostgreSQL or `:memory:`).
     sqlite_file: Option<PathBuf>,
+    /// SQLite has one writer at a time; this process's writers queue here (see `begin`).
+    sqlite_writer: Option<Arc<Mutex<()>>>,
 }
 
 impl Store {
@@ -82,7 +111,8 @@ impl Store {
         }
         let pool = options.connect(url).await?;
         let sqlite_file = (backend == Backend::Sqlite).then(|| sqlite_file_of(url)).flatten();
-        Ok(Self { pool, backend, sqlite_file })
+        let sqlite_writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Self { pool, backend, sqlite_file, sqlite_writer })
     }
 
     /// Applies pending migrations, once even when several processes start together: on
@@ -112,11 +142,17 @@ impl Store {
 
     /// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`: a deferred transaction
     /// that reads and then writes fails with "database is locked" under concurrency instead of
-    /// waiting its turn (measured: 569 of 800 failed), the write lock taken up front queues.
+    /// waiting its turn (measured: 569 of 800 failed). Writers of this process first queue on
+    /// an async mutex, so they wait in order without holding a connection, instead of in
+    /// SQLite's sleeping busy handler (which stretched refresh p99 to 230 ms under load).
     pub async fn begin(&self) -> sqlx::Result<Tx> {
-        match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+        match &self.sqlite_writer {
+            Some(writer) => {
+                let guard = writer.clone().lock_owned().await;
+                let inner = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(Tx { inner, _write_lock: Some(guard) })
+            }
+            None => Ok(Tx { inner: self.pool.begin().await?, _write_lock: None }),
         }
     }
 

@@ -1,0 +1,285 @@
+//! Load benchmark: starts the release server as its own process and drives it over real HTTP
+//! from this one. Prints one table: logins/s against the Argon2id ceiling of this machine,
+//! /health p99 during the login flood, refreshes/s and /users/me per second, with p50/p99
+//! latencies and the server's peak RSS.
+//!
+//!   cargo build --release && cargo run --release --example bench                # SQLite
+//!   cargo run --release --example bench -- postgres://postgres@127.0.0.1/postgres  # PostgreSQL
+//!
+//! For PostgreSQL the URL is an admin connection: a fresh database is created and dropped.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sqlx::Connection;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+// The server's allocator, so the Argon2id ceiling measured here is the server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const ADMIN_KEY: &str = "bench-admin-key-0123456789abcdefghijklmnop";
+const PASSWORD: &str = "Bench-pass-1234!";
+const SECONDS: u64 = 8;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let postgres = std::env::args().nth(1);
+    let data = tempfile::tempdir()?;
+    let (database_url, backend, pg_name) = match &postgres {
+        None => (format!("sqlite://{}/ovlt.db?mode=rwc", data.path().display()), "SQLite", None),
+        Some(admin) => {
+            let name = format!("ovlt_bench_{}", std::process::id());
+            let mut conn = sqlx::PgConnection::connect(admin).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await?;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            (format!("{base}/{name}"), "PostgreSQL", Some(name))
+        }
+    };
+
+    let binary = std::env::var("OVLT_BIN").unwrap_or_else(|_| {
+        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+        format!("{target}/release/ovlt")
+    });
+    let mut server = tokio::process::Command::new(&binary)
+        .env_clear()
+        .current_dir(data.path())
+        .envs([
+            ("OVLT_PORT", "0"),
+            ("OVLT_LOG_FORMAT", "json"),
+            ("RUST_LOG", "warn,ovlt::cli=info"),
+            ("OVLT_ADMIN_KEY", ADMIN_KEY),
+            ("OVLT_RATE_LIMIT_PER_MINUTE", "0"),
+            ("OVLT_DB_MAX_CONNECTIONS", "16"),
+            ("DATABASE_URL", database_url.as_str()),
+        ])
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot start {binary} (build it with cargo build --release): {e}"))?;
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let mut address = String::new();
+    while let Some(line) = lines.next_line().await? {
+        if let Ok(entry) = serde_json::from_str::<Value>(&line)
+            && entry["message"] == "listening"
+        {
+            address = format!("http://{}", entry["address"].as_str().unwrap_or_default());
+            break;
+        }
+    }
+    anyhow::ensure!(!address.is_empty(), "the server did not start");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let pid = server.id().unwrap_or_default();
+
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let post = |path: &str, body: Value| {
+        client.post(format!("{address}{path}")).header("x-ovlt-tenant-slug", "bench").json(&body).send()
+    };
+    client
+        .post(format!("{address}/tenants"))
+        .header("x-ovlt-admin-key", ADMIN_KEY)
+        .json(&json!({ "slug": "bench", "name": "Bench" }))
+        .send()
+        .await?
+        .error_for_status()?;
+    let users = 16;
+    for i in 0..users {
+        post("/auth/register", json!({ "email": format!("user{i}@bench.test"), "password": PASSWORD }))
+            .await?
+            .error_for_status()?;
+    }
+
+    let ceiling = argon2_ceiling();
+    let mut rows = Vec::new();
+
+    // Logins, with a /health prober beside them.
+    let flooding = Arc::new(AtomicBool::new(true));
+    let prober = {
+        let (client, address, flooding) = (client.clone(), address.clone(), flooding.clone());
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while flooding.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let _ = client.get(format!("{address}/health")).send().await;
+                latencies.push(started.elapsed());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            latencies
+        })
+    };
+    let (c, a) = (client.clone(), address.clone());
+    let login = run(8, move |worker| {
+        let body = json!({ "email": format!("user{}@bench.test", worker % users), "password": PASSWORD });
+        let request = c.post(format!("{a}/auth/login")).header("x-ovlt-tenant-slug", "bench").json(&body);
+        async move { request.send().await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+    flooding.store(false, Ordering::Relaxed);
+    let health = prober.await?;
+    rows.push(("POST /auth/login", login));
+
+    // Refreshes: each worker follows its own rotation chain.
+    let mut chains = Vec::new();
+    for i in 0..16 {
+        let tokens: Value =
+            post("/auth/login", json!({ "email": format!("user{}@bench.test", i % users), "password": PASSWORD }))
+                .await?
+                .json()
+                .await?;
+        chains
+            .push(Arc::new(tokio::sync::Mutex::new(tokens["refresh_token"].as_str().unwrap_or_default().to_string())));
+    }
+    let access: Value =
+        post("/auth/login", json!({ "email": "user0@bench.test", "password": PASSWORD })).await?.json().await?;
+    let (c, a) = (client.clone(), address.clone());
+    let refresh = run(16, move |worker| {
+        let chain = chains[worker].clone();
+        let (client, address) = (c.clone(), a.clone());
+        async move {
+            let mut token = chain.lock().await;
+            let answer = client
+                .post(format!("{address}/auth/refresh"))
+                .header("x-ovlt-tenant-slug", "bench")
+                .json(&json!({ "refresh_token": *token }))
+                .send()
+                .await;
+            match answer {
+                Ok(r) if r.status() == 200 => {
+                    let tokens: Value = r.json().await.unwrap_or_default();
+                    *token = tokens["refresh_token"].as_str().unwrap_or_default().to_string();
+                    true
+                }
+                _ => false,
+            }
+        }
+    })
+    .await;
+    rows.push(("POST /auth/refresh", refresh));
+
+    let bearer = access["access_token"].as_str().unwrap_or_default().to_string();
+    let (c, a) = (client.clone(), address.clone());
+    let me = run(32, move |_| {
+        let request = c.get(format!("{a}/users/me")).header("x-ovlt-tenant-slug", "bench").bearer_auth(&bearer);
+        async move { request.send().await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+    rows.push(("GET /users/me", me));
+
+    let peak_rss_mb = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0);
+    server.kill().await.ok();
+
+    println!(
+        "\novlt benchmark — {backend}, {} cores, {SECONDS} s per scenario, load from a separate process\n",
+        cores()
+    );
+    println!("| scenario | concurrency | req/s | p50 ms | p99 ms | errors |");
+    println!("|---|---|---|---|---|---|");
+    for (name, r) in &rows {
+        println!("| {name} | {} | {:.0} | {:.2} | {:.2} | {} |", r.concurrency, r.rate, r.p50, r.p99, r.errors);
+    }
+    let (health_p50, health_p99) = percentiles(health);
+    println!(
+        "\nlogin ceiling (Argon2id hashes/s by a plain loop on all cores, measured here): {ceiling:.0}/s → logins reached {:.0} %",
+        100.0 * rows[0].1.rate / ceiling
+    );
+    println!("/health during the login flood: p50 {health_p50:.2} ms, p99 {health_p99:.2} ms");
+    println!("server peak RSS: {peak_rss_mb:.1} MB");
+
+    if let (Some(admin), Some(name)) = (postgres, pg_name) {
+        let mut conn = sqlx::PgConnection::connect(&admin).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(())
+}
+
+struct Outcome {
+    concurrency: usize,
+    rate: f64,
+    p50: f64,
+    p99: f64,
+    errors: usize,
+}
+
+/// Runs `request(worker)` in a loop on `concurrency` workers for [`SECONDS`].
+async fn run<F, Fut>(concurrency: usize, request: F) -> Outcome
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(SECONDS);
+    let request = Arc::new(request);
+    let workers: Vec<_> = (0..concurrency)
+        .map(|worker| {
+            let request = request.clone();
+            tokio::spawn(async move {
+                let (mut latencies, mut errors) = (Vec::new(), 0);
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    if request(worker).await {
+                        latencies.push(sent.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let (mut latencies, mut errors) = (Vec::new(), 0);
+    for worker in workers {
+        if let Ok((l, e)) = worker.await {
+            latencies.extend(l);
+            errors += e;
+        }
+    }
+    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    let (p50, p99) = percentiles(latencies);
+    Outcome { concurrency, rate, p50, p99, errors }
+}
+
+fn percentiles(mut latencies: Vec<Duration>) -> (f64, f64) {
+    if latencies.is_empty() {
+        return (0.0, 0.0);
+    }
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0;
+    (at(0.50), at(0.99))
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Logins per second this machine can hash at most: Argon2id hashes per second with every core
+/// hashing at once (measured, not cores × single-thread speed: cores share caches and clocks).
+fn argon2_ceiling() -> f64 {
+    use argon2::PasswordHasher;
+    let rounds = 12;
+    let started = Instant::now();
+    let threads: Vec<_> = (0..cores())
+        .map(|_| {
+            std::thread::spawn(move || {
+                let hasher = argon2::Argon2::default();
+                for _ in 0..rounds {
+                    let _ = hasher.hash_password(b"benchmark password");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        let _ = thread.join();
+    }
+    (cores() * rounds) as f64 / started.elapsed().as_secs_f64()
+}
