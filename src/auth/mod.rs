@@ -88,22 +88,7 @@ pub async fn register(
     };
 
     let password_hash = state.passwords.hash(password).await.map_err(ApiError::internal)?;
-    let now = Timestamp::now();
-    let user = User {
-        id: users::UserId::new(),
-        tenant_id: tenant.id,
-        email: email.trim().to_string(),
-        name: name.map(str::to_string),
-        password_hash: Some(password_hash),
-        email_verified: false,
-        status: UserStatus::Active,
-        mfa_enabled: false,
-        failed_logins: 0,
-        failed_logins_since: None,
-        last_login_at: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let user = User::new(tenant.id, email, name, Some(password_hash), false);
     let mut tx = state.store.begin().await?;
     store::users::insert_user(&mut *tx, &user).await?;
     let event = AuditEvent::new(Actor::User(user.id), "user.registered", context)

@@ -20,19 +20,6 @@ impl FromRow<'_, AnyRow> for Tenant {
     }
 }
 
-pub async fn insert_tenant<'e>(db: impl Executor<'e, Database = Any>, tenant: &Tenant) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO tenants (id, slug, name, active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(tenant.id.to_string())
-        .bind(&tenant.slug)
-        .bind(&tenant.name)
-        .bind(tenant.active)
-        .bind(tenant.created_at.unix_seconds())
-        .bind(tenant.updated_at.unix_seconds())
-        .execute(db)
-        .await
-        .map(|_| ())
-}
-
 /// Inserts the tenant unless its slug is taken; true when it was inserted.
 pub async fn insert_tenant_if_slug_free<'e>(
     db: impl Executor<'e, Database = Any>,

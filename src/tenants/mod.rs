@@ -115,7 +115,9 @@ pub async fn create(
 
     let tenant = Tenant::new(slug.to_string(), name);
     let mut tx = store.begin().await?;
-    store::tenants::insert_tenant(&mut *tx, &tenant).await?;
+    if !store::tenants::insert_tenant_if_slug_free(&mut *tx, &tenant).await? {
+        return Err(ApiError::Conflict(store::conflict_message("tenants_slug_key").into()));
+    }
     let event = AuditEvent::new(actor, "tenant.created", context)
         .target("tenant", tenant.id)
         .details(serde_json::json!({ "slug": tenant.slug }));
@@ -259,21 +261,7 @@ pub async fn bootstrap(
             audit::record(&mut *tx, event).await?;
             tracing::info!(tenant.slug = slug, "created the bootstrap tenant");
             if let (Some((email, _)), Some(hash)) = (admin, admin_hash) {
-                let user = crate::users::User {
-                    id: crate::users::UserId::new(),
-                    tenant_id: tenant.id,
-                    email: email.trim().to_string(),
-                    name: None,
-                    password_hash: Some(hash),
-                    email_verified: true,
-                    status: crate::users::UserStatus::Active,
-                    mfa_enabled: false,
-                    failed_logins: 0,
-                    failed_logins_since: None,
-                    last_login_at: None,
-                    created_at: now,
-                    updated_at: now,
-                };
+                let user = crate::users::User::new(tenant.id, email, None, Some(hash), true);
                 store::users::insert_user(&mut *tx, &user).await?;
                 let event = AuditEvent::new(Actor::System, "user.created", RequestContext::default())
                     .in_tenant(tenant.id)

@@ -12,7 +12,7 @@ use crate::auth::codes;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{AdminKey, Json, Path};
 use crate::store;
-use crate::tenants::CurrentTenant;
+use crate::tenants::{CurrentTenant, Tenant};
 use crate::types::Timestamp;
 
 /// `GET /users/{id}/verification-code` (admin key + tenant) → `{code, expires_at}`.
@@ -23,16 +23,7 @@ pub async fn issue_verification_code(
     context: RequestContext,
     Path(id): Path<UserId>,
 ) -> ApiResult<Json<Value>> {
-    let user =
-        store::users::find_user_by_id(state.store.pool(), tenant.id, id).await?.ok_or(ApiError::NotFound("user"))?;
-    let mut tx = state.store.begin().await?;
-    let (code, expires_at) = codes::issue_verification_code(&mut tx, &user, Timestamp::now()).await?;
-    let event = AuditEvent::new(Actor::AdminKey, "email.verification_code_issued", context)
-        .in_tenant(tenant.id)
-        .target("user", user.id);
-    audit::record(&mut *tx, event).await?;
-    tx.commit().await?;
-    Ok(Json(json!({ "code": code, "expires_at": expires_at })))
+    issue(&state, &tenant, context, id, Kind::VerificationCode).await
 }
 
 /// `GET /users/{id}/password-reset-token` (admin key + tenant) → `{token, expires_at}`.
@@ -43,14 +34,35 @@ pub async fn issue_password_reset_token(
     context: RequestContext,
     Path(id): Path<UserId>,
 ) -> ApiResult<Json<Value>> {
+    issue(&state, &tenant, context, id, Kind::ResetToken).await
+}
+
+enum Kind {
+    VerificationCode,
+    ResetToken,
+}
+
+async fn issue(
+    state: &AppState,
+    tenant: &Tenant,
+    context: RequestContext,
+    id: UserId,
+    kind: Kind,
+) -> ApiResult<Json<Value>> {
     let user =
         store::users::find_user_by_id(state.store.pool(), tenant.id, id).await?.ok_or(ApiError::NotFound("user"))?;
+    let now = Timestamp::now();
     let mut tx = state.store.begin().await?;
-    let (token, expires_at) = codes::issue_reset_token(&mut tx, &user, Timestamp::now()).await?;
-    let event = AuditEvent::new(Actor::AdminKey, "password.reset_token_issued", context)
-        .in_tenant(tenant.id)
-        .target("user", user.id);
+    let (field, action, (secret, expires_at)) = match kind {
+        Kind::VerificationCode => {
+            ("code", "email.verification_code_issued", codes::issue_verification_code(&mut tx, &user, now).await?)
+        }
+        Kind::ResetToken => {
+            ("token", "password.reset_token_issued", codes::issue_reset_token(&mut tx, &user, now).await?)
+        }
+    };
+    let event = AuditEvent::new(Actor::AdminKey, action, context).in_tenant(tenant.id).target("user", user.id);
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
-    Ok(Json(json!({ "token": token, "expires_at": expires_at })))
+    Ok(Json(json!({ field: secret, "expires_at": expires_at })))
 }

@@ -91,6 +91,32 @@ impl From<&User> for UserResponse {
 }
 
 impl User {
+    /// A new active user without failed logins, created now.
+    pub fn new(
+        tenant_id: TenantId,
+        email: &str,
+        name: Option<&str>,
+        password_hash: Option<String>,
+        email_verified: bool,
+    ) -> Self {
+        let now = Timestamp::now();
+        Self {
+            id: UserId::new(),
+            tenant_id,
+            email: email.trim().to_string(),
+            name: name.map(str::to_string),
+            password_hash,
+            email_verified,
+            status: UserStatus::Active,
+            mfa_enabled: false,
+            failed_logins: 0,
+            failed_logins_since: None,
+            last_login_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Whether failed logins have reached the tenant's threshold inside its window.
     pub fn is_locked(&self, settings: &TenantSettings, now: Timestamp) -> bool {
         settings.lockout_threshold > 0
