@@ -22,8 +22,9 @@ use crate::discovery;
 use crate::http::client_ip::RateLimiter;
 use crate::keys::KeyRing;
 use crate::mail::Mailer;
-use crate::store::Store;
+use crate::store::{self, Store};
 use crate::tenants::{self, TenantCache};
+use crate::types::Timestamp;
 
 /// Cheap-to-clone handle on everything a request may need.
 #[derive(Clone)]
@@ -102,7 +103,7 @@ impl App {
             store,
             config,
         }));
-        spawn_key_reloader(&state);
+        spawn_maintenance(&state);
         let router = crate::http::router(state.clone());
         Ok(Self { listener, router, state })
     }
@@ -139,18 +140,26 @@ impl App {
     }
 }
 
-/// Picks up key rotations made by other instances (or the CLI) so every instance publishes the
-/// same JWKS within a minute. Ends when the application state is dropped.
-fn spawn_key_reloader(state: &AppState) {
+/// Background upkeep, ending when the application state is dropped: every minute it reloads
+/// the signing keys (so rotations made elsewhere reach this instance's JWKS), every hour it
+/// deletes expired tokens and codes. Several instances doing the same is harmless.
+fn spawn_maintenance(state: &AppState) {
     let weak = Arc::downgrade(&state.0);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
-        tick.tick().await;
-        loop {
+        for minute in 0u64.. {
             tick.tick().await;
             let Some(state) = weak.upgrade() else { break };
-            if let Err(e) = state.keys.reload().await {
+            if minute > 0
+                && let Err(e) = state.keys.reload().await
+            {
                 tracing::warn!(error = format!("{e:#}"), "cannot reload signing keys");
+            }
+            if minute % 60 == 1 {
+                match store::maintenance::delete_expired_rows(state.store.pool(), Timestamp::now()).await {
+                    Ok(deleted) => tracing::debug!(deleted, "deleted expired tokens and codes"),
+                    Err(e) => tracing::warn!(error = %e, "cannot delete expired tokens and codes"),
+                }
             }
         }
     });

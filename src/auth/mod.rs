@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use self::bearer::CurrentUser;
-use self::session::{Session, TokenResponse, refresh_token_digest};
+use self::session::{Session, refresh_token_digest};
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::error::{ApiError, ApiResult, FieldErrors};
@@ -24,14 +24,14 @@ use crate::tenants::{CurrentTenant, Tenant};
 use crate::types::Timestamp;
 use crate::users::{self, User, UserResponse, UserStatus};
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct RegisterRequest {
     email: Option<String>,
     password: Option<String>,
     name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct LoginRequest {
     email: Option<String>,
     password: Option<String>,
@@ -39,18 +39,18 @@ pub struct LoginRequest {
     mode: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct RefreshRequest {
     refresh_token: Option<String>,
     mode: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct LogoutRequest {
     refresh_token: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct RevokeRequest {
     token: Option<String>,
 }
@@ -123,6 +123,12 @@ pub async fn login(
     let pool = state.store.pool();
 
     let user = store::users::find_user_by_email(pool, tenant.id, email).await?;
+    // Count the attempt before the slow password check (see `count_login_attempt`). Unknown
+    // emails run the same statement against an id that matches nothing: same work, same time.
+    let attempt_id = user.as_ref().map_or_else(users::UserId::new, |u| u.id);
+    let attempts =
+        store::users::count_login_attempt(pool, tenant.id, attempt_id, settings.lockout_window_seconds, now).await?;
+    let locked = users::over_lockout_threshold(attempts, &settings);
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let password_ok = state.passwords.verify(password, stored_hash).await.map_err(ApiError::internal)?;
     let failure = |action: &'static str, user: Option<&User>| {
@@ -137,15 +143,15 @@ pub async fn login(
         audit::record(pool, failure("login.failed", None)).await?;
         return Err(ApiError::InvalidCredentials);
     };
-    if user.is_locked(&settings, now) {
+    if locked {
         audit::record(pool, failure("login.locked", Some(&user))).await?;
         return Err(ApiError::InvalidCredentials);
     }
     if !password_ok {
-        store::users::record_login_failure(pool, tenant.id, user.id, settings.lockout_window_seconds, now).await?;
         audit::record(pool, failure("login.failed", Some(&user))).await?;
         return Err(ApiError::InvalidCredentials);
     }
+    store::users::clear_login_attempts(pool, tenant.id, user.id).await?;
     if user.status == UserStatus::Suspended {
         audit::record(pool, failure("login.failed", Some(&user)).details(serde_json::json!({ "reason": "suspended" })))
             .await?;
@@ -164,14 +170,14 @@ pub async fn login(
     let mut tx = state.store.begin().await?;
     store::sessions::insert_session(&mut *tx, &session, context.ip.as_deref(), context.user_agent.as_deref()).await?;
     store::users::record_login_success(&mut *tx, tenant.id, user.id, now).await?;
-    let (tokens, refresh_token) = session::issue_tokens(&state, &mut tx, &session, &settings, now).await?;
+    let issued = session::issue_tokens(&state, &mut tx, &session, &settings, now).await?;
     let event = AuditEvent::new(Actor::User(user.id), "login.succeeded", context)
         .in_tenant(tenant.id)
         .target("session", session.id)
         .outcome("success");
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
-    Ok(token_answer(&state, &settings, tokens, &refresh_token, session_mode))
+    Ok(token_answer(&state, issued, session_mode))
 }
 
 /// `POST /auth/refresh` (holder of a refresh token, in the body or the session cookie) → a new
@@ -217,9 +223,9 @@ pub async fn refresh(
         return Err(ApiError::InvalidToken);
     }
     store::sessions::touch_session(&mut *tx, tenant.id, session.id, now).await?;
-    let (tokens, refresh_token) = session::issue_tokens(&state, &mut tx, &session, &settings, now).await?;
+    let issued = session::issue_tokens(&state, &mut tx, &session, &settings, now).await?;
     tx.commit().await?;
-    Ok(token_answer(&state, &settings, tokens, &refresh_token, mode_requested || from_cookie))
+    Ok(token_answer(&state, issued, mode_requested || from_cookie))
 }
 
 /// A refresh token that could not be rotated: unknown, expired, or already rotated. A replay
@@ -241,15 +247,16 @@ async fn refused_refresh(
     if now.0 - rotated_at.0 < grace {
         return Err(ApiError::InvalidToken);
     }
-    store::sessions::revoke_session(&mut *tx, tenant.id, session_id, "refresh_token_reuse", now).await?;
-    store::sessions::delete_session_refresh_tokens(&mut *tx, tenant.id, session_id).await?;
-    let event = AuditEvent::new(Actor::Anonymous, "token.reuse_detected", context)
-        .in_tenant(tenant.id)
-        .target("session", session_id)
-        .outcome("failure");
-    audit::record(&mut *tx, event).await?;
-    tx.commit().await?;
-    tracing::warn!(tenant.id = %tenant.id, session.id = %session_id, "refresh token reuse: session revoked");
+    // A replay of a token whose session already ended (logout, password change) is no alarm.
+    if store::sessions::revoke_session(&mut *tx, tenant.id, session_id, "refresh_token_reuse", now).await? {
+        let event = AuditEvent::new(Actor::Anonymous, "token.reuse_detected", context)
+            .in_tenant(tenant.id)
+            .target("session", session_id)
+            .outcome("failure");
+        audit::record(&mut *tx, event).await?;
+        tx.commit().await?;
+        tracing::warn!(tenant.id = %tenant.id, session.id = %session_id, "refresh token reuse: session revoked");
+    }
     Err(ApiError::InvalidToken)
 }
 
@@ -276,7 +283,6 @@ pub async fn logout(
     if let Some(session_id) = session_id {
         let mut tx = state.store.begin().await?;
         if store::sessions::revoke_session(&mut *tx, tenant.id, session_id, "logout", now).await? {
-            store::sessions::delete_session_refresh_tokens(&mut *tx, tenant.id, session_id).await?;
             let event = AuditEvent::new(Actor::Anonymous, "logout", context)
                 .in_tenant(tenant.id)
                 .target("session", session_id)
@@ -331,7 +337,6 @@ pub async fn revoke(
     if session.is_some_and(|s| s.user_id == user.user_id)
         && store::sessions::revoke_session(&mut *tx, tenant_id, known.session_id, "revoked", now).await?
     {
-        store::sessions::delete_session_refresh_tokens(&mut *tx, tenant_id, known.session_id).await?;
         let event = AuditEvent::new(Actor::User(user.user_id), "token.revoked", context)
             .in_tenant(tenant_id)
             .target("session", known.session_id)
@@ -342,20 +347,16 @@ pub async fn revoke(
     Ok(StatusCode::OK)
 }
 
-/// The token answer; in session mode the refresh token moves from the body into the cookie.
-fn token_answer(
-    state: &AppState,
-    settings: &TenantSettings,
-    mut tokens: TokenResponse,
-    refresh_token: &str,
-    session_mode: bool,
-) -> Response {
+/// The token answer; in session mode the refresh token moves from the body into the cookie,
+/// which lives exactly as long as the token.
+fn token_answer(state: &AppState, issued: session::IssuedTokens, session_mode: bool) -> Response {
+    let mut tokens = issued.response;
     if !session_mode {
         return Json(tokens).into_response();
     }
     tokens.refresh_token = None;
     let cookie =
-        cookie::set_refresh_cookie(refresh_token, settings.refresh_token_ttl_seconds, state.config.is_production());
+        cookie::set_refresh_cookie(&issued.refresh_token, issued.refresh_max_age, state.config.is_production());
     let mut response = Json(tokens).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     response

@@ -19,7 +19,7 @@ use crate::tenants::{CurrentTenant, Tenant};
 use crate::types::Timestamp;
 use crate::users::{self, User, UserResponse, UserStatus};
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct VerifyOtpRequest {
     email: Option<String>,
     code: Option<String>,
@@ -27,13 +27,13 @@ pub struct VerifyOtpRequest {
     otp: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct PasswordRequest {
     email: Option<String>,
     reset_url: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct PasswordResetRequest {
     token: Option<String>,
     password: Option<String>,
@@ -77,10 +77,13 @@ pub async fn verify_otp(
     let pool = state.store.pool();
 
     let user = store::users::find_user_by_email(pool, tenant.id, &email).await?.ok_or(ApiError::InvalidCode)?;
-    let live = store::codes::find_live_code_for_user(pool, tenant.id, user.id, EMAIL_VERIFICATION, now).await?;
-    let live = live.filter(|c| c.attempts < MAX_CODE_ATTEMPTS).ok_or(ApiError::InvalidCode)?;
+    let live = store::codes::find_live_code_for_user(pool, tenant.id, user.id, EMAIL_VERIFICATION, now)
+        .await?
+        .ok_or(ApiError::InvalidCode)?;
+    if !store::codes::reserve_code_attempt(pool, tenant.id, &live.id, MAX_CODE_ATTEMPTS, now).await? {
+        return Err(ApiError::InvalidCode);
+    }
     if !codes::digests_match(&codes::verification_code_digest(&user, code.trim()), &live.code_hash) {
-        store::codes::record_code_attempt(pool, tenant.id, &live.id).await?;
         return Err(ApiError::InvalidCode);
     }
     let mut tx = state.store.begin().await?;

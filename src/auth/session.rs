@@ -91,6 +91,13 @@ pub struct TokenResponse {
     pub expires_in: i64,
 }
 
+/// A fresh pair: the answer, and the refresh token with its remaining lifetime for the cookie.
+pub struct IssuedTokens {
+    pub response: TokenResponse,
+    pub refresh_token: String,
+    pub refresh_max_age: i64,
+}
+
 /// Issues a new refresh token for the session (inside the caller's transaction) and a fresh
 /// access token. The refresh token never outlives the session.
 pub async fn issue_tokens(
@@ -99,7 +106,7 @@ pub async fn issue_tokens(
     session: &Session,
     settings: &TenantSettings,
     now: Timestamp,
-) -> ApiResult<(TokenResponse, String)> {
+) -> ApiResult<IssuedTokens> {
     let refresh_token = crypto::random_token();
     let refresh_expires = Timestamp((now.0 + settings.refresh_token_ttl_seconds).min(session.expires_at.0));
     store::sessions::insert_refresh_token(
@@ -111,7 +118,7 @@ pub async fn issue_tokens(
         now,
     )
     .await?;
-    let ttl = settings.access_token_ttl_seconds.clamp(60, 86_400);
+    let ttl = settings.access_token_ttl_seconds;
     let claims = AccessClaims {
         iss: state.config.issuer.clone(),
         sub: session.user_id.to_string(),
@@ -131,7 +138,7 @@ pub async fn issue_tokens(
         token_type: "Bearer",
         expires_in: ttl,
     };
-    Ok((response, refresh_token))
+    Ok(IssuedTokens { response, refresh_token, refresh_max_age: refresh_expires.0 - now.0 })
 }
 
 /// How refresh tokens are stored and looked up: hex SHA-256.

@@ -17,11 +17,16 @@ use argon2::{Argon2, PasswordHash, PasswordHasher as _, PasswordVerifier as _};
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// What unknown users are verified against: a real Argon2id hash with the same parameters as
+/// every other (so the verify costs the same), fixed here so that start-up computes none —
+/// a start-up hash would leave its 19 MiB resident on an idle thread.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$/XGwlvJtH0aWSOdzlfJ1yg$65i1S47gCrJ4ObsldoRlTS6P7KJB/YCYfj6ZVfeOCJg";
+
 /// Hashes and verifies passwords on its own low-priority threads.
 #[derive(Clone)]
 pub struct PasswordHasher {
     jobs: mpsc::Sender<Job>,
-    dummy_hash: Arc<str>,
 }
 
 impl PasswordHasher {
@@ -44,9 +49,7 @@ impl PasswordHasher {
                 })
                 .expect("cannot start a password-hashing thread");
         }
-        // Same parameters as real hashes, so a dummy verify costs exactly as much.
-        let dummy_hash = hash_blocking("ovlt dummy password for unknown users").expect("argon2 hashes");
-        Self { jobs, dummy_hash: dummy_hash.into() }
+        Self { jobs }
     }
 
     /// Sized to the machine: one hashing thread per core.
@@ -66,7 +69,7 @@ impl PasswordHasher {
         let password = password.to_owned();
         let (hash, real) = match stored {
             Some(hash) => (hash.to_owned(), true),
-            None => (self.dummy_hash.to_string(), false),
+            None => (DUMMY_HASH.to_string(), false),
         };
         let matched = self.run(move || verify_blocking(&password, &hash)).await??;
         Ok(real && matched)
@@ -119,6 +122,14 @@ mod tests {
         assert!(hasher.verify("correct horse battery", Some(&hash)).await.unwrap());
         assert!(!hasher.verify("correct horse batter", Some(&hash)).await.unwrap());
         assert!(!hasher.verify("correct horse battery", None).await.unwrap());
+    }
+
+    #[test]
+    fn the_dummy_hash_has_the_parameters_of_real_hashes() {
+        let real = hash_blocking("x").unwrap();
+        let params = |h: &str| h.split('$').nth(3).map(str::to_string);
+        assert_eq!(params(DUMMY_HASH), params(&real));
+        assert!(verify_blocking("ovlt dummy password for unknown users", DUMMY_HASH).unwrap());
     }
 
     #[tokio::test]

@@ -56,12 +56,18 @@ fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[ipnet::IpNet]
 /// Fixed-window request counter per IP.
 pub struct RateLimiter {
     per_minute: u32,
-    windows: Mutex<HashMap<IpAddr, (u64, u32)>>,
+    windows: Mutex<Windows>,
+}
+
+#[derive(Default)]
+struct Windows {
+    counts: HashMap<IpAddr, (u64, u32)>,
+    swept: u64,
 }
 
 impl RateLimiter {
     pub fn new(per_minute: u32) -> Self {
-        Self { per_minute, windows: Mutex::new(HashMap::new()) }
+        Self { per_minute, windows: Mutex::new(Windows::default()) }
     }
 
     /// Counts a request; `Err(seconds)` to wait when over the limit.
@@ -71,15 +77,29 @@ impl RateLimiter {
         }
         let window = now_seconds / 60;
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if windows.len() > 100_000 {
-            windows.retain(|_, (w, _)| *w == window);
+        // Old windows are dropped once per minute, not on every request.
+        if windows.swept != window {
+            windows.counts.retain(|_, (w, _)| *w == window);
+            windows.swept = window;
         }
-        let entry = windows.entry(ip).or_insert((window, 0));
+        let entry = windows.counts.entry(bucket(ip)).or_insert((window, 0));
         if entry.0 != window {
             *entry = (window, 0);
         }
         entry.1 += 1;
         if entry.1 > self.per_minute { Err(60 - now_seconds % 60) } else { Ok(()) }
+    }
+}
+
+/// IPv4 addresses count one by one; IPv6 per /64, the block one subscriber usually holds.
+fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::V6(segments.into())
+        }
     }
 }
 
@@ -121,5 +141,8 @@ mod tests {
         assert!(limiter.check(ip("192.0.2.2"), 135).is_ok(), "per IP");
         assert!(limiter.check(client, 180).is_ok(), "next window");
         assert!(RateLimiter::new(0).check(client, 0).is_ok(), "0 turns it off");
+        let limiter = RateLimiter::new(1);
+        assert!(limiter.check(ip("2001:db8::1"), 0).is_ok());
+        assert!(limiter.check(ip("2001:db8::ffff"), 0).is_err(), "one /64 is one client");
     }
 }

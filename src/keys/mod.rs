@@ -126,7 +126,15 @@ impl KeyRing {
         if let Some(data) = self.current().verify_with(&kid, token, validation) {
             return data;
         }
-        let may_reload = self.last_reload.lock().unwrap_or_else(|e| e.into_inner()).elapsed() >= RELOAD_INTERVAL;
+        // Claim the reload slot before awaiting, so a burst of unknown kids reloads once.
+        let may_reload = {
+            let mut last = self.last_reload.lock().unwrap_or_else(|e| e.into_inner());
+            let due = last.elapsed() >= RELOAD_INTERVAL;
+            if due {
+                *last = Instant::now();
+            }
+            due
+        };
         if may_reload {
             if let Err(e) = self.reload().await {
                 tracing::warn!(error = format!("{e:#}"), "cannot reload signing keys");

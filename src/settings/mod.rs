@@ -50,13 +50,33 @@ impl Default for TenantSettings {
     }
 }
 
-/// The tenant's settings; a missing or unreadable row gives the defaults (and is logged).
-pub async fn load(store: &Store, tenant_id: TenantId) -> sqlx::Result<TenantSettings> {
+/// The tenant's settings, every number clamped to its allowed range (so no stored value can
+/// overflow a time computation). A row that does not parse is an error, never a silent return to
+/// the defaults, which could quietly switch a protection off.
+pub async fn load(store: &Store, tenant_id: TenantId) -> Result<TenantSettings, crate::error::ApiError> {
     let Some(json) = store::settings::find_settings(store.pool(), tenant_id).await? else {
         return Ok(TenantSettings::default());
     };
-    Ok(serde_json::from_str(&json).unwrap_or_else(|e| {
-        tracing::error!(tenant.id = %tenant_id, error = %e, "stored tenant settings are unreadable; using defaults");
-        TenantSettings::default()
-    }))
+    let settings: TenantSettings = serde_json::from_str(&json).map_err(|e| {
+        crate::error::ApiError::internal(anyhow::anyhow!("tenant {tenant_id} has unreadable settings: {e}"))
+    })?;
+    Ok(settings.clamped())
+}
+
+impl TenantSettings {
+    /// Every number inside the bounds the settings API enforces.
+    pub fn clamped(mut self) -> Self {
+        const YEAR: i64 = 365 * 86_400;
+        self.access_token_ttl_seconds = self.access_token_ttl_seconds.clamp(60, 86_400);
+        self.refresh_token_ttl_seconds = self.refresh_token_ttl_seconds.clamp(60, YEAR);
+        self.session_idle_timeout_seconds = self.session_idle_timeout_seconds.clamp(60, YEAR);
+        self.session_max_lifetime_seconds = self.session_max_lifetime_seconds.clamp(60, YEAR);
+        self.refresh_reuse_grace_seconds = self.refresh_reuse_grace_seconds.clamp(0, 60);
+        self.lockout_threshold = self.lockout_threshold.clamp(0, 1_000);
+        self.lockout_window_seconds = self.lockout_window_seconds.clamp(1, YEAR);
+        self.password_min_length = self.password_min_length.clamp(8, 128);
+        self.password_min_classes = self.password_min_classes.clamp(1, 4);
+        self.password_history = self.password_history.clamp(0, 24);
+        self
+    }
 }

@@ -116,17 +116,26 @@ fn live_code(row: &sqlx::any::AnyRow) -> sqlx::Result<LiveCode> {
     })
 }
 
-pub async fn record_code_attempt<'e>(
+/// Spends one of the code's tries *before* it is compared; false when none are left (or the
+/// code died meanwhile). Atomic, so parallel guesses cannot share one try.
+pub async fn reserve_code_attempt<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
     id: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE user_codes SET attempts = attempts + 1 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id.to_string())
-        .bind(id)
-        .execute(db)
-        .await
-        .map(|_| ())
+    max_attempts: i64,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE user_codes SET attempts = attempts + 1 \
+         WHERE tenant_id = $1 AND id = $2 AND attempts < $3 AND consumed_at IS NULL AND expires_at > $4",
+    )
+    .bind(tenant_id.to_string())
+    .bind(id)
+    .bind(max_attempts)
+    .bind(now.unix_seconds())
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 /// Consumes the code; true for exactly one of several concurrent callers.

@@ -1,4 +1,7 @@
 //! Sessions, their refresh tokens (SHA-256 digests only), and revoked access-token ids.
+//!
+//! Lock order: a transaction that writes both a refresh token and its session writes the token
+//! first. Revocations write only the session.
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, FromRow, Row};
@@ -68,7 +71,8 @@ pub async fn find_session<'e>(
     .await
 }
 
-/// What a bearer check needs, in one indexed read: is the session live, is this jti revoked.
+/// What a bearer check needs, in one indexed read: is the session live, its user active, and
+/// this jti not revoked.
 pub async fn access_token_is_live<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
@@ -77,7 +81,8 @@ pub async fn access_token_is_live<'e>(
     now: Timestamp,
 ) -> sqlx::Result<bool> {
     let row = sqlx::query(
-        "SELECT s.revoked_at, s.expires_at, r.jti AS revoked_jti FROM sessions s \
+        "SELECT s.revoked_at, s.expires_at, u.status, r.jti AS revoked_jti FROM sessions s \
+         JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id \
          LEFT JOIN revoked_access_tokens r ON r.jti = $3 AND r.tenant_id = s.tenant_id \
          WHERE s.tenant_id = $1 AND s.id = $2",
     )
@@ -89,11 +94,15 @@ pub async fn access_token_is_live<'e>(
     let Some(row) = row else { return Ok(false) };
     let revoked_at: Option<i64> = row.try_get("revoked_at")?;
     let expires_at: i64 = row.try_get("expires_at")?;
+    let status: String = row.try_get("status")?;
     let revoked_jti: Option<String> = row.try_get("revoked_jti")?;
-    Ok(revoked_at.is_none() && expires_at > now.unix_seconds() && revoked_jti.is_none())
+    Ok(revoked_at.is_none() && expires_at > now.unix_seconds() && status == "active" && revoked_jti.is_none())
 }
 
-/// Ends a session and deletes its refresh tokens; true when it was live.
+/// Ends a session; true when it was live. Its refresh tokens are not deleted: a refresh checks
+/// the session and refuses them (and rolls back), and touching only the session row keeps every
+/// path's lock order the same — a refresh locks its token, then the session — so concurrent
+/// refreshes, replays and logouts cannot deadlock on PostgreSQL.
 pub async fn revoke_session<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
@@ -225,19 +234,6 @@ pub async fn find_refresh_token<'e>(
         })
     })
     .transpose()
-}
-
-pub async fn delete_session_refresh_tokens<'e>(
-    db: impl Executor<'e, Database = Any>,
-    tenant_id: TenantId,
-    session_id: SessionId,
-) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM refresh_tokens WHERE tenant_id = $1 AND session_id = $2")
-        .bind(tenant_id.to_string())
-        .bind(session_id.to_string())
-        .execute(db)
-        .await
-        .map(|_| ())
 }
 
 pub async fn revoke_access_token<'e>(

@@ -83,30 +83,45 @@ pub async fn find_user_by_email<'e>(
     .await
 }
 
-/// Counts a failed login: the window restarts when the previous failures are older than it.
-pub async fn record_login_failure<'e>(
+/// Counts a login attempt *before* its password is checked and returns the attempts in the
+/// current window, this one included (None for an id with no user). One atomic statement, so
+/// parallel guesses each get their own number and cannot all slip under the threshold. The
+/// window restarts when the previous attempts are older than it; a correct password clears it.
+pub async fn count_login_attempt<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
     id: UserId,
     window_seconds: i64,
     now: Timestamp,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
         "UPDATE users SET \
            failed_logins = CASE WHEN failed_logins_since IS NULL OR failed_logins_since <= $3 THEN 1 \
                                 ELSE failed_logins + 1 END, \
            failed_logins_since = CASE WHEN failed_logins_since IS NULL OR failed_logins_since <= $3 THEN $4 \
-                                      ELSE failed_logins_since END, \
-           updated_at = $4 \
-         WHERE tenant_id = $1 AND id = $2",
+                                      ELSE failed_logins_since END \
+         WHERE tenant_id = $1 AND id = $2 RETURNING failed_logins",
     )
     .bind(tenant_id.to_string())
     .bind(id.to_string())
     .bind(now.unix_seconds() - window_seconds)
     .bind(now.unix_seconds())
-    .execute(db)
+    .fetch_optional(db)
     .await
-    .map(|_| ())
+}
+
+/// A correct password: the attempts counted so far are forgotten.
+pub async fn clear_login_attempts<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    id: UserId,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET failed_logins = 0, failed_logins_since = NULL WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id.to_string())
+        .bind(id.to_string())
+        .execute(db)
+        .await
+        .map(|_| ())
 }
 
 /// A successful login: failures forgotten, last login stamped.

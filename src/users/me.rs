@@ -21,7 +21,7 @@ pub async fn get_me(State(state): State<AppState>, me: CurrentUser) -> ApiResult
     user.map(|u| Json(UserResponse::from(&u))).ok_or(ApiError::InvalidToken)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct ChangePasswordRequest {
     current_password: Option<String>,
     new_password: Option<String>,
@@ -58,15 +58,12 @@ pub async fn change_my_password(
         return Err(ApiError::validation(fields));
     };
     let now = Timestamp::now();
-    if !state.passwords.verify(&current, user.password_hash.as_deref()).await.map_err(ApiError::internal)? {
-        store::users::record_login_failure(
-            state.store.pool(),
-            tenant_id,
-            user.id,
-            settings.lockout_window_seconds,
-            now,
-        )
-        .await?;
+    // Same guard as login: a stolen access token must not become a password-guessing oracle.
+    let attempts =
+        store::users::count_login_attempt(state.store.pool(), tenant_id, user.id, settings.lockout_window_seconds, now)
+            .await?;
+    let correct = state.passwords.verify(&current, user.password_hash.as_deref()).await.map_err(ApiError::internal)?;
+    if !correct || super::over_lockout_threshold(attempts, &settings) {
         return Err(ApiError::validation(FieldErrors::from([("current_password".into(), "is incorrect".into())])));
     }
     let hash = state.passwords.hash(&new).await.map_err(ApiError::internal)?;

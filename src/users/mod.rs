@@ -42,8 +42,8 @@ impl UserStatus {
     }
 }
 
-/// A user as stored. Never serialised: the password hash stays inside.
-#[derive(Debug, Clone)]
+/// A user as stored. Never serialised, and its `Debug` leaves the password hash out.
+#[derive(Clone)]
 pub struct User {
     pub id: UserId,
     pub tenant_id: TenantId,
@@ -58,6 +58,22 @@ pub struct User {
     pub last_login_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("tenant_id", &self.tenant_id)
+            .field("status", &self.status)
+            .field("has_password", &self.password_hash.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether `attempts` (counted by `count_login_attempt`) exceed the tenant's lockout threshold.
+pub fn over_lockout_threshold(attempts: Option<i64>, settings: &TenantSettings) -> bool {
+    settings.lockout_threshold > 0 && attempts.is_some_and(|n| n > settings.lockout_threshold)
 }
 
 /// The one representation of a user, wherever a user is shown.
@@ -115,13 +131,6 @@ impl User {
             created_at: now,
             updated_at: now,
         }
-    }
-
-    /// Whether failed logins have reached the tenant's threshold inside its window.
-    pub fn is_locked(&self, settings: &TenantSettings, now: Timestamp) -> bool {
-        settings.lockout_threshold > 0
-            && self.failed_logins >= settings.lockout_threshold
-            && self.failed_logins_since.is_some_and(|since| now.0 - since.0 < settings.lockout_window_seconds)
     }
 }
 

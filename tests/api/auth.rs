@@ -570,3 +570,89 @@ mod limits {
         }
     }
 }
+
+mod races {
+    use super::*;
+
+    backend_tests! {
+        async fn parallel_wrong_passwords_cannot_exceed_the_lockout_threshold(backend: Backend) {
+            let app = TestApp::spawn(backend).await;
+            app.create_tenant("acme", "Acme").await;
+            app.register("acme", "alice@example.com").await;
+            app.set_settings("acme", json!({ "lockout_threshold": 3 })).await;
+
+            let guesses: Vec<_> = (0..8)
+                .map(|i| {
+                    let request = app
+                        .tenant(Method::POST, "/auth/login", "acme")
+                        .json(&json!({ "email": "alice@example.com", "password": format!("Wrong-guess-{i}") }));
+                    tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+                })
+                .collect();
+            for guess in guesses {
+                assert_eq!(guess.await.unwrap(), 401);
+            }
+
+            assert_error(app.login("acme", "alice@example.com", PASSWORD).await, 401, "invalid_credentials").await;
+            assert!(audit_count(&app, "login.locked").await >= 5, "only 3 guesses were checked");
+        }
+
+        async fn a_suspended_users_access_tokens_stop_working_at_once(backend: Backend) {
+            let app = TestApp::spawn(backend).await;
+            let (access, refresh_token) = app.signed_in("acme", "alice@example.com").await;
+
+            sqlx::query("UPDATE users SET status = 'suspended'").execute(app.state.store.pool()).await.unwrap();
+
+            assert_error(me(&app, "acme", &access).await, 401, "invalid_token").await;
+            assert_error(refresh(&app, "acme", &refresh_token).await, 401, "invalid_token").await;
+        }
+
+        async fn with_a_grace_window_a_client_racing_its_own_refreshes_keeps_its_session(backend: Backend) {
+            let app = TestApp::spawn(backend).await;
+            let (_, token) = app.signed_in("acme", "alice@example.com").await;
+            app.set_settings("acme", json!({ "refresh_reuse_grace_seconds": 30 })).await;
+
+            let racers: Vec<_> = (0..4)
+                .map(|_| {
+                    let request = app.tenant(Method::POST, "/auth/refresh", "acme").json(&json!({ "refresh_token": token }));
+                    tokio::spawn(async move {
+                        let response = request.send().await.unwrap();
+                        (response.status().as_u16(), response.json::<Value>().await.unwrap())
+                    })
+                })
+                .collect();
+            let mut winners = Vec::new();
+            for racer in racers {
+                let (status, body) = racer.await.unwrap();
+                if status == 200 {
+                    winners.push(body);
+                }
+            }
+
+            assert_eq!(winners.len(), 1);
+            let next = winners[0]["refresh_token"].as_str().unwrap();
+            assert_eq!(refresh(&app, "acme", next).await.status(), 200, "the winner's pair still works");
+        }
+
+        async fn expired_tokens_and_codes_are_cleaned_up(backend: Backend) {
+            let app = TestApp::spawn(backend).await;
+            let (_, live) = app.signed_in("acme", "alice@example.com").await;
+            let pool = app.state.store.pool();
+            let count = |table: &'static str| async move {
+                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(pool).await.unwrap()
+            };
+            let (_, expiring) = app.signed_in("acme", "bob@example.com").await;
+            let digest = ovlt::auth::session::refresh_token_digest(&expiring);
+            sqlx::query("UPDATE refresh_tokens SET expires_at = 0 WHERE token_hash = $1").bind(&digest).execute(pool).await.unwrap();
+            sqlx::query("UPDATE user_codes SET expires_at = 0").execute(pool).await.unwrap();
+            assert_eq!(count("refresh_tokens").await, 2);
+
+            let deleted = ovlt::store::maintenance::delete_expired_rows(pool, ovlt::types::Timestamp::now()).await.unwrap();
+
+            assert!(deleted >= 3, "one token and two codes: {deleted}");
+            assert_eq!(count("refresh_tokens").await, 1);
+            assert_eq!(count("user_codes").await, 0);
+            assert_eq!(refresh(&app, "acme", &live).await.status(), 200, "live tokens stay");
+        }
+    }
+}

@@ -212,6 +212,8 @@ impl TestApp {
     }
 
     async fn start(config: Config, db: std::sync::Arc<TestDatabase>, data_dir: std::sync::Arc<TempDir>) -> Self {
+        // Server warnings and errors go to the test's captured output: shown when it fails.
+        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
         let app = App::build(config.clone()).await.expect("app builds");
         let address = format!("http://{}", app.local_addr());
         let state = app.state();

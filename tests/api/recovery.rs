@@ -130,7 +130,7 @@ backend_tests! {
 
     async fn a_forgotten_password_is_reset_through_the_emailed_link(backend: Backend) {
         let (app, mut sink) = app_with_mail(backend).await;
-        let (access, _) = app.signed_in("acme", "alice@example.com").await;
+        let (access, refresh_token) = app.signed_in("acme", "alice@example.com").await;
         sink.next().await;
 
         let requested = app.tenant(Method::POST, "/auth/forgot-password", "acme").json(&json!({ "email": "alice@example.com" })).send().await.unwrap();
@@ -143,6 +143,8 @@ backend_tests! {
         let reset = app.tenant(Method::POST, "/auth/reset-password", "acme").json(&json!({ "token": token, "password": "N3w-password!" })).send().await.unwrap();
         assert_eq!(reset.status(), 200);
         assert_error(app.tenant(Method::GET, "/users/me", "acme").bearer_auth(&access).send().await.unwrap(), 401, "invalid_token").await;
+        let refreshed = app.tenant(Method::POST, "/auth/refresh", "acme").json(&json!({ "refresh_token": refresh_token })).send().await.unwrap();
+        assert_error(refreshed, 401, "invalid_token").await;
         assert_error(app.login("acme", "alice@example.com", PASSWORD).await, 401, "invalid_credentials").await;
         assert_eq!(app.login("acme", "alice@example.com", "N3w-password!").await.status(), 200);
         let again = app.tenant(Method::POST, "/auth/reset-password", "acme").json(&json!({ "token": token, "password": "An0ther-pass!" })).send().await.unwrap();
@@ -204,5 +206,47 @@ backend_tests! {
         assert_error(reset("garbage", "N3w-password!").await.unwrap(), 400, "invalid_token").await;
         sqlx::query("UPDATE user_codes SET expires_at = 0 WHERE purpose = 'password_reset'").execute(app.state.store.pool()).await.unwrap();
         assert_error(reset(token, "N3w-password!").await.unwrap(), 400, "invalid_token").await;
+    }
+
+    async fn parallel_wrong_codes_cannot_exceed_five_tries(backend: Backend) {
+        let (app, mut sink) = app_with_mail(backend).await;
+        app.register("acme", "alice@example.com").await;
+        let code = code_in(&sink.next().await.text);
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+
+        let guesses: Vec<_> = (0..10)
+            .map(|_| {
+                let request = app
+                    .tenant(Method::POST, "/auth/verify-otp", "acme")
+                    .json(&json!({ "email": "alice@example.com", "code": wrong }));
+                tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+            })
+            .collect();
+        for guess in guesses {
+            assert_eq!(guess.await.unwrap(), 400);
+        }
+
+        // Every compared guess spent a try first, so at most five were compared.
+        let tries: i64 = sqlx::query_scalar("SELECT attempts FROM user_codes").fetch_one(app.state.store.pool()).await.unwrap();
+        assert_eq!(tries, 5);
+        assert_error(verify(&app, "alice@example.com", &code).await, 400, "invalid_code").await;
+    }
+
+    async fn a_reset_token_of_one_tenant_is_refused_in_another(backend: Backend) {
+        let (app, _sink) = app_with_mail(backend).await;
+        app.create_tenant("other", "Other").await;
+        app.register("acme", "alice@example.com").await;
+        let path = format!("/users/{}/password-reset-token", user_id(&app, "alice@example.com").await);
+        let issued: Value = app.admin(Method::GET, &path).header("x-ovlt-tenant-slug", "acme").send().await.unwrap().json().await.unwrap();
+
+        let foreign = app
+            .tenant(Method::POST, "/auth/password/reset", "other")
+            .json(&json!({ "token": issued["token"], "password": "N3w-password!" }))
+            .send()
+            .await
+            .unwrap();
+
+        assert_error(foreign, 400, "invalid_token").await;
+        assert_eq!(app.login("acme", "alice@example.com", PASSWORD).await.status(), 200, "unchanged");
     }
 }
