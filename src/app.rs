@@ -84,6 +84,7 @@ impl App {
         tenants::bootstrap(&store, &config.bootstrap_tenant_slug, admin, &passwords)
             .await
             .context("cannot create the bootstrap tenant")?;
+        crate::rbac::provision_existing_tenants(&store).await.context("cannot provision tenant roles")?;
 
         let listener = TcpListener::bind((config.host, config.port))
             .await

@@ -27,6 +27,8 @@ pub mod http;
 pub mod keys;
 /// Outgoing email through SMTP (logged in development when SMTP is not configured).
 pub mod mail;
+/// Who may manage a tenant: management permissions, the built-in admin role, `Manage<P>`.
+pub mod rbac;
 /// Tenant settings (token lifetimes, lockout, password policy, …) with their defaults.
 pub mod settings;
 /// Every SQL statement: the store layer over SQLite and PostgreSQL.

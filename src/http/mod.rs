@@ -12,7 +12,7 @@ use axum::Router;
 use axum::routing::{get, post, put};
 
 use crate::app::AppState;
-use crate::{auth, discovery, health, tenants, users};
+use crate::{auth, discovery, health, settings, tenants, users};
 
 /// The whole application: routes, fallbacks and layers, with its state.
 pub fn router(state: AppState) -> Router {
@@ -32,9 +32,12 @@ pub fn router(state: AppState) -> Router {
         .merge(auth_routes(&state))
         .route("/users/me", get(users::get_me))
         .route("/users/me/password", put(users::change_my_password))
-        // Tenant administration (admin key + tenant header).
+        // Tenant administration: tenant header + admin key, or a bearer with the permission.
+        .route("/users", get(users::list_users).post(users::create_user))
+        .route("/users/{id}", get(users::get_user).put(users::update_user).delete(users::delete_user))
         .route("/users/{id}/verification-code", get(users::issue_verification_code))
         .route("/users/{id}/password-reset-token", get(users::issue_password_reset_token))
+        .route("/settings", get(settings::get_settings).put(settings::put_settings))
         .fallback(middleware::route_not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed);
     let routes = routes.layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::resolve_client_ip));

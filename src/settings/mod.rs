@@ -1,7 +1,10 @@
 //! Tenant settings: one flat JSON object per tenant, every key optional, absent keys taking the
 //! defaults below. Read from the database where they are used (a primary-key lookup), so a
-//! change applies at once on every instance. The read/write API arrives with tenant
-//! administration; until then tests and operators write the row directly.
+//! change applies at once on every instance. `GET/PUT /settings` read and write them.
+
+mod api;
+
+pub use api::{get_settings, put_settings};
 
 use serde::{Deserialize, Serialize};
 

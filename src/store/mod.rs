@@ -13,6 +13,7 @@ pub mod audit;
 pub mod codes;
 pub mod keys;
 pub mod maintenance;
+pub mod rbac;
 pub mod sessions;
 pub mod settings;
 pub mod system;

@@ -178,3 +178,83 @@ pub async fn mark_email_verified<'e>(
         .await
         .map(|_| ())
 }
+
+/// `%…%` LIKE pattern for a substring, with LIKE's own wildcards escaped.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// A page of the tenant's users, newest first, optionally filtered by email substring and status.
+pub async fn list_users<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    email_contains: Option<&str>,
+    status: Option<UserStatus>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<User>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 \
+         AND ($2 IS NULL OR email_normalized LIKE $2 ESCAPE '\\') AND ($3 IS NULL OR status = $3) \
+         ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+    )))
+    .bind(tenant_id.to_string())
+    .bind(email_contains.map(|e| contains_pattern(&crate::users::normalize_email(e))))
+    .bind(status.map(UserStatus::as_str))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn count_users<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    email_contains: Option<&str>,
+    status: Option<UserStatus>,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE tenant_id = $1 \
+         AND ($2 IS NULL OR email_normalized LIKE $2 ESCAPE '\\') AND ($3 IS NULL OR status = $3)",
+    )
+    .bind(tenant_id.to_string())
+    .bind(email_contains.map(|e| contains_pattern(&crate::users::normalize_email(e))))
+    .bind(status.map(UserStatus::as_str))
+    .fetch_one(db)
+    .await
+}
+
+/// Writes the user's editable fields (email, name, status, verification, password hash).
+pub async fn update_user<'e>(db: impl Executor<'e, Database = Any>, user: &User) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE users SET email = $3, email_normalized = $4, name = $5, status = $6, email_verified = $7, \
+         password_hash = $8, updated_at = $9 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(user.tenant_id.to_string())
+    .bind(user.id.to_string())
+    .bind(&user.email)
+    .bind(crate::users::normalize_email(&user.email))
+    .bind(user.name.as_deref())
+    .bind(user.status.as_str())
+    .bind(user.email_verified)
+    .bind(user.password_hash.as_deref())
+    .bind(user.updated_at.unix_seconds())
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Deletes the user; sessions, tokens, codes and role links go with it (audit rows stay).
+pub async fn delete_user<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    id: UserId,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id.to_string())
+        .bind(id.to_string())
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}

@@ -118,6 +118,7 @@ pub async fn create(
     if !store::tenants::insert_tenant_if_slug_free(&mut *tx, &tenant).await? {
         return Err(ApiError::Conflict(store::conflict_message("tenants_slug_key").into()));
     }
+    crate::rbac::provision_tenant(&mut tx, tenant.id, tenant.created_at).await?;
     let event = AuditEvent::new(actor, "tenant.created", context)
         .target("tenant", tenant.id)
         .details(serde_json::json!({ "slug": tenant.slug }));
@@ -260,9 +261,11 @@ pub async fn bootstrap(
                 .details(serde_json::json!({ "slug": tenant.slug, "bootstrap": true }));
             audit::record(&mut *tx, event).await?;
             tracing::info!(tenant.slug = slug, "created the bootstrap tenant");
+            crate::rbac::provision_tenant(&mut tx, tenant.id, now).await?;
             if let (Some((email, _)), Some(hash)) = (admin, admin_hash) {
                 let user = crate::users::User::new(tenant.id, email, None, Some(hash), true);
                 store::users::insert_user(&mut *tx, &user).await?;
+                crate::rbac::grant_admin(&mut tx, tenant.id, user.id, now).await?;
                 let event = AuditEvent::new(Actor::System, "user.created", RequestContext::default())
                     .in_tenant(tenant.id)
                     .target("user", user.id)

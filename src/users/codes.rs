@@ -1,4 +1,4 @@
-//! Operator shortcuts for testing without SMTP (seed "Users"): issue a fresh email
+//! Administrator shortcuts for testing without SMTP (seed "Users"; `users:write`): issue a fresh email
 //! verification code or password-reset token for a user and return it. They replace any
 //! earlier code or token, exactly as the emailed ones do.
 
@@ -7,34 +7,32 @@ use serde_json::{Value, json};
 
 use super::UserId;
 use crate::app::AppState;
-use crate::audit::{self, Actor, AuditEvent, RequestContext};
+use crate::audit::{self, AuditEvent, RequestContext};
 use crate::auth::codes;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{AdminKey, Json, Path};
+use crate::http::extract::{Json, Path};
+use crate::rbac::{Manage, UsersWrite};
 use crate::store;
-use crate::tenants::{CurrentTenant, Tenant};
 use crate::types::Timestamp;
 
 /// `GET /users/{id}/verification-code` (admin key + tenant) → `{code, expires_at}`.
 pub async fn issue_verification_code(
-    _: AdminKey,
     State(state): State<AppState>,
-    CurrentTenant(tenant): CurrentTenant,
+    access: Manage<UsersWrite>,
     context: RequestContext,
     Path(id): Path<UserId>,
 ) -> ApiResult<Json<Value>> {
-    issue(&state, &tenant, context, id, Kind::VerificationCode).await
+    issue(&state, access, context, id, Kind::VerificationCode).await
 }
 
 /// `GET /users/{id}/password-reset-token` (admin key + tenant) → `{token, expires_at}`.
 pub async fn issue_password_reset_token(
-    _: AdminKey,
     State(state): State<AppState>,
-    CurrentTenant(tenant): CurrentTenant,
+    access: Manage<UsersWrite>,
     context: RequestContext,
     Path(id): Path<UserId>,
 ) -> ApiResult<Json<Value>> {
-    issue(&state, &tenant, context, id, Kind::ResetToken).await
+    issue(&state, access, context, id, Kind::ResetToken).await
 }
 
 enum Kind {
@@ -44,11 +42,12 @@ enum Kind {
 
 async fn issue(
     state: &AppState,
-    tenant: &Tenant,
+    access: Manage<UsersWrite>,
     context: RequestContext,
     id: UserId,
     kind: Kind,
 ) -> ApiResult<Json<Value>> {
+    let tenant = &access.tenant;
     let user =
         store::users::find_user_by_id(state.store.pool(), tenant.id, id).await?.ok_or(ApiError::NotFound("user"))?;
     let now = Timestamp::now();
@@ -61,7 +60,7 @@ async fn issue(
             ("token", "password.reset_token_issued", codes::issue_reset_token(&mut tx, &user, now).await?)
         }
     };
-    let event = AuditEvent::new(Actor::AdminKey, action, context).in_tenant(tenant.id).target("user", user.id);
+    let event = AuditEvent::new(access.actor.clone(), action, context).in_tenant(tenant.id).target("user", user.id);
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
     Ok(Json(json!({ field: secret, "expires_at": expires_at })))

@@ -1,9 +1,11 @@
 //! Users of a tenant: the model, its one public representation, and the rules for emails and
 //! passwords. Endpoints: `/users/me` (here) and, with tenant administration, `/users`.
 
+mod admin;
 mod codes;
 mod me;
 
+pub use admin::{create_user, delete_user, get_user, list_users, update_user};
 pub use codes::{issue_password_reset_token, issue_verification_code};
 pub use me::{change_my_password, get_me};
 

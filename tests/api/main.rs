@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod administration;
 mod auth;
 mod http_conventions;
 mod keys;

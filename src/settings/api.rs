@@ -1,0 +1,131 @@
+//! `GET /settings` and `PUT /settings` (settings:read / settings:write): the tenant's writable
+//! settings as one flat JSON object. PUT takes any subset (absent keys keep their value), so
+//! PUT of a GET answer changes nothing; unknown keys and out-of-range values are 400 with
+//! `fields`. A change applies at once on every instance (settings are read where used).
+
+use axum::extract::State;
+use serde_json::{Map, Value};
+
+use super::TenantSettings;
+use crate::app::AppState;
+use crate::audit::{self, AuditEvent, RequestContext};
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::http::extract::Json;
+use crate::rbac::{Manage, SettingsRead, SettingsWrite};
+use crate::store;
+use crate::types::Timestamp;
+
+const YEAR: i64 = 365 * 86_400;
+
+/// `GET /settings`.
+pub async fn get_settings(
+    State(state): State<AppState>,
+    access: Manage<SettingsRead>,
+) -> ApiResult<Json<TenantSettings>> {
+    Ok(Json(super::load(&state.store, access.tenant.id).await?))
+}
+
+/// `PUT /settings`: any subset of the keys `GET` shows.
+pub async fn put_settings(
+    State(state): State<AppState>,
+    access: Manage<SettingsWrite>,
+    context: RequestContext,
+    Json(changes): Json<Map<String, Value>>,
+) -> ApiResult<Json<TenantSettings>> {
+    let tenant_id = access.tenant.id;
+    let current = super::load(&state.store, tenant_id).await?;
+    let mut merged = match serde_json::to_value(&current).map_err(ApiError::internal)? {
+        Value::Object(map) => map,
+        _ => unreachable!("settings serialise to an object"),
+    };
+    let mut fields = FieldErrors::new();
+    for (key, value) in &changes {
+        if !merged.contains_key(key) {
+            fields.insert(key.clone(), "is not a setting".into());
+        } else if let Err(why) = validate(key, value) {
+            fields.insert(key.clone(), why);
+        } else {
+            merged.insert(key.clone(), value.clone());
+        }
+    }
+    if !fields.is_empty() {
+        return Err(ApiError::validation(fields));
+    }
+    let updated: TenantSettings = serde_json::from_value(Value::Object(merged)).map_err(ApiError::internal)?;
+    let json = serde_json::to_string(&updated).map_err(ApiError::internal)?;
+
+    let mut tx = state.store.begin().await?;
+    store::settings::upsert_settings(&mut *tx, tenant_id, &json, Timestamp::now()).await?;
+    let changed: Vec<&String> = changes.keys().collect();
+    let event = AuditEvent::new(access.actor, "settings.updated", context)
+        .in_tenant(tenant_id)
+        .target("settings", tenant_id)
+        .details(serde_json::json!({ "changed": changed }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(Json(updated))
+}
+
+fn validate(key: &str, value: &Value) -> Result<(), String> {
+    let int = |min: i64, max: i64| match value.as_i64() {
+        Some(n) if (min..=max).contains(&n) => Ok(()),
+        _ => Err(format!("must be a whole number from {min} to {max}")),
+    };
+    let boolean = || if value.is_boolean() { Ok(()) } else { Err("must be true or false".to_string()) };
+    match key {
+        "display_name" => match value {
+            Value::Null => Ok(()),
+            Value::String(s) if s.trim().chars().count() <= 200 && !s.chars().any(char::is_control) => Ok(()),
+            _ => Err("must be null or a name of at most 200 characters".into()),
+        },
+        "access_token_ttl_seconds" => int(60, 86_400),
+        "refresh_token_ttl_seconds" | "session_idle_timeout_seconds" | "session_max_lifetime_seconds" => int(60, YEAR),
+        "refresh_reuse_grace_seconds" => int(0, 60),
+        "lockout_threshold" => int(0, 1_000),
+        "lockout_window_seconds" => int(1, YEAR),
+        "password_min_length" => int(8, 128),
+        "password_min_classes" => int(1, 4),
+        "password_history" => int(0, 24),
+        "self_registration" | "require_verified_email" => boolean(),
+        "mfa_policy" => match value.as_str() {
+            Some("off" | "optional" | "required") => Ok(()),
+            _ => Err("must be off, optional or required".into()),
+        },
+        "reset_url" => match value {
+            Value::Null => Ok(()),
+            Value::String(url) if is_reset_url(url) => Ok(()),
+            _ => Err("must be null or an https URL (http only for localhost)".into()),
+        },
+        _ => Err("is not a setting".into()),
+    }
+}
+
+fn is_reset_url(url: &str) -> bool {
+    let rest = if let Some(rest) = url.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        let host = rest.split(['/', ':', '?', '#']).next().unwrap_or_default();
+        if !matches!(host, "localhost" | "127.0.0.1") {
+            return false;
+        }
+        rest
+    } else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    !authority.is_empty() && !authority.contains('@') && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_urls_are_https_or_local_http() {
+        assert!(is_reset_url("https://app.example.com/reset"));
+        assert!(is_reset_url("http://localhost:5173/reset"));
+        assert!(!is_reset_url("http://app.example.com/reset"));
+        assert!(!is_reset_url("javascript:alert(1)"));
+        assert!(!is_reset_url("https://user@evil.example/"));
+    }
+}

@@ -1,0 +1,231 @@
+//! Tenant administration of users (seed "Users"): `users:read` to look, `users:write` to
+//! change. Suspending a user ends their sessions at once; deleting removes their sessions,
+//! tokens, codes and roles but keeps the audit trail.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{User, UserId, UserResponse, UserStatus, validate_email, validate_password};
+use crate::app::AppState;
+use crate::audit::{self, AuditEvent, RequestContext};
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::http::extract::{Json, Path, Query};
+use crate::http::pagination::{Page, Pagination};
+use crate::rbac::{Manage, UsersRead, UsersWrite};
+use crate::settings;
+use crate::store;
+use crate::types::Timestamp;
+
+#[derive(Deserialize)]
+pub struct UserFilter {
+    email: Option<String>,
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    email: Option<String>,
+    password: Option<String>,
+    name: Option<String>,
+    email_verified: Option<bool>,
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    email: Option<String>,
+    password: Option<String>,
+    name: Option<String>,
+    email_verified: Option<bool>,
+    status: Option<String>,
+}
+
+/// `GET /users?page=&per_page=&email=&status=`: newest first.
+pub async fn list_users(
+    State(state): State<AppState>,
+    access: Manage<UsersRead>,
+    pagination: Pagination,
+    Query(filter): Query<UserFilter>,
+) -> ApiResult<Json<Page<UserResponse>>> {
+    let status = match filter.status.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(UserStatus::parse(text).ok_or_else(|| {
+            ApiError::validation(FieldErrors::from([("status".into(), "must be active or suspended".into())]))
+        })?),
+    };
+    let email = filter.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    let pool = state.store.pool();
+    let tenant_id = access.tenant.id;
+    let users =
+        store::users::list_users(pool, tenant_id, email, status, pagination.limit(), pagination.offset()).await?;
+    let total = store::users::count_users(pool, tenant_id, email, status).await?;
+    Ok(Json(Page::new(users.iter().map(UserResponse::from).collect(), pagination, total)))
+}
+
+/// `POST /users` → 201: `email` required; `password`, `name`, `email_verified`, `status` optional.
+pub async fn create_user(
+    State(state): State<AppState>,
+    access: Manage<UsersWrite>,
+    context: RequestContext,
+    Json(body): Json<CreateUserRequest>,
+) -> ApiResult<Response> {
+    let tenant_id = access.tenant.id;
+    let settings = settings::load(&state.store, tenant_id).await?;
+    let mut fields = FieldErrors::new();
+    let email = body.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    match email {
+        None => _ = fields.insert("email".into(), "is required".into()),
+        Some(email) => {
+            if let Err(why) = validate_email(email) {
+                fields.insert("email".into(), why.into());
+            }
+        }
+    }
+    if let (Some(password), Some(email)) = (body.password.as_deref(), email)
+        && let Err(why) = validate_password(password, email, &settings)
+    {
+        fields.insert("password".into(), why);
+    }
+    let name = check_name(&mut fields, body.name.as_deref());
+    let status = check_status(&mut fields, body.status.as_deref());
+    let (Some(email), true) = (email, fields.is_empty()) else { return Err(ApiError::validation(fields)) };
+
+    let hash = match body.password.as_deref() {
+        Some(password) => Some(state.passwords.hash(password).await.map_err(ApiError::internal)?),
+        None => None,
+    };
+    let mut user = User::new(tenant_id, email, name, hash, body.email_verified.unwrap_or(false));
+    user.status = status.unwrap_or(UserStatus::Active);
+    let mut tx = state.store.begin().await?;
+    store::users::insert_user(&mut *tx, &user).await?;
+    let event = AuditEvent::new(access.actor, "user.created", context).in_tenant(tenant_id).target("user", user.id);
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(UserResponse::from(&user))).into_response())
+}
+
+/// `GET /users/{id}`.
+pub async fn get_user(
+    State(state): State<AppState>,
+    access: Manage<UsersRead>,
+    Path(id): Path<UserId>,
+) -> ApiResult<Json<UserResponse>> {
+    let user = store::users::find_user_by_id(state.store.pool(), access.tenant.id, id).await?;
+    user.map(|u| Json(UserResponse::from(&u))).ok_or(ApiError::NotFound("user"))
+}
+
+/// `PUT /users/{id}`: any of `email, name, status, email_verified, password`; absent fields
+/// keep their value. Suspension or a new password ends every session of the user.
+pub async fn update_user(
+    State(state): State<AppState>,
+    access: Manage<UsersWrite>,
+    context: RequestContext,
+    Path(id): Path<UserId>,
+    Json(body): Json<UpdateUserRequest>,
+) -> ApiResult<Json<UserResponse>> {
+    let tenant_id = access.tenant.id;
+    let mut user =
+        store::users::find_user_by_id(state.store.pool(), tenant_id, id).await?.ok_or(ApiError::NotFound("user"))?;
+    let settings = settings::load(&state.store, tenant_id).await?;
+    let mut fields = FieldErrors::new();
+    let email = body.email.as_deref().map(str::trim);
+    if let Some(email) = email
+        && let Err(why) = validate_email(email)
+    {
+        fields.insert("email".into(), why.into());
+    }
+    if let Some(password) = body.password.as_deref()
+        && let Err(why) = validate_password(password, email.unwrap_or(&user.email), &settings)
+    {
+        fields.insert("password".into(), why);
+    }
+    let name = check_name(&mut fields, body.name.as_deref());
+    let status = check_status(&mut fields, body.status.as_deref());
+    if !fields.is_empty() {
+        return Err(ApiError::validation(fields));
+    }
+
+    let was_active = user.status == UserStatus::Active;
+    if let Some(email) = email {
+        user.email = email.to_string();
+    }
+    if body.name.is_some() {
+        user.name = name.map(str::to_string);
+    }
+    if let Some(status) = status {
+        user.status = status;
+    }
+    if let Some(verified) = body.email_verified {
+        user.email_verified = verified;
+    }
+    if let Some(password) = body.password.as_deref() {
+        user.password_hash = Some(state.passwords.hash(password).await.map_err(ApiError::internal)?);
+    }
+    let now = Timestamp::now();
+    user.updated_at = now;
+    let suspended = was_active && user.status == UserStatus::Suspended;
+
+    let mut tx = state.store.begin().await?;
+    store::users::update_user(&mut *tx, &user).await?;
+    if suspended || body.password.is_some() {
+        let reason = if suspended { "user_suspended" } else { "password_set_by_admin" };
+        store::sessions::revoke_user_sessions(&mut *tx, tenant_id, user.id, None, reason, now).await?;
+    }
+    let changed: Vec<&str> = [
+        ("email", body.email.is_some()),
+        ("name", body.name.is_some()),
+        ("status", body.status.is_some()),
+        ("email_verified", body.email_verified.is_some()),
+        ("password", body.password.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, present)| present.then_some(field))
+    .collect();
+    let action = if suspended { "user.suspended" } else { "user.updated" };
+    let event = AuditEvent::new(access.actor, action, context)
+        .in_tenant(tenant_id)
+        .target("user", user.id)
+        .details(serde_json::json!({ "changed": changed }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(Json(UserResponse::from(&user)))
+}
+
+/// `DELETE /users/{id}` → 204.
+pub async fn delete_user(
+    State(state): State<AppState>,
+    access: Manage<UsersWrite>,
+    context: RequestContext,
+    Path(id): Path<UserId>,
+) -> ApiResult<StatusCode> {
+    let tenant_id = access.tenant.id;
+    let mut tx = state.store.begin().await?;
+    if !store::users::delete_user(&mut *tx, tenant_id, id).await? {
+        return Err(ApiError::NotFound("user"));
+    }
+    let event = AuditEvent::new(access.actor, "user.deleted", context).in_tenant(tenant_id).target("user", id);
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn check_name<'a>(fields: &mut FieldErrors, name: Option<&'a str>) -> Option<&'a str> {
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    if name.is_some_and(|n| n.chars().count() > 200 || n.chars().any(char::is_control)) {
+        fields.insert("name".into(), "must be at most 200 characters, without control characters".into());
+    }
+    name
+}
+
+fn check_status(fields: &mut FieldErrors, status: Option<&str>) -> Option<UserStatus> {
+    let status = status?;
+    let parsed = UserStatus::parse(status);
+    if parsed.is_none() {
+        fields.insert("status".into(), "must be active or suspended".into());
+    }
+    parsed
+}

@@ -1,0 +1,288 @@
+//! Tenant administration: who may manage (admin key, or a bearer whose roles grant the
+//! permission), `/settings`, and `/users` CRUD.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, assert_error, backend_tests};
+
+async fn tenant_id(app: &TestApp, slug: &str) -> ovlt::tenants::TenantId {
+    let tenant: Value = app.tenant(Method::GET, "/tenant", slug).send().await.unwrap().json().await.unwrap();
+    ovlt::tenants::TenantId::parse(tenant["id"].as_str().unwrap()).unwrap()
+}
+
+async fn user_id(app: &TestApp, email: &str) -> ovlt::users::UserId {
+    let id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    ovlt::users::UserId::parse(&id).unwrap()
+}
+
+/// Signs `email` in to `slug`, first giving them a role holding exactly `permissions`
+/// (`None`: the built-in admin role).
+async fn token_with(app: &TestApp, slug: &str, email: &str, permissions: Option<&[&str]>) -> String {
+    let (access, _) = app.signed_in(slug, email).await;
+    let (tenant, user) = (tenant_id(app, slug).await, user_id(app, email).await);
+    let now = ovlt::types::Timestamp::now();
+    let mut tx = app.state.store.begin().await.unwrap();
+    match permissions {
+        None => ovlt::rbac::grant_admin(&mut tx, tenant, user, now).await.unwrap(),
+        Some(names) => {
+            let role =
+                ovlt::store::rbac::ensure_role(&mut tx, tenant, &format!("role-of-{email}"), "", now).await.unwrap();
+            for name in names {
+                let permission = ovlt::store::rbac::ensure_permission(&mut tx, tenant, name, "", now).await.unwrap();
+                ovlt::store::rbac::link_role_permission(&mut *tx, tenant, &role, &permission, now).await.unwrap();
+            }
+            ovlt::store::rbac::assign_user_role(&mut *tx, tenant, user, &role, now).await.unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    access
+}
+
+fn admin_in(app: &TestApp, method: Method, path: &str, slug: &str) -> reqwest::RequestBuilder {
+    app.admin(method, path).header("x-ovlt-tenant-slug", slug)
+}
+
+backend_tests! {
+    async fn every_management_endpoint_needs_credentials_and_the_permission(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let admin = token_with(&app, "acme", "admin@example.com", None).await;
+        let (plain, _) = app.signed_in("acme", "plain@example.com").await;
+        let target = user_id(&app, "plain@example.com").await;
+        let endpoints = [
+            (Method::GET, "/users".to_string()),
+            (Method::POST, "/users".to_string()),
+            (Method::GET, format!("/users/{target}")),
+            (Method::PUT, format!("/users/{target}")),
+            (Method::GET, format!("/users/{target}/verification-code")),
+            (Method::GET, format!("/users/{target}/password-reset-token")),
+            (Method::GET, "/settings".to_string()),
+            (Method::PUT, "/settings".to_string()),
+            (Method::DELETE, format!("/users/{target}")),
+        ];
+
+        for (method, path) in &endpoints {
+            let none = app.tenant(method.clone(), path, "acme").json(&json!({})).send().await.unwrap();
+            assert_error(none, 401, "unauthorized").await;
+            let wrong_key = app.tenant(method.clone(), path, "acme").header("x-ovlt-admin-key", "wrong").json(&json!({})).send().await.unwrap();
+            assert_error(wrong_key, 401, "unauthorized").await;
+            let bad_bearer = app.tenant(method.clone(), path, "acme").bearer_auth("garbage").json(&json!({})).send().await.unwrap();
+            assert_error(bad_bearer, 401, "invalid_token").await;
+            let forbidden = app.tenant(method.clone(), path, "acme").bearer_auth(&plain).json(&json!({})).send().await.unwrap();
+            assert_error(forbidden, 403, "forbidden").await;
+        }
+        for (method, path) in &endpoints {
+            let body = if *method == Method::POST { json!({ "email": "new@example.com" }) } else { json!({}) };
+            let status = app.tenant(method.clone(), path, "acme").bearer_auth(&admin).json(&body).send().await.unwrap().status();
+            assert!(status.is_success(), "{method} {path} as tenant admin: {status}");
+        }
+    }
+
+    async fn a_tenant_admin_can_never_act_on_another_tenant(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |c| {
+            c.bootstrap_admin = Some(("root@example.com".into(), ovlt::config::Secret::new("B00tstrap-pass!")));
+        })
+        .await;
+        app.create_tenant("acme", "Acme").await;
+        let root: Value = app.login("master", "root@example.com", "B00tstrap-pass!").await.json().await.unwrap();
+        let root = root["access_token"].as_str().unwrap();
+        app.register("acme", "victim@example.com").await;
+        let victim = user_id(&app, "victim@example.com").await;
+
+        assert_eq!(app.tenant(Method::GET, "/users", "master").bearer_auth(root).send().await.unwrap().status(), 200);
+        let across = app.tenant(Method::GET, "/users", "acme").bearer_auth(root).send().await.unwrap();
+        assert_error(across, 401, "invalid_token").await;
+        let delete = app.tenant(Method::DELETE, &format!("/users/{victim}"), "acme").bearer_auth(root).send().await.unwrap();
+        assert_error(delete, 401, "invalid_token").await;
+        let by_id_in_own_tenant = app.tenant(Method::GET, &format!("/users/{victim}"), "master").bearer_auth(root).send().await.unwrap();
+        assert_error(by_id_in_own_tenant, 404, "not_found").await;
+    }
+
+    async fn permissions_can_be_granted_one_by_one(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let reader = token_with(&app, "acme", "reader@example.com", Some(&["users:read"])).await;
+
+        let list = app.tenant(Method::GET, "/users", "acme").bearer_auth(&reader).send().await.unwrap();
+        let create = app.tenant(Method::POST, "/users", "acme").bearer_auth(&reader).json(&json!({ "email": "x@example.com" })).send().await.unwrap();
+        let settings = app.tenant(Method::GET, "/settings", "acme").bearer_auth(&reader).send().await.unwrap();
+
+        assert_eq!(list.status(), 200);
+        assert_error(create, 403, "forbidden").await;
+        assert_error(settings, 403, "forbidden").await;
+    }
+
+    async fn settings_are_one_flat_object_and_put_of_get_changes_nothing(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.create_tenant("acme", "Acme").await;
+
+        let defaults: Value = admin_in(&app, Method::GET, "/settings", "acme").send().await.unwrap().json().await.unwrap();
+        let expected = json!({
+            "display_name": null, "access_token_ttl_seconds": 900, "refresh_token_ttl_seconds": 604800,
+            "session_idle_timeout_seconds": 604800, "session_max_lifetime_seconds": 2592000,
+            "refresh_reuse_grace_seconds": 0, "lockout_threshold": 5, "lockout_window_seconds": 900,
+            "password_min_length": 8, "password_min_classes": 2, "password_history": 0,
+            "self_registration": true, "require_verified_email": false, "mfa_policy": "optional", "reset_url": null
+        });
+        assert_eq!(defaults, expected);
+
+        let same: Value = admin_in(&app, Method::PUT, "/settings", "acme").json(&defaults).send().await.unwrap().json().await.unwrap();
+        assert_eq!(same, defaults);
+        let partial: Value = admin_in(&app, Method::PUT, "/settings", "acme")
+            .json(&json!({ "access_token_ttl_seconds": 120, "display_name": "Acme Login" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!((partial["access_token_ttl_seconds"].as_i64(), partial["display_name"].as_str()), (Some(120), Some("Acme Login")));
+        assert_eq!(partial["lockout_threshold"], 5, "absent keys keep their value");
+
+        // At once, on this instance and on another.
+        let sibling = app.spawn_sibling(|_| {}).await;
+        app.register("acme", "alice@example.com").await;
+        let tokens: Value = sibling.login("acme", "alice@example.com", PASSWORD).await.json().await.unwrap();
+        assert_eq!(tokens["expires_in"], 120);
+    }
+
+    async fn settings_refuse_unknown_keys_and_values_out_of_bounds(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.create_tenant("acme", "Acme").await;
+        let cases = [
+            json!({ "colour": "blue" }),
+            json!({ "access_token_ttl_seconds": 59 }),
+            json!({ "access_token_ttl_seconds": 86401 }),
+            json!({ "refresh_reuse_grace_seconds": 61 }),
+            json!({ "password_min_length": 7 }),
+            json!({ "password_min_classes": 5 }),
+            json!({ "password_history": 25 }),
+            json!({ "mfa_policy": "sometimes" }),
+            json!({ "self_registration": "yes" }),
+            json!({ "reset_url": "http://app.example.com/reset" }),
+            json!({ "lockout_threshold": -1 }),
+        ];
+
+        for body in cases {
+            let key = body.as_object().unwrap().keys().next().unwrap().clone();
+            let response = admin_in(&app, Method::PUT, "/settings", "acme").json(&body).send().await.unwrap();
+            let error = assert_error(response, 400, "invalid_payload").await;
+            assert!(error["fields"][&key].is_string(), "{body}: {error}");
+        }
+        let ok = admin_in(&app, Method::PUT, "/settings", "acme").json(&json!({ "reset_url": "http://localhost:5173/reset" })).send().await.unwrap();
+        assert_eq!(ok.status(), 200);
+        let unchanged: Value = admin_in(&app, Method::GET, "/settings", "acme").send().await.unwrap().json().await.unwrap();
+        assert_eq!(unchanged["access_token_ttl_seconds"], 900);
+    }
+
+    async fn users_are_listed_newest_first_with_filters_and_pages(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.create_tenant("acme", "Acme").await;
+        for email in ["ann@example.com", "bob@example.org", "cat@example.com"] {
+            admin_in(&app, Method::POST, "/users", "acme").json(&json!({ "email": email })).send().await.unwrap();
+        }
+        admin_in(&app, Method::POST, "/users", "acme").json(&json!({ "email": "dan@example.com", "status": "suspended" })).send().await.unwrap();
+        let list = |query: &str| {
+            let request = admin_in(&app, Method::GET, &format!("/users?{query}"), "acme");
+            async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+        };
+        let emails = |page: &Value| -> Vec<String> { page["data"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap().to_string()).collect() };
+
+        let all = list("").await;
+        assert_eq!(all["total"], 4);
+        assert_eq!(emails(&all)[0], "dan@example.com");
+        assert_eq!(emails(&list("email=EXAMPLE.COM").await).len(), 3);
+        assert_eq!(emails(&list("email=%25").await), Vec::<String>::new(), "LIKE wildcards are literal");
+        assert_eq!(emails(&list("status=suspended").await), vec!["dan@example.com"]);
+        let page = list("per_page=2&page=2").await;
+        assert_eq!((page["total"].as_i64(), emails(&page).len()), (Some(4), 2));
+        let bad = admin_in(&app, Method::GET, "/users?status=gone", "acme").send().await.unwrap();
+        assert_error(bad, 400, "invalid_payload").await;
+    }
+
+    async fn creating_users_validates_and_refuses_duplicates(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.create_tenant("acme", "Acme").await;
+
+        let created = admin_in(&app, Method::POST, "/users", "acme")
+            .json(&json!({ "email": "Ann@Example.com", "password": PASSWORD, "name": "Ann", "email_verified": true }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+        let ann: Value = created.json().await.unwrap();
+        assert_eq!((ann["email_verified"].as_bool(), ann["status"].as_str()), (Some(true), Some("active")));
+        assert_eq!(app.login("acme", "ann@example.com", PASSWORD).await.status(), 200);
+
+        let duplicate = admin_in(&app, Method::POST, "/users", "acme").json(&json!({ "email": "ANN@example.com" })).send().await.unwrap();
+        assert_error(duplicate, 409, "conflict").await;
+        for (body, field) in [
+            (json!({}), "email"),
+            (json!({ "email": "nope" }), "email"),
+            (json!({ "email": "b@example.com", "password": "weak" }), "password"),
+            (json!({ "email": "b@example.com", "status": "deleted" }), "status"),
+        ] {
+            let response = admin_in(&app, Method::POST, "/users", "acme").json(&body).send().await.unwrap();
+            let error = assert_error(response, 400, "invalid_payload").await;
+            assert!(error["fields"][field].is_string(), "{body}: {error}");
+        }
+        let unknown = admin_in(&app, Method::POST, "/users", "acme").json(&json!({ "email": "c@example.com", "role": "god" })).send().await.unwrap();
+        assert_error(unknown, 400, "invalid_payload").await;
+    }
+
+    async fn suspending_a_user_ends_their_sessions_at_once(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (access, refresh_token) = app.signed_in("acme", "alice@example.com").await;
+        let id = user_id(&app, "alice@example.com").await;
+
+        let suspended = admin_in(&app, Method::PUT, &format!("/users/{id}"), "acme").json(&json!({ "status": "suspended" })).send().await.unwrap();
+
+        assert_eq!(suspended.json::<Value>().await.unwrap()["status"], "suspended");
+        assert_error(app.tenant(Method::GET, "/users/me", "acme").bearer_auth(&access).send().await.unwrap(), 401, "invalid_token").await;
+        let refreshed = app.tenant(Method::POST, "/auth/refresh", "acme").json(&json!({ "refresh_token": refresh_token })).send().await.unwrap();
+        assert_error(refreshed, 401, "invalid_token").await;
+        assert_error(app.login("acme", "alice@example.com", PASSWORD).await, 403, "user_suspended").await;
+        let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE action = 'user.suspended'").fetch_all(app.state.store.pool()).await.unwrap();
+        assert_eq!(actions.len(), 1);
+    }
+
+    async fn put_changes_only_the_fields_given(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.create_tenant("acme", "Acme").await;
+        let created: Value = admin_in(&app, Method::POST, "/users", "acme").json(&json!({ "email": "ann@example.com", "name": "Ann" })).send().await.unwrap().json().await.unwrap();
+        let path = format!("/users/{}", created["id"].as_str().unwrap());
+
+        let updated: Value = admin_in(&app, Method::PUT, &path, "acme").json(&json!({ "email_verified": true, "password": "N3w-password!" })).send().await.unwrap().json().await.unwrap();
+
+        assert_eq!((updated["name"].as_str(), updated["email"].as_str(), updated["email_verified"].as_bool()), (Some("Ann"), Some("ann@example.com"), Some(true)));
+        assert_eq!(app.login("acme", "ann@example.com", "N3w-password!").await.status(), 200);
+        let bad = admin_in(&app, Method::PUT, &path, "acme").json(&json!({ "email": "nope" })).send().await.unwrap();
+        assert!(assert_error(bad, 400, "invalid_payload").await["fields"]["email"].is_string());
+    }
+
+    async fn deleting_a_user_removes_their_tokens_but_keeps_the_audit_trail(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (access, refresh_token) = app.signed_in("acme", "alice@example.com").await;
+        let id = user_id(&app, "alice@example.com").await;
+        app.create_tenant("other", "Other").await;
+
+        let foreign = admin_in(&app, Method::DELETE, &format!("/users/{id}"), "other").send().await.unwrap();
+        assert_error(foreign, 404, "not_found").await;
+        let deleted = admin_in(&app, Method::DELETE, &format!("/users/{id}"), "acme").send().await.unwrap();
+
+        assert_eq!(deleted.status(), 204);
+        assert_error(app.tenant(Method::GET, "/users/me", "acme").bearer_auth(&access).send().await.unwrap(), 401, "invalid_token").await;
+        let refreshed = app.tenant(Method::POST, "/auth/refresh", "acme").json(&json!({ "refresh_token": refresh_token })).send().await.unwrap();
+        assert_error(refreshed, 401, "invalid_token").await;
+        assert_error(admin_in(&app, Method::GET, &format!("/users/{id}"), "acme").send().await.unwrap(), 404, "not_found").await;
+        let trail: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE target_id = $1").bind(id.to_string()).fetch_one(app.state.store.pool()).await.unwrap();
+        assert_eq!(trail, 2, "registered and deleted");
+        let own: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE actor_id = $1").bind(id.to_string()).fetch_one(app.state.store.pool()).await.unwrap();
+        assert_eq!(own, 2, "their registration and login");
+        let actor: String = sqlx::query_scalar("SELECT actor_type FROM audit_log WHERE action = 'user.deleted'").fetch_one(app.state.store.pool()).await.unwrap();
+        assert_eq!(actor, "admin_key");
+    }
+}
