@@ -78,6 +78,12 @@ pub struct AccessClaims {
     pub client_id: String,
     pub scope: String,
     pub sid: String,
+    /// Names of the user's roles, when they have any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Names of the permissions those roles grant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<String>,
 }
 
 /// What a successful login or refresh answers (the seed's shape).
@@ -119,6 +125,8 @@ pub async fn issue_tokens(
     )
     .await?;
     let ttl = settings.access_token_ttl_seconds;
+    // Read at every issue, so a role change applies from the next token.
+    let (roles, permissions) = store::rbac::user_grants(&mut **tx, session.tenant_id, session.user_id).await?;
     let claims = AccessClaims {
         iss: state.config.issuer.clone(),
         sub: session.user_id.to_string(),
@@ -130,6 +138,8 @@ pub async fn issue_tokens(
         client_id: session.client_id.clone().unwrap_or_else(|| DIRECT_CLIENT_ID.to_string()),
         scope: DIRECT_SCOPE.to_string(),
         sid: session.id.to_string(),
+        roles,
+        permissions,
     };
     let access_token = state.keys.sign("at+jwt", &claims).map_err(crate::error::ApiError::internal)?;
     let response = TokenResponse {

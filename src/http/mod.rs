@@ -9,9 +9,10 @@ pub mod middleware;
 pub mod pagination;
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 use crate::app::AppState;
+use crate::rbac::api as roles;
 use crate::{auth, discovery, health, settings, tenants, users};
 
 /// The whole application: routes, fallbacks and layers, with its state.
@@ -38,6 +39,14 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{id}/verification-code", get(users::issue_verification_code))
         .route("/users/{id}/password-reset-token", get(users::issue_password_reset_token))
         .route("/settings", get(settings::get_settings).put(settings::put_settings))
+        .route("/roles", get(roles::list_roles).post(roles::create_role))
+        .route("/roles/{id}", get(roles::get_role).put(roles::update_role).delete(roles::delete_role))
+        .route("/roles/{id}/permissions", get(roles::list_role_permissions).post(roles::grant_permission))
+        .route("/roles/{role_id}/permissions/{perm_id}", delete(roles::revoke_permission))
+        .route("/permissions", get(roles::list_permissions).post(roles::create_permission))
+        .route("/permissions/{id}", put(roles::update_permission).delete(roles::delete_permission))
+        .route("/users/{id}/roles", get(roles::list_user_roles).post(roles::assign_role))
+        .route("/users/{user_id}/roles/{role_id}", delete(roles::unassign_role))
         .fallback(middleware::route_not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed);
     let routes = routes.layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::resolve_client_ip));

@@ -9,6 +9,8 @@
 //! cannot run unless the caller holds `users:write` — the check happens in the extractor,
 //! before the body, and a bearer of another tenant never gets that far.
 
+pub mod api;
+
 use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;

@@ -222,6 +222,8 @@ pub fn conflict_message(constraint: &str) -> &'static str {
     match constraint {
         "tenants_slug_key" => "a tenant with this slug already exists",
         "users_tenant_id_email_normalized_key" => "a user with this email already exists in this tenant",
+        "roles_tenant_id_name_key" => "a role with this name already exists in this tenant",
+        "permissions_tenant_id_name_key" => "a permission with this name already exists in this tenant",
         _ => "a resource with these values already exists",
     }
 }

@@ -135,3 +135,247 @@ pub async fn tenants_without_admin_role<'e>(db: impl Executor<'e, Database = Any
     .fetch_all(db)
     .await
 }
+
+/// Roles and permissions have the same shape; the table is chosen from this closed set, which
+/// is what makes the formatted SQL below safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Catalog {
+    Roles,
+    Permissions,
+}
+
+impl Catalog {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Roles => "roles",
+            Self::Permissions => "permissions",
+        }
+    }
+}
+
+/// A role or a permission.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NamedEntry {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub built_in: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for NamedEntry {
+    fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        Ok(Self {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            description: row.try_get("description")?,
+            built_in: super::get_bool(row, "built_in")?,
+            created_at: Timestamp(row.try_get("created_at")?),
+            updated_at: Timestamp(row.try_get("updated_at")?),
+        })
+    }
+}
+
+const ENTRY_COLUMNS: &str = "id, name, description, built_in, created_at, updated_at";
+
+pub async fn insert_entry<'e>(
+    db: impl Executor<'e, Database = Any>,
+    catalog: Catalog,
+    tenant_id: TenantId,
+    name: &str,
+    description: Option<&str>,
+    now: Timestamp,
+) -> sqlx::Result<NamedEntry> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {} (id, tenant_id, name, description, built_in, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {ENTRY_COLUMNS}",
+        catalog.table()
+    )))
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(tenant_id.to_string())
+    .bind(name)
+    .bind(description)
+    .bind(false)
+    .bind(now.unix_seconds())
+    .fetch_one(db)
+    .await
+}
+
+pub async fn find_entry<'e>(
+    db: impl Executor<'e, Database = Any>,
+    catalog: Catalog,
+    tenant_id: TenantId,
+    id: &str,
+) -> sqlx::Result<Option<NamedEntry>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ENTRY_COLUMNS} FROM {} WHERE tenant_id = $1 AND id = $2",
+        catalog.table()
+    )))
+    .bind(tenant_id.to_string())
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn list_entries<'e>(
+    db: impl Executor<'e, Database = Any>,
+    catalog: Catalog,
+    tenant_id: TenantId,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<NamedEntry>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ENTRY_COLUMNS} FROM {} WHERE tenant_id = $1 ORDER BY name, id LIMIT $2 OFFSET $3",
+        catalog.table()
+    )))
+    .bind(tenant_id.to_string())
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn count_entries<'e>(
+    db: impl Executor<'e, Database = Any>,
+    catalog: Catalog,
+    tenant_id: TenantId,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {} WHERE tenant_id = $1", catalog.table())))
+        .bind(tenant_id.to_string())
+        .fetch_one(db)
+        .await
+}
+
+pub async fn update_entry<'e>(
+    db: impl Executor<'e, Database = Any>,
+    catalog: Catalog,
+    tenant_id: TenantId,
+    id: &str,
+    name: Option<&str>,
+    description: Option<&str>,
+    now: Timestamp,
+) -> sqlx::Result<Option<NamedEntry>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE {} SET name = COALESCE($3, name), description = COALESCE($4, description), updated_at = $5 \
+         WHERE tenant_id = $1 AND id = $2 RETURNING {ENTRY_COLUMNS}",
+        catalog.table()
+    )))
+    .bind(tenant_id.to_string())
+    .bind(id)
+    .bind(name)
+    .bind(description)
+    .bind(now.unix_seconds())
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn delete_entry<'e>(
+    db: impl Executor<'e, Database = Any>,
+    catalog: Catalog,
+    tenant_id: TenantId,
+    id: &str,
+) -> sqlx::Result<bool> {
+    let result =
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {} WHERE tenant_id = $1 AND id = $2", catalog.table())))
+            .bind(tenant_id.to_string())
+            .bind(id)
+            .execute(db)
+            .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// The permissions a role holds.
+pub async fn list_role_permissions<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    role_id: &str,
+) -> sqlx::Result<Vec<NamedEntry>> {
+    sqlx::query_as(
+        "SELECT p.id, p.name, p.description, p.built_in, p.created_at, p.updated_at FROM role_permissions rp \
+         JOIN permissions p ON p.tenant_id = rp.tenant_id AND p.id = rp.permission_id \
+         WHERE rp.tenant_id = $1 AND rp.role_id = $2 ORDER BY p.name",
+    )
+    .bind(tenant_id.to_string())
+    .bind(role_id)
+    .fetch_all(db)
+    .await
+}
+
+/// The roles a user holds.
+pub async fn list_user_roles<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    user_id: UserId,
+) -> sqlx::Result<Vec<NamedEntry>> {
+    sqlx::query_as(
+        "SELECT r.id, r.name, r.description, r.built_in, r.created_at, r.updated_at FROM user_roles ur \
+         JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id \
+         WHERE ur.tenant_id = $1 AND ur.user_id = $2 ORDER BY r.name",
+    )
+    .bind(tenant_id.to_string())
+    .bind(user_id.to_string())
+    .fetch_all(db)
+    .await
+}
+
+pub async fn unlink_role_permission<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    role_id: &str,
+    permission_id: &str,
+) -> sqlx::Result<bool> {
+    let result =
+        sqlx::query("DELETE FROM role_permissions WHERE tenant_id = $1 AND role_id = $2 AND permission_id = $3")
+            .bind(tenant_id.to_string())
+            .bind(role_id)
+            .bind(permission_id)
+            .execute(db)
+            .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn unassign_user_role<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    user_id: UserId,
+    role_id: &str,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM user_roles WHERE tenant_id = $1 AND user_id = $2 AND role_id = $3")
+        .bind(tenant_id.to_string())
+        .bind(user_id.to_string())
+        .bind(role_id)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// The names of a user's roles and of the permissions they grant, for access-token claims.
+pub async fn user_grants<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    user_id: UserId,
+) -> sqlx::Result<(Vec<String>, Vec<String>)> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT r.name AS role, p.name AS permission FROM user_roles ur \
+         JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id \
+         LEFT JOIN role_permissions rp ON rp.tenant_id = ur.tenant_id AND rp.role_id = ur.role_id \
+         LEFT JOIN permissions p ON p.tenant_id = rp.tenant_id AND p.id = rp.permission_id \
+         WHERE ur.tenant_id = $1 AND ur.user_id = $2",
+    )
+    .bind(tenant_id.to_string())
+    .bind(user_id.to_string())
+    .fetch_all(db)
+    .await?;
+    let mut roles = std::collections::BTreeSet::new();
+    let mut permissions = std::collections::BTreeSet::new();
+    for row in rows {
+        roles.insert(row.try_get::<String, _>("role")?);
+        if let Some(permission) = row.try_get::<Option<String>, _>("permission")? {
+            permissions.insert(permission);
+        }
+    }
+    Ok((roles.into_iter().collect(), permissions.into_iter().collect()))
+}

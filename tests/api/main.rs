@@ -11,5 +11,6 @@ mod lifecycle;
 mod mail_sink;
 mod operations;
 mod recovery;
+mod roles;
 mod tenant_resolution;
 mod tenants;

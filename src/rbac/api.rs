@@ -1,0 +1,423 @@
+//! Roles and permissions (seed "Roles", "Permissions"): CRUD, role↔permission and user↔role.
+//! `roles:read` to look, `roles:write` to change. Names are unique per tenant (409); ids of
+//! another tenant are 404; built-in entries (the `admin` role, the management permissions) can
+//! be granted but not renamed or deleted. A change applies from the user's next token.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{Manage, RolesRead, RolesWrite};
+use crate::app::AppState;
+use crate::audit::{self, AuditEvent, RequestContext};
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::http::extract::{Json, Path};
+use crate::http::pagination::{Page, Pagination};
+use crate::store::rbac::{Catalog, NamedEntry};
+use crate::store::{self};
+use crate::types::Timestamp;
+use crate::users::UserId;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryRequest {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionLink {
+    permission_id: Option<Uuid>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleLink {
+    role_id: Option<Uuid>,
+}
+
+// ---- roles -------------------------------------------------------------------------------
+
+/// `GET /roles`.
+pub async fn list_roles(
+    state: State<AppState>,
+    access: Manage<RolesRead>,
+    page: Pagination,
+) -> ApiResult<Json<Page<NamedEntry>>> {
+    list(state, access, page, Catalog::Roles).await
+}
+
+/// `POST /roles` `{name, description?}` → 201.
+pub async fn create_role(
+    state: State<AppState>,
+    access: Manage<RolesWrite>,
+    ctx: RequestContext,
+    body: Json<EntryRequest>,
+) -> ApiResult<Response> {
+    create(state, access, ctx, body, Catalog::Roles).await
+}
+
+/// `GET /roles/{id}`.
+pub async fn get_role(
+    state: State<AppState>,
+    access: Manage<RolesRead>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<NamedEntry>> {
+    get(state, access, id, Catalog::Roles).await
+}
+
+/// `PUT /roles/{id}` `{name?, description?}`.
+pub async fn update_role(
+    state: State<AppState>,
+    access: Manage<RolesWrite>,
+    ctx: RequestContext,
+    Path(id): Path<Uuid>,
+    body: Json<EntryRequest>,
+) -> ApiResult<Json<NamedEntry>> {
+    update(state, access, ctx, id, body, Catalog::Roles).await
+}
+
+/// `DELETE /roles/{id}` → 204; its grants go with it.
+pub async fn delete_role(
+    state: State<AppState>,
+    access: Manage<RolesWrite>,
+    ctx: RequestContext,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    delete(state, access, ctx, id, Catalog::Roles).await
+}
+
+// ---- permissions -------------------------------------------------------------------------
+
+/// `GET /permissions`.
+pub async fn list_permissions(
+    state: State<AppState>,
+    access: Manage<RolesRead>,
+    page: Pagination,
+) -> ApiResult<Json<Page<NamedEntry>>> {
+    list(state, access, page, Catalog::Permissions).await
+}
+
+/// `POST /permissions` `{name, description?}` (names like `invoices:read`) → 201.
+pub async fn create_permission(
+    state: State<AppState>,
+    access: Manage<RolesWrite>,
+    ctx: RequestContext,
+    body: Json<EntryRequest>,
+) -> ApiResult<Response> {
+    create(state, access, ctx, body, Catalog::Permissions).await
+}
+
+/// `PUT /permissions/{id}` `{name?, description?}`.
+pub async fn update_permission(
+    state: State<AppState>,
+    access: Manage<RolesWrite>,
+    ctx: RequestContext,
+    Path(id): Path<Uuid>,
+    body: Json<EntryRequest>,
+) -> ApiResult<Json<NamedEntry>> {
+    update(state, access, ctx, id, body, Catalog::Permissions).await
+}
+
+/// `DELETE /permissions/{id}` → 204.
+pub async fn delete_permission(
+    state: State<AppState>,
+    access: Manage<RolesWrite>,
+    ctx: RequestContext,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    delete(state, access, ctx, id, Catalog::Permissions).await
+}
+
+// ---- links -------------------------------------------------------------------------------
+
+/// `GET /roles/{id}/permissions`.
+pub async fn list_role_permissions(
+    State(state): State<AppState>,
+    access: Manage<RolesRead>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Vec<NamedEntry>>> {
+    let role = existing(&state, &access, Catalog::Roles, id).await?;
+    Ok(Json(store::rbac::list_role_permissions(state.store.pool(), access.tenant.id, &role.id).await?))
+}
+
+/// `POST /roles/{id}/permissions` `{permission_id}` → 204.
+pub async fn grant_permission(
+    State(state): State<AppState>,
+    access: Manage<RolesWrite>,
+    context: RequestContext,
+    Path(id): Path<Uuid>,
+    Json(body): Json<PermissionLink>,
+) -> ApiResult<StatusCode> {
+    let permission_id = body.permission_id.ok_or_else(|| required("permission_id"))?;
+    let role = existing(&state, &access, Catalog::Roles, id).await?;
+    let permission = existing(&state, &access, Catalog::Permissions, permission_id).await?;
+    let tenant_id = access.tenant.id;
+    let mut tx = state.store.begin().await?;
+    store::rbac::link_role_permission(&mut *tx, tenant_id, &role.id, &permission.id, Timestamp::now()).await?;
+    let event = AuditEvent::new(access.actor, "role.permission_granted", context)
+        .in_tenant(tenant_id)
+        .target("role", &role.id)
+        .details(serde_json::json!({ "permission": permission.name }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /roles/{role_id}/permissions/{perm_id}` → 204; 404 when not granted.
+pub async fn revoke_permission(
+    State(state): State<AppState>,
+    access: Manage<RolesWrite>,
+    context: RequestContext,
+    Path((role_id, permission_id)): Path<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let tenant_id = access.tenant.id;
+    let mut tx = state.store.begin().await?;
+    if !store::rbac::unlink_role_permission(&mut *tx, tenant_id, &role_id.to_string(), &permission_id.to_string())
+        .await?
+    {
+        return Err(ApiError::NotFound("role permission"));
+    }
+    let event = AuditEvent::new(access.actor, "role.permission_revoked", context)
+        .in_tenant(tenant_id)
+        .target("role", role_id)
+        .details(serde_json::json!({ "permission_id": permission_id }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /users/{id}/roles`.
+pub async fn list_user_roles(
+    State(state): State<AppState>,
+    access: Manage<RolesRead>,
+    Path(id): Path<UserId>,
+) -> ApiResult<Json<Vec<NamedEntry>>> {
+    let tenant_id = access.tenant.id;
+    store::users::find_user_by_id(state.store.pool(), tenant_id, id).await?.ok_or(ApiError::NotFound("user"))?;
+    Ok(Json(store::rbac::list_user_roles(state.store.pool(), tenant_id, id).await?))
+}
+
+/// `POST /users/{id}/roles` `{role_id}` → 204.
+pub async fn assign_role(
+    State(state): State<AppState>,
+    access: Manage<RolesWrite>,
+    context: RequestContext,
+    Path(id): Path<UserId>,
+    Json(body): Json<RoleLink>,
+) -> ApiResult<StatusCode> {
+    let role_id = body.role_id.ok_or_else(|| required("role_id"))?;
+    let tenant_id = access.tenant.id;
+    store::users::find_user_by_id(state.store.pool(), tenant_id, id).await?.ok_or(ApiError::NotFound("user"))?;
+    let role = existing(&state, &access, Catalog::Roles, role_id).await?;
+    let mut tx = state.store.begin().await?;
+    store::rbac::assign_user_role(&mut *tx, tenant_id, id, &role.id, Timestamp::now()).await?;
+    let event = AuditEvent::new(access.actor, "user.role_assigned", context)
+        .in_tenant(tenant_id)
+        .target("user", id)
+        .details(serde_json::json!({ "role": role.name }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /users/{user_id}/roles/{role_id}` → 204; 404 when not assigned.
+pub async fn unassign_role(
+    State(state): State<AppState>,
+    access: Manage<RolesWrite>,
+    context: RequestContext,
+    Path((user_id, role_id)): Path<(UserId, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let tenant_id = access.tenant.id;
+    let mut tx = state.store.begin().await?;
+    if !store::rbac::unassign_user_role(&mut *tx, tenant_id, user_id, &role_id.to_string()).await? {
+        return Err(ApiError::NotFound("user role"));
+    }
+    let event = AuditEvent::new(access.actor, "user.role_unassigned", context)
+        .in_tenant(tenant_id)
+        .target("user", user_id)
+        .details(serde_json::json!({ "role_id": role_id }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- shared ------------------------------------------------------------------------------
+
+async fn list<P>(
+    State(state): State<AppState>,
+    access: Manage<P>,
+    page: Pagination,
+    catalog: Catalog,
+) -> ApiResult<Json<Page<NamedEntry>>> {
+    let pool = state.store.pool();
+    let entries = store::rbac::list_entries(pool, catalog, access.tenant.id, page.limit(), page.offset()).await?;
+    let total = store::rbac::count_entries(pool, catalog, access.tenant.id).await?;
+    Ok(Json(Page::new(entries, page, total)))
+}
+
+async fn get<P>(
+    State(state): State<AppState>,
+    access: Manage<P>,
+    id: Uuid,
+    catalog: Catalog,
+) -> ApiResult<Json<NamedEntry>> {
+    existing(&state, &access, catalog, id).await.map(Json)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    access: Manage<RolesWrite>,
+    context: RequestContext,
+    Json(body): Json<EntryRequest>,
+    catalog: Catalog,
+) -> ApiResult<Response> {
+    let (name, description) = validate(&body, catalog, true)?;
+    let name = name.expect("required on create");
+    let tenant_id = access.tenant.id;
+    let mut tx = state.store.begin().await?;
+    let entry =
+        store::rbac::insert_entry(&mut *tx, catalog, tenant_id, &name, description.as_deref(), Timestamp::now())
+            .await?;
+    let event = AuditEvent::new(access.actor, action(catalog, "created"), context)
+        .in_tenant(tenant_id)
+        .target(kind(catalog), &entry.id)
+        .details(serde_json::json!({ "name": entry.name }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(entry)).into_response())
+}
+
+async fn update(
+    State(state): State<AppState>,
+    access: Manage<RolesWrite>,
+    context: RequestContext,
+    id: Uuid,
+    Json(body): Json<EntryRequest>,
+    catalog: Catalog,
+) -> ApiResult<Json<NamedEntry>> {
+    let (name, description) = validate(&body, catalog, false)?;
+    let current = existing(&state, &access, catalog, id).await?;
+    if current.built_in {
+        return Err(ApiError::Conflict("built-in roles and permissions cannot be changed".into()));
+    }
+    let tenant_id = access.tenant.id;
+    let mut tx = state.store.begin().await?;
+    let entry = store::rbac::update_entry(
+        &mut *tx,
+        catalog,
+        tenant_id,
+        &current.id,
+        name.as_deref(),
+        description.as_deref(),
+        Timestamp::now(),
+    )
+    .await?
+    .ok_or(ApiError::NotFound(kind(catalog)))?;
+    let event = AuditEvent::new(access.actor, action(catalog, "updated"), context)
+        .in_tenant(tenant_id)
+        .target(kind(catalog), &entry.id);
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(Json(entry))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    access: Manage<RolesWrite>,
+    context: RequestContext,
+    id: Uuid,
+    catalog: Catalog,
+) -> ApiResult<StatusCode> {
+    let current = existing(&state, &access, catalog, id).await?;
+    if current.built_in {
+        return Err(ApiError::Conflict("built-in roles and permissions cannot be deleted".into()));
+    }
+    let tenant_id = access.tenant.id;
+    let mut tx = state.store.begin().await?;
+    if !store::rbac::delete_entry(&mut *tx, catalog, tenant_id, &current.id).await? {
+        return Err(ApiError::NotFound(kind(catalog)));
+    }
+    let event = AuditEvent::new(access.actor, action(catalog, "deleted"), context)
+        .in_tenant(tenant_id)
+        .target(kind(catalog), &current.id)
+        .details(serde_json::json!({ "name": current.name }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The entry of this tenant, or 404 (an id of another tenant is simply not found).
+async fn existing<P>(state: &AppState, access: &Manage<P>, catalog: Catalog, id: Uuid) -> ApiResult<NamedEntry> {
+    store::rbac::find_entry(state.store.pool(), catalog, access.tenant.id, &id.to_string())
+        .await?
+        .ok_or(ApiError::NotFound(kind(catalog)))
+}
+
+/// Role names: 1–100 printable characters. Permission names: `resource:action` in lower case.
+fn validate(body: &EntryRequest, catalog: Catalog, creating: bool) -> ApiResult<(Option<String>, Option<String>)> {
+    let mut fields = FieldErrors::new();
+    let name = body.name.as_deref().map(str::trim);
+    match name {
+        None if creating => _ = fields.insert("name".into(), "is required".into()),
+        None => {}
+        Some(name) => {
+            let valid = match catalog {
+                Catalog::Roles => {
+                    !name.is_empty() && name.chars().count() <= 100 && !name.chars().any(char::is_control)
+                }
+                Catalog::Permissions => {
+                    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-*".contains(c);
+                    name.len() <= 100
+                        && name.split_once(':').is_some_and(|(resource, action)| {
+                            !resource.is_empty()
+                                && !action.is_empty()
+                                && resource.chars().all(allowed)
+                                && action.chars().all(allowed)
+                        })
+                }
+            };
+            if !valid {
+                let why = match catalog {
+                    Catalog::Roles => "must be 1 to 100 characters",
+                    Catalog::Permissions => "must look like resource:action (a-z, 0-9, _ . - *)",
+                };
+                fields.insert("name".into(), why.into());
+            }
+        }
+    }
+    let description = body.description.as_deref().map(str::trim);
+    if description.is_some_and(|d| d.chars().count() > 500) {
+        fields.insert("description".into(), "must be at most 500 characters".into());
+    }
+    if fields.is_empty() {
+        Ok((name.map(str::to_string), description.map(str::to_string)))
+    } else {
+        Err(ApiError::validation(fields))
+    }
+}
+
+fn required(field: &str) -> ApiError {
+    ApiError::validation(FieldErrors::from([(field.to_string(), "is required".to_string())]))
+}
+
+fn kind(catalog: Catalog) -> &'static str {
+    match catalog {
+        Catalog::Roles => "role",
+        Catalog::Permissions => "permission",
+    }
+}
+
+fn action(catalog: Catalog, verb: &str) -> &'static str {
+    match (catalog, verb) {
+        (Catalog::Roles, "created") => "role.created",
+        (Catalog::Roles, "updated") => "role.updated",
+        (Catalog::Roles, _) => "role.deleted",
+        (Catalog::Permissions, "created") => "permission.created",
+        (Catalog::Permissions, "updated") => "permission.updated",
+        (Catalog::Permissions, _) => "permission.deleted",
+    }
+}
