@@ -51,7 +51,9 @@ impl MailSink {
         let url = format!("smtp://{}", listener.local_addr().unwrap());
         let (sender, receiver) = mpsc::unbounded_channel();
         let mut server = Server::new(Collector { to: Vec::new(), data: Vec::new(), sender });
-        server.with_name("sink.test").with_num_threads(1).with_tcp_listener(listener);
+        // Several threads: lettre pools connections and may open a second one while the first is
+        // still checked out; a one-thread sink would leave the second waiting.
+        server.with_name("sink.test").with_num_threads(4).with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
         });
