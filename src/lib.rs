@@ -29,6 +29,8 @@ pub mod keys;
 pub mod mail;
 /// Who may manage a tenant: management permissions, the built-in admin role, `Manage<P>`.
 pub mod rbac;
+/// Session administration: list live sessions, revoke one.
+pub mod sessions;
 /// Tenant settings (token lifetimes, lockout, password policy, …) with their defaults.
 pub mod settings;
 /// Every SQL statement: the store layer over SQLite and PostgreSQL.

@@ -3,6 +3,8 @@
 //! A use case records its event with [`record`] inside the same transaction as the change,
 //! so a change and its audit row commit or roll back together. Details never hold secrets.
 
+pub mod api;
+
 use sqlx::{Any, Executor};
 
 use crate::tenants::TenantId;

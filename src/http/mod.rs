@@ -13,7 +13,7 @@ use axum::routing::{delete, get, post, put};
 
 use crate::app::AppState;
 use crate::rbac::api as roles;
-use crate::{auth, discovery, health, settings, tenants, users};
+use crate::{audit, auth, discovery, health, sessions, settings, tenants, users};
 
 /// The whole application: routes, fallbacks and layers, with its state.
 pub fn router(state: AppState) -> Router {
@@ -47,6 +47,9 @@ pub fn router(state: AppState) -> Router {
         .route("/permissions/{id}", put(roles::update_permission).delete(roles::delete_permission))
         .route("/users/{id}/roles", get(roles::list_user_roles).post(roles::assign_role))
         .route("/users/{user_id}/roles/{role_id}", delete(roles::unassign_role))
+        .route("/sessions", get(sessions::list_sessions))
+        .route("/sessions/{id}", delete(sessions::revoke_session))
+        .route("/audit-log", get(audit::api::list_audit_log))
         .fallback(middleware::route_not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed);
     let routes = routes.layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::resolve_client_ip));

@@ -27,3 +27,94 @@ pub async fn insert_audit_event<'e>(db: impl Executor<'e, Database = Any>, event
     .await
     .map(|_| ())
 }
+
+/// An audit row as the administration API shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: String,
+    pub actor_type: String,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub outcome: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub details: Option<serde_json::Value>,
+    pub created_at: crate::types::Timestamp,
+}
+
+impl sqlx::FromRow<'_, sqlx::any::AnyRow> for AuditEntry {
+    fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        let details: Option<String> = row.try_get("details")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            actor_type: row.try_get("actor_type")?,
+            actor_id: row.try_get("actor_id")?,
+            action: row.try_get("action")?,
+            target_type: row.try_get("target_type")?,
+            target_id: row.try_get("target_id")?,
+            outcome: row.try_get("outcome")?,
+            ip: row.try_get("ip")?,
+            user_agent: row.try_get("user_agent")?,
+            request_id: row.try_get("request_id")?,
+            details: details.and_then(|d| serde_json::from_str(&d).ok()),
+            created_at: crate::types::Timestamp(row.try_get("created_at")?),
+        })
+    }
+}
+
+/// Filters of `GET /audit-log`; None matches everything.
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    pub target: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+const AUDIT_WHERE: &str = "tenant_id = $1 AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR actor_id = $3) \
+     AND ($4 IS NULL OR target_id = $4) AND ($5 IS NULL OR created_at >= $5) AND ($6 IS NULL OR created_at <= $6)";
+
+/// A page of the tenant's audit rows, newest first (on `audit_log_tenant_created_idx`).
+pub async fn list_audit_entries<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: crate::tenants::TenantId,
+    filter: &AuditFilter,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<AuditEntry>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, actor_type, actor_id, action, target_type, target_id, outcome, ip, user_agent, request_id, \
+         details, created_at FROM audit_log WHERE {AUDIT_WHERE} ORDER BY created_at DESC, id DESC LIMIT $7 OFFSET $8"
+    )))
+    .bind(tenant_id.to_string())
+    .bind(filter.action.as_deref())
+    .bind(filter.actor.as_deref())
+    .bind(filter.target.as_deref())
+    .bind(filter.since)
+    .bind(filter.until)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn count_audit_entries<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: crate::tenants::TenantId,
+    filter: &AuditFilter,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM audit_log WHERE {AUDIT_WHERE}")))
+        .bind(tenant_id.to_string())
+        .bind(filter.action.as_deref())
+        .bind(filter.actor.as_deref())
+        .bind(filter.target.as_deref())
+        .bind(filter.since)
+        .bind(filter.until)
+        .fetch_one(db)
+        .await
+}

@@ -255,3 +255,71 @@ pub async fn revoke_access_token<'e>(
     .await
     .map(|_| ())
 }
+
+/// A session as the administration API lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionSummary {
+    pub id: String,
+    pub user_id: String,
+    pub client_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+impl FromRow<'_, AnyRow> for SessionSummary {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            user_id: row.try_get("user_id")?,
+            client_id: row.try_get("client_id")?,
+            ip: row.try_get("ip")?,
+            user_agent: row.try_get("user_agent")?,
+            created_at: Timestamp(row.try_get("created_at")?),
+            last_seen_at: Timestamp(row.try_get("last_seen_at")?),
+            expires_at: Timestamp(row.try_get("expires_at")?),
+        })
+    }
+}
+
+/// Live sessions of the tenant (optionally of one user), newest first.
+pub async fn list_live_sessions<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    user_id: Option<UserId>,
+    now: Timestamp,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<SessionSummary>> {
+    sqlx::query_as(
+        "SELECT id, user_id, client_id, ip, user_agent, created_at, last_seen_at, expires_at FROM sessions \
+         WHERE tenant_id = $1 AND ($2 IS NULL OR user_id = $2) AND revoked_at IS NULL AND expires_at > $3 \
+         ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5",
+    )
+    .bind(tenant_id.to_string())
+    .bind(user_id.map(|u| u.to_string()))
+    .bind(now.unix_seconds())
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn count_live_sessions<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    user_id: Option<UserId>,
+    now: Timestamp,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sessions \
+         WHERE tenant_id = $1 AND ($2 IS NULL OR user_id = $2) AND revoked_at IS NULL AND expires_at > $3",
+    )
+    .bind(tenant_id.to_string())
+    .bind(user_id.map(|u| u.to_string()))
+    .bind(now.unix_seconds())
+    .fetch_one(db)
+    .await
+}

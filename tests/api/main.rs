@@ -10,6 +10,7 @@ mod keys;
 mod lifecycle;
 mod mail_sink;
 mod operations;
+mod oversight;
 mod recovery;
 mod roles;
 mod tenant_resolution;
