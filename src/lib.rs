@@ -19,6 +19,8 @@ pub mod crypto;
 pub mod discovery;
 /// `ApiError`: the one way a request fails, and its JSON shape.
 pub mod error;
+/// Upstream identity providers of a tenant (administration; sign-in through them later).
+pub mod federation;
 /// `/health` and `/ready`.
 pub mod health;
 /// Router, middleware layers and extractors shared by every feature.

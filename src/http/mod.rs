@@ -13,7 +13,7 @@ use axum::routing::{delete, get, post, put};
 
 use crate::app::AppState;
 use crate::rbac::api as roles;
-use crate::{audit, auth, discovery, health, sessions, settings, tenants, users};
+use crate::{audit, auth, discovery, federation, health, sessions, settings, tenants, users};
 
 /// The whole application: routes, fallbacks and layers, with its state.
 pub fn router(state: AppState) -> Router {
@@ -50,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions", get(sessions::list_sessions))
         .route("/sessions/{id}", delete(sessions::revoke_session))
         .route("/audit-log", get(audit::api::list_audit_log))
+        .route("/identity-providers", get(federation::list_providers).post(federation::create_provider))
+        .route("/identity-providers/{id}", put(federation::update_provider).delete(federation::delete_provider))
         .fallback(middleware::route_not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed);
     let routes = routes.layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::resolve_client_ip));

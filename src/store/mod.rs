@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod codes;
+pub mod identity_providers;
 pub mod keys;
 pub mod maintenance;
 pub mod rbac;
@@ -224,6 +225,7 @@ pub fn conflict_message(constraint: &str) -> &'static str {
         "users_tenant_id_email_normalized_key" => "a user with this email already exists in this tenant",
         "roles_tenant_id_name_key" => "a role with this name already exists in this tenant",
         "permissions_tenant_id_name_key" => "a permission with this name already exists in this tenant",
+        "identity_providers_tenant_id_name_key" => "an identity provider with this name already exists in this tenant",
         _ => "a resource with these values already exists",
     }
 }

@@ -6,6 +6,7 @@ mod helpers;
 mod administration;
 mod auth;
 mod http_conventions;
+mod identity_providers;
 mod keys;
 mod lifecycle;
 mod mail_sink;

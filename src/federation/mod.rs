@@ -1,0 +1,231 @@
+//! Upstream identity providers of a tenant (seed "Identity providers"): Google, GitHub or any
+//! OpenID provider. This is their administration (`identity_providers:read` / `:write`); signing
+//! in through them comes later. Client secrets are sealed with the master key, never returned
+//! (answers say `has_secret`), and a PUT without one keeps the stored secret.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::audit::{self, AuditEvent, RequestContext};
+use crate::crypto::secretbox;
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::http::extract::{Json, Path};
+use crate::rbac::{IdentityProvidersRead, IdentityProvidersWrite, Manage};
+use crate::store::{self, identity_providers::ProviderRow};
+use crate::types::Timestamp;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderRequest {
+    name: Option<String>,
+    kind: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    issuer: Option<String>,
+    scopes: Option<Vec<String>>,
+    enabled: Option<bool>,
+}
+
+/// A provider as the API shows it: the secret only as `has_secret`.
+#[derive(Serialize)]
+pub struct ProviderResponse {
+    id: String,
+    name: String,
+    kind: String,
+    client_id: String,
+    has_secret: bool,
+    issuer: Option<String>,
+    scopes: Vec<String>,
+    enabled: bool,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl From<&ProviderRow> for ProviderResponse {
+    fn from(p: &ProviderRow) -> Self {
+        Self {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            kind: p.kind.clone(),
+            client_id: p.client_id.clone(),
+            has_secret: p.client_secret.is_some(),
+            issuer: p.issuer.clone(),
+            scopes: p.scopes.clone(),
+            enabled: p.enabled,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// `GET /identity-providers`.
+pub async fn list_providers(
+    State(state): State<AppState>,
+    access: Manage<IdentityProvidersRead>,
+) -> ApiResult<Json<Vec<ProviderResponse>>> {
+    let rows = store::identity_providers::list_providers(state.store.pool(), access.tenant.id).await?;
+    Ok(Json(rows.iter().map(ProviderResponse::from).collect()))
+}
+
+/// `POST /identity-providers` → 201: `name`, `kind`, `client_id` required; `issuer` for `oidc`.
+pub async fn create_provider(
+    State(state): State<AppState>,
+    access: Manage<IdentityProvidersWrite>,
+    context: RequestContext,
+    Json(body): Json<ProviderRequest>,
+) -> ApiResult<Response> {
+    let now = Timestamp::now();
+    let id = Uuid::now_v7().to_string();
+    let kind = body.kind.clone().unwrap_or_default();
+    let mut row = ProviderRow {
+        id: id.clone(),
+        name: body.name.clone().unwrap_or_default(),
+        scopes: default_scopes(&kind),
+        kind,
+        client_id: body.client_id.clone().unwrap_or_default(),
+        client_secret: None,
+        issuer: None,
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+    };
+    apply(&state, &mut row, body)?;
+    let tenant_id = access.tenant.id;
+    let mut tx = state.store.begin().await?;
+    store::identity_providers::insert_provider(&mut *tx, tenant_id, &row).await?;
+    let event = AuditEvent::new(access.actor, "identity_provider.created", context)
+        .in_tenant(tenant_id)
+        .target("identity_provider", &id)
+        .details(serde_json::json!({ "name": row.name, "kind": row.kind }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(ProviderResponse::from(&row))).into_response())
+}
+
+/// `PUT /identity-providers/{id}`: any subset; without `client_secret` the stored one stays.
+pub async fn update_provider(
+    State(state): State<AppState>,
+    access: Manage<IdentityProvidersWrite>,
+    context: RequestContext,
+    Path(id): Path<Uuid>,
+    Json(body): Json<ProviderRequest>,
+) -> ApiResult<Json<ProviderResponse>> {
+    let tenant_id = access.tenant.id;
+    let mut row = store::identity_providers::find_provider(state.store.pool(), tenant_id, &id.to_string())
+        .await?
+        .ok_or(ApiError::NotFound("identity provider"))?;
+    let secret_changed = body.client_secret.is_some();
+    apply(&state, &mut row, body)?;
+    row.updated_at = Timestamp::now();
+    let mut tx = state.store.begin().await?;
+    store::identity_providers::update_provider(&mut *tx, tenant_id, &row).await?;
+    let event = AuditEvent::new(access.actor, "identity_provider.updated", context)
+        .in_tenant(tenant_id)
+        .target("identity_provider", &row.id)
+        .details(serde_json::json!({ "secret_changed": secret_changed }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(Json(ProviderResponse::from(&row)))
+}
+
+/// `DELETE /identity-providers/{id}` → 204.
+pub async fn delete_provider(
+    State(state): State<AppState>,
+    access: Manage<IdentityProvidersWrite>,
+    context: RequestContext,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    let tenant_id = access.tenant.id;
+    let mut tx = state.store.begin().await?;
+    if !store::identity_providers::delete_provider(&mut *tx, tenant_id, &id.to_string()).await? {
+        return Err(ApiError::NotFound("identity provider"));
+    }
+    let event = AuditEvent::new(access.actor, "identity_provider.deleted", context)
+        .in_tenant(tenant_id)
+        .target("identity_provider", id);
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Applies the request to the row, validating the result as a whole.
+fn apply(state: &AppState, row: &mut ProviderRow, body: ProviderRequest) -> ApiResult<()> {
+    if let Some(name) = body.name {
+        row.name = name.trim().to_string();
+    }
+    if let Some(kind) = body.kind {
+        row.kind = kind;
+    }
+    if let Some(client_id) = body.client_id {
+        row.client_id = client_id.trim().to_string();
+    }
+    if let Some(issuer) = body.issuer {
+        row.issuer = Some(issuer.trim().trim_end_matches('/').to_string()).filter(|i| !i.is_empty());
+    }
+    if let Some(scopes) = body.scopes {
+        row.scopes = scopes;
+    }
+    if let Some(enabled) = body.enabled {
+        row.enabled = enabled;
+    }
+    let mut fields = FieldErrors::new();
+    if row.name.is_empty() || row.name.chars().count() > 100 || row.name.chars().any(char::is_control) {
+        fields.insert("name".into(), "must be 1 to 100 characters".into());
+    }
+    if !matches!(row.kind.as_str(), "google" | "github" | "oidc") {
+        fields.insert("kind".into(), "must be google, github or oidc".into());
+    }
+    if row.client_id.is_empty() || row.client_id.len() > 512 {
+        fields.insert("client_id".into(), "must be 1 to 512 characters".into());
+    }
+    match (&row.issuer, row.kind.as_str()) {
+        (None, "oidc") => _ = fields.insert("issuer".into(), "is required for oidc providers".into()),
+        (Some(issuer), _) if !is_issuer_url(issuer) => {
+            fields.insert("issuer".into(), "must be an https URL (http only for localhost)".into());
+        }
+        _ => {}
+    }
+    let scope_ok = |s: &String| {
+        !s.is_empty() && s.len() <= 100 && s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    };
+    if row.scopes.len() > 50 || !row.scopes.iter().all(scope_ok) {
+        fields.insert("scopes".into(), "must be at most 50 scope tokens without spaces".into());
+    }
+    if let Some(secret) = &body.client_secret
+        && (secret.is_empty() || secret.len() > 1024)
+    {
+        fields.insert("client_secret".into(), "must be 1 to 1024 characters".into());
+    }
+    if !fields.is_empty() {
+        return Err(ApiError::validation(fields));
+    }
+    if let Some(secret) = body.client_secret {
+        row.client_secret =
+            Some(secretbox::seal(&state.master_key, secret.as_bytes(), &format!("idp_secret:{}", row.id)));
+    }
+    Ok(())
+}
+
+fn default_scopes(kind: &str) -> Vec<String> {
+    let scopes: &[&str] = match kind {
+        "github" => &["read:user", "user:email"],
+        _ => &["openid", "email", "profile"],
+    };
+    scopes.iter().map(|s| s.to_string()).collect()
+}
+
+fn is_issuer_url(url: &str) -> bool {
+    let rest = match url.strip_prefix("https://") {
+        Some(rest) => rest,
+        None => match url.strip_prefix("http://") {
+            Some(rest) if matches!(rest.split(['/', ':']).next(), Some("localhost" | "127.0.0.1")) => rest,
+            _ => return false,
+        },
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    !host.is_empty() && !host.contains('@') && !url.contains(['?', '#', ' '])
+}

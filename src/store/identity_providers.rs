@@ -1,0 +1,131 @@
+//! A tenant's upstream identity providers.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, FromRow, Row};
+
+use super::get_bool;
+use crate::tenants::TenantId;
+use crate::types::Timestamp;
+
+/// A provider as stored; `client_secret` is sealed (associated data `idp_secret:<id>`).
+#[derive(Clone)]
+pub struct ProviderRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub client_id: String,
+    pub client_secret: Option<Vec<u8>>,
+    pub issuer: Option<String>,
+    pub scopes: Vec<String>,
+    pub enabled: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl FromRow<'_, AnyRow> for ProviderRow {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        let scopes: String = row.try_get("scopes")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            kind: row.try_get("kind")?,
+            client_id: row.try_get("client_id")?,
+            client_secret: row.try_get("client_secret")?,
+            issuer: row.try_get("issuer")?,
+            scopes: serde_json::from_str(&scopes).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            enabled: get_bool(row, "enabled")?,
+            created_at: Timestamp(row.try_get("created_at")?),
+            updated_at: Timestamp(row.try_get("updated_at")?),
+        })
+    }
+}
+
+const COLUMNS: &str = "id, name, kind, client_id, client_secret, issuer, scopes, enabled, created_at, updated_at";
+
+pub async fn insert_provider<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    p: &ProviderRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO identity_providers (id, tenant_id, name, kind, client_id, client_secret, issuer, scopes, enabled, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&p.id)
+    .bind(tenant_id.to_string())
+    .bind(&p.name)
+    .bind(&p.kind)
+    .bind(&p.client_id)
+    .bind(p.client_secret.as_deref())
+    .bind(p.issuer.as_deref())
+    .bind(serde_json::to_string(&p.scopes).unwrap_or_else(|_| "[]".into()))
+    .bind(p.enabled)
+    .bind(p.created_at.unix_seconds())
+    .bind(p.updated_at.unix_seconds())
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn update_provider<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    p: &ProviderRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE identity_providers SET name = $3, kind = $4, client_id = $5, client_secret = $6, issuer = $7, \
+         scopes = $8, enabled = $9, updated_at = $10 WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id.to_string())
+    .bind(&p.id)
+    .bind(&p.name)
+    .bind(&p.kind)
+    .bind(&p.client_id)
+    .bind(p.client_secret.as_deref())
+    .bind(p.issuer.as_deref())
+    .bind(serde_json::to_string(&p.scopes).unwrap_or_else(|_| "[]".into()))
+    .bind(p.enabled)
+    .bind(p.updated_at.unix_seconds())
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn find_provider<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    id: &str,
+) -> sqlx::Result<Option<ProviderRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM identity_providers WHERE tenant_id = $1 AND id = $2"
+    )))
+    .bind(tenant_id.to_string())
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn list_providers<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+) -> sqlx::Result<Vec<ProviderRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM identity_providers WHERE tenant_id = $1 ORDER BY name"
+    )))
+    .bind(tenant_id.to_string())
+    .fetch_all(db)
+    .await
+}
+
+pub async fn delete_provider<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    id: &str,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM identity_providers WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id.to_string())
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
