@@ -103,11 +103,24 @@ pub async fn list_audit_entries<'e>(
     .await
 }
 
+/// How many rows match; without filters it is the trigger-kept counter (one key read).
 pub async fn count_audit_entries<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: crate::tenants::TenantId,
     filter: &AuditFilter,
 ) -> sqlx::Result<i64> {
+    let unfiltered = filter.action.is_none()
+        && filter.actor.is_none()
+        && filter.target.is_none()
+        && filter.since.is_none()
+        && filter.until.is_none();
+    if unfiltered {
+        return sqlx::query_scalar("SELECT audit_rows FROM tenant_counters WHERE tenant_id = $1")
+            .bind(tenant_id.to_string())
+            .fetch_optional(db)
+            .await
+            .map(Option::unwrap_or_default);
+    }
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM audit_log WHERE {AUDIT_WHERE}")))
         .bind(tenant_id.to_string())
         .bind(filter.action.as_deref())

@@ -208,12 +208,20 @@ pub async fn list_users<'e>(
     .await
 }
 
+/// How many users match; without filters it is the trigger-kept counter (one key read).
 pub async fn count_users<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
     email_contains: Option<&str>,
     status: Option<UserStatus>,
 ) -> sqlx::Result<i64> {
+    if email_contains.is_none() && status.is_none() {
+        return sqlx::query_scalar("SELECT users FROM tenant_counters WHERE tenant_id = $1")
+            .bind(tenant_id.to_string())
+            .fetch_optional(db)
+            .await
+            .map(Option::unwrap_or_default);
+    }
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM users WHERE tenant_id = $1 \
          AND ($2 IS NULL OR email_normalized LIKE $2 ESCAPE '\\') AND ($3 IS NULL OR status = $3)",

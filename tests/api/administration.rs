@@ -285,4 +285,32 @@ backend_tests! {
         let actor: String = sqlx::query_scalar("SELECT actor_type FROM audit_log WHERE action = 'user.deleted'").fetch_one(app.state.store.pool()).await.unwrap();
         assert_eq!(actor, "admin_key");
     }
+
+    async fn unfiltered_totals_stay_exact_through_inserts_and_deletes(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.create_tenant("acme", "Acme").await;
+        let mut ids = Vec::new();
+        for email in ["a@example.com", "b@example.com", "c@example.com"] {
+            let user: Value = admin_in(&app, Method::POST, "/users", "acme").json(&json!({ "email": email })).send().await.unwrap().json().await.unwrap();
+            ids.push(user["id"].as_str().unwrap().to_string());
+        }
+        admin_in(&app, Method::DELETE, &format!("/users/{}", ids[0]), "acme").send().await.unwrap();
+        let tenant = tenant_id(&app, "acme").await.to_string();
+        let pool = app.state.store.pool();
+        let real = |sql: &'static str| {
+            let tenant = tenant.clone();
+            async move { sqlx::query_scalar::<_, i64>(sql).bind(tenant).fetch_one(pool).await.unwrap() }
+        };
+
+        let users: Value = admin_in(&app, Method::GET, "/users", "acme").send().await.unwrap().json().await.unwrap();
+        let audit: Value = admin_in(&app, Method::GET, "/audit-log", "acme").send().await.unwrap().json().await.unwrap();
+
+        assert_eq!(users["total"], 2);
+        assert_eq!(users["total"].as_i64().unwrap(), real("SELECT COUNT(*) FROM users WHERE tenant_id = $1").await);
+        assert_eq!(audit["total"].as_i64().unwrap(), real("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1").await);
+        assert_eq!(audit["total"], 4, "three created, one deleted");
+        let id = ovlt::tenants::TenantId::parse(&tenant).unwrap();
+        app.admin(Method::DELETE, &format!("/tenants/{id}")).send().await.unwrap();
+        assert_eq!(real("SELECT COUNT(*) FROM tenant_counters WHERE tenant_id = $1").await, 0, "counters go with the tenant");
+    }
 }
