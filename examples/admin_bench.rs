@@ -5,55 +5,23 @@
 //!   cargo build --release && cargo run --release --example admin_bench
 //!   cargo run --release --example admin_bench -- postgres://postgres@127.0.0.1:5432/postgres
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sqlx::Connection;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-const ADMIN_KEY: &str = "bench-admin-key-0123456789abcdefghijklmnop";
+mod support;
+
+use support::ADMIN_KEY;
+
 const ROWS: i64 = 1_000_000;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let postgres = std::env::args().nth(1);
     let data = tempfile::tempdir()?;
-    let (url, backend, pg_name) = match &postgres {
-        None => (format!("sqlite://{}/ovlt.db?mode=rwc", data.path().display()), "SQLite", None),
-        Some(admin) => {
-            let name = format!("ovlt_admin_bench_{}", std::process::id());
-            let mut conn = sqlx::PgConnection::connect(admin).await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await?;
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            (format!("{base}/{name}"), "PostgreSQL", Some(name))
-        }
-    };
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let mut server = tokio::process::Command::new(format!("{target}/release/ovlt"))
-        .env_clear()
-        .current_dir(data.path())
-        .envs([
-            ("OVLT_PORT", "0"),
-            ("OVLT_LOG_FORMAT", "json"),
-            ("RUST_LOG", "warn,ovlt::cli=info"),
-            ("OVLT_ADMIN_KEY", ADMIN_KEY),
-        ])
-        .env("DATABASE_URL", &url)
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let mut address = String::new();
-    while let Some(line) = lines.next_line().await? {
-        if let Ok(entry) = serde_json::from_str::<Value>(&line)
-            && entry["message"] == "listening"
-        {
-            address = format!("http://{}", entry["address"].as_str().unwrap_or_default());
-            break;
-        }
-    }
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let database = support::Database::create(std::env::args().nth(1), data.path(), "ovlt_admin_bench").await?;
+    let (mut server, address) = support::start_server(&database.url, data.path(), &[]).await?;
+    let (url, backend) = (database.url.clone(), database.backend);
     let client = reqwest::Client::new();
     let tenant: Value = client
         .post(format!("{address}/tenants"))
@@ -68,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     let seeded = Instant::now();
     sqlx::any::install_default_drivers();
     let mut db = sqlx::AnyConnection::connect(&url).await?;
-    let bool_true = if postgres.is_some() { "TRUE" } else { "1" };
+    let bool_true = if database.is_postgres() { "TRUE" } else { "1" };
     let users = format!(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ROWS}) \
          INSERT INTO users (id, tenant_id, email, email_normalized, name, password_hash, email_verified, status, \
@@ -83,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
     );
     sqlx::raw_sql(sqlx::AssertSqlSafe(users)).execute(&mut db).await?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(audit)).execute(&mut db).await?;
-    if postgres.is_some() {
+    if database.is_postgres() {
         sqlx::raw_sql("ANALYZE").execute(&mut db).await?;
     }
     println!("seeded {ROWS} users and {ROWS} audit rows in {:.1} s", seeded.elapsed().as_secs_f64());
@@ -120,13 +88,7 @@ async fn main() -> anyhow::Result<()> {
     }
     server.kill().await.ok();
     drop(db);
-    if let (Some(admin), Some(name)) = (postgres, pg_name) {
-        let mut conn = sqlx::PgConnection::connect(&admin).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
-            .execute(&mut conn)
-            .await?;
-    }
-    Ok(())
+    database.drop_if_postgres().await
 }
 
 fn ms(d: Duration) -> f64 {

@@ -8,71 +8,35 @@
 //!
 //! For PostgreSQL the URL is an admin connection: a fresh database is created and dropped.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sqlx::Connection;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 // The server's allocator, so the Argon2id ceiling measured here is the server's.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const ADMIN_KEY: &str = "bench-admin-key-0123456789abcdefghijklmnop";
+mod support;
+
+use support::ADMIN_KEY;
+
 const PASSWORD: &str = "Bench-pass-1234!";
 const SECONDS: u64 = 8;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let postgres = std::env::args().nth(1);
     let data = tempfile::tempdir()?;
-    let (database_url, backend, pg_name) = match &postgres {
-        None => (format!("sqlite://{}/ovlt.db?mode=rwc", data.path().display()), "SQLite", None),
-        Some(admin) => {
-            let name = format!("ovlt_bench_{}", std::process::id());
-            let mut conn = sqlx::PgConnection::connect(admin).await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await?;
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            (format!("{base}/{name}"), "PostgreSQL", Some(name))
-        }
-    };
-
-    let binary = std::env::var("OVLT_BIN").unwrap_or_else(|_| {
-        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-        format!("{target}/release/ovlt")
-    });
-    let mut server = tokio::process::Command::new(&binary)
-        .env_clear()
-        .current_dir(data.path())
-        .envs([
-            ("OVLT_PORT", "0"),
-            ("OVLT_LOG_FORMAT", "json"),
-            ("RUST_LOG", "warn,ovlt::cli=info"),
-            ("OVLT_ADMIN_KEY", ADMIN_KEY),
-            ("OVLT_RATE_LIMIT_PER_MINUTE", "0"),
-            ("OVLT_DB_MAX_CONNECTIONS", "16"),
-            ("DATABASE_URL", database_url.as_str()),
-        ])
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("cannot start {binary} (build it with cargo build --release): {e}"))?;
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    let mut address = String::new();
-    while let Some(line) = lines.next_line().await? {
-        if let Ok(entry) = serde_json::from_str::<Value>(&line)
-            && entry["message"] == "listening"
-        {
-            address = format!("http://{}", entry["address"].as_str().unwrap_or_default());
-            break;
-        }
-    }
-    anyhow::ensure!(!address.is_empty(), "the server did not start");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let database = support::Database::create(std::env::args().nth(1), data.path(), "ovlt_bench").await?;
+    let (mut server, address) = support::start_server(
+        &database.url,
+        data.path(),
+        &[("OVLT_RATE_LIMIT_PER_MINUTE", "0"), ("OVLT_DB_MAX_CONNECTIONS", "16")],
+    )
+    .await?;
     let pid = server.id().unwrap_or_default();
+    let backend = database.backend;
 
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
     let post = |path: &str, body: Value| {
@@ -194,13 +158,7 @@ async fn main() -> anyhow::Result<()> {
     println!("/health during the login flood: p50 {health_p50:.2} ms, p99 {health_p99:.2} ms");
     println!("server peak RSS: {peak_rss_mb:.1} MB");
 
-    if let (Some(admin), Some(name)) = (postgres, pg_name) {
-        let mut conn = sqlx::PgConnection::connect(&admin).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
-            .execute(&mut conn)
-            .await?;
-    }
-    Ok(())
+    database.drop_if_postgres().await
 }
 
 struct Outcome {
