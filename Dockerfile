@@ -21,10 +21,13 @@ RUN apt-get update \
 COPY --from=build /src/target/release/ovlt /usr/local/bin/ovlt
 USER ovlt
 WORKDIR /data
+# MIMALLOC_ARENA_EAGER_COMMIT=0: the allocator commits pages as they are used instead of a
+# 12 MB first arena up front (idle RSS ~15 MB instead of ~27 MB, measured).
 ENV OVLT_HOST=0.0.0.0 \
     OVLT_PORT=3000 \
     OVLT_DATA_DIR=/data \
-    OVLT_LOG_FORMAT=json
+    OVLT_LOG_FORMAT=json \
+    MIMALLOC_ARENA_EAGER_COMMIT=0
 VOLUME ["/data"]
 EXPOSE 3000
 ENTRYPOINT ["/usr/local/bin/ovlt"]
