@@ -151,7 +151,13 @@ pub async fn login(
         audit::record(pool, failure("login.failed", Some(&user))).await?;
         return Err(ApiError::InvalidCredentials);
     }
-    store::users::clear_login_attempts(pool, tenant.id, user.id).await?;
+    // A correct password forgets the counted attempts: here for the refusals below, and in
+    // `record_login_success` for a login that goes through (one write either way).
+    let refuse_correct_password =
+        user.status == UserStatus::Suspended || (settings.require_verified_email && !user.email_verified);
+    if refuse_correct_password {
+        store::users::clear_login_attempts(pool, tenant.id, user.id).await?;
+    }
     if user.status == UserStatus::Suspended {
         audit::record(pool, failure("login.failed", Some(&user)).details(serde_json::json!({ "reason": "suspended" })))
             .await?;

@@ -597,6 +597,22 @@ mod races {
             assert!(audit_count(&app, "login.locked").await >= 5, "only 3 guesses were checked");
         }
 
+        async fn a_successful_login_forgets_the_failed_attempts_before_it(backend: Backend) {
+            let app = TestApp::spawn(backend).await;
+            app.create_tenant("acme", "Acme").await;
+            app.register("acme", "alice@example.com").await;
+            app.set_settings("acme", json!({ "lockout_threshold": 3 })).await;
+
+            for _ in 0..2 {
+                for _ in 0..2 {
+                    assert_error(app.login("acme", "alice@example.com", "Wrong-password1").await, 401, "invalid_credentials").await;
+                }
+                assert_eq!(app.login("acme", "alice@example.com", PASSWORD).await.status(), 200);
+            }
+
+            assert_eq!(audit_count(&app, "login.locked").await, 0, "four failures, never three in a row");
+        }
+
         async fn a_suspended_users_access_tokens_stop_working_at_once(backend: Backend) {
             let app = TestApp::spawn(backend).await;
             let (access, refresh_token) = app.signed_in("acme", "alice@example.com").await;
