@@ -68,6 +68,15 @@ impl App {
     /// Resolves keys, connects and migrates the database, creates the bootstrap tenant on a
     /// first start, and binds the listening socket.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind((config.host, config.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Builds the application on a socket the caller already bound (tests bind first, so the
+    /// issuer can name the real port).
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let keys = keys::load_or_generate(&config)?;
         log_key_source("admin key", &keys.admin_key_source);
         log_key_source("master key", &keys.master_key_source);
@@ -85,10 +94,6 @@ impl App {
             .await
             .context("cannot create the bootstrap tenant")?;
         crate::rbac::provision_existing_tenants(&store).await.context("cannot provision tenant roles")?;
-
-        let listener = TcpListener::bind((config.host, config.port))
-            .await
-            .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
 
         let key_ring =
             KeyRing::load(store.clone(), keys.master_key.clone()).await.context("cannot load signing keys")?;

@@ -11,6 +11,8 @@ pub mod audit;
 pub mod auth;
 /// The command line: `serve`, `migrate`, `config check`, `tenant create`.
 pub mod cli;
+/// OAuth clients of a tenant (administration) and which redirect URIs they may register.
+pub mod clients;
 /// Typed configuration from `OVLT_*` variables (and `.env`), with redacted secrets.
 pub mod config;
 /// Random tokens, digests, constant-time comparison, password hashing, sealing secrets.
@@ -29,6 +31,10 @@ pub mod http;
 pub mod keys;
 /// Outgoing email through SMTP (logged in development when SMTP is not configured).
 pub mod mail;
+/// The OAuth 2.0 / OpenID Connect authorization server: `/oauth/*`.
+pub mod oauth;
+/// Hosted HTML pages (sign-in, consent, logout, errors): templates compiled in.
+pub mod pages;
 /// Who may manage a tenant: management permissions, the built-in admin role, `Manage<P>`.
 pub mod rbac;
 /// Session administration: list live sessions, revoke one.

@@ -27,6 +27,8 @@ pub enum Actor {
     System,
     /// A user of the tenant, acting on their own account.
     User(UserId),
+    /// An OAuth client, authenticated by its secret (or its id, for a public client).
+    Client(String),
     /// Someone not (yet) authenticated, e.g. a failed login.
     Anonymous,
 }
@@ -38,6 +40,7 @@ impl Actor {
             Self::Cli => "cli",
             Self::System => "system",
             Self::User(_) => "user",
+            Self::Client(_) => "client",
             Self::Anonymous => "anonymous",
         }
     }
@@ -45,6 +48,7 @@ impl Actor {
     pub fn id(&self) -> Option<String> {
         match self {
             Self::User(id) => Some(id.to_string()),
+            Self::Client(id) => Some(id.clone()),
             _ => None,
         }
     }

@@ -25,13 +25,18 @@ pub fn clear_refresh_cookie(secure: bool) -> HeaderValue {
 
 /// The refresh token from the request's `Cookie` headers, if any.
 pub fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
+    read_cookie(headers, REFRESH_COOKIE)
+}
+
+/// A cookie's non-empty value from the request's `Cookie` headers.
+pub fn read_cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == REFRESH_COOKIE)
+        .find(|(name, _)| *name == cookie_name)
         .map(|(_, value)| value.trim().to_string())
         .filter(|value| !value.is_empty())
 }

@@ -120,6 +120,37 @@ pub async fn login(
     };
     let settings = settings::load(&state.store, tenant.id).await?;
     let now = Timestamp::now();
+    let user = verify_password_login(&state, &tenant, &settings, email, password, &context).await?;
+
+    let session = Session::new(&user, "pwd", &settings, now);
+    let mut tx = state.store.begin().await?;
+    store::sessions::insert_session(&mut *tx, &session, context.ip.as_deref(), context.user_agent.as_deref(), None)
+        .await?;
+    store::users::record_login_success(&mut *tx, tenant.id, user.id, now).await?;
+    let issued =
+        session::issue_tokens(&state, &mut tx, &session, session::TokenLifetimes::of_tenant(&settings), now).await?;
+    let event = AuditEvent::new(Actor::User(user.id), "login.succeeded", context)
+        .in_tenant(tenant.id)
+        .target("session", session.id)
+        .outcome("success");
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(token_answer(&state, issued, session_mode))
+}
+
+/// Checks an email and password for a sign-in (`/auth/login` and the hosted sign-in page) and
+/// returns the user allowed to sign in. An unknown email, a wrong password and a locked account
+/// answer the same `invalid_credentials` after the same work (one Argon2id verify each);
+/// failures are audited.
+pub async fn verify_password_login(
+    state: &AppState,
+    tenant: &Tenant,
+    settings: &TenantSettings,
+    email: &str,
+    password: &str,
+    context: &RequestContext,
+) -> ApiResult<User> {
+    let now = Timestamp::now();
     let pool = state.store.pool();
 
     let user = store::users::find_user_by_email(pool, tenant.id, email).await?;
@@ -128,7 +159,7 @@ pub async fn login(
     let attempt_id = user.as_ref().map_or_else(users::UserId::new, |u| u.id);
     let attempts =
         store::users::count_login_attempt(pool, tenant.id, attempt_id, settings.lockout_window_seconds, now).await?;
-    let locked = users::over_lockout_threshold(attempts, &settings);
+    let locked = users::over_lockout_threshold(attempts, settings);
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let password_ok = state.passwords.verify(password, stored_hash).await.map_err(ApiError::internal)?;
     let failure = |action: &'static str, user: Option<&User>| {
@@ -171,19 +202,7 @@ pub async fn login(
         .await?;
         return Err(ApiError::EmailNotVerified);
     }
-
-    let session = Session::new(&user, "pwd", &settings, now);
-    let mut tx = state.store.begin().await?;
-    store::sessions::insert_session(&mut *tx, &session, context.ip.as_deref(), context.user_agent.as_deref()).await?;
-    store::users::record_login_success(&mut *tx, tenant.id, user.id, now).await?;
-    let issued = session::issue_tokens(&state, &mut tx, &session, &settings, now).await?;
-    let event = AuditEvent::new(Actor::User(user.id), "login.succeeded", context)
-        .in_tenant(tenant.id)
-        .target("session", session.id)
-        .outcome("success");
-    audit::record(&mut *tx, event).await?;
-    tx.commit().await?;
-    Ok(token_answer(&state, issued, session_mode))
+    Ok(user)
 }
 
 /// `POST /auth/refresh` (holder of a refresh token, in the body or the session cookie) → a new
@@ -229,14 +248,15 @@ pub async fn refresh(
         return Err(ApiError::InvalidToken);
     }
     store::sessions::touch_session(&mut *tx, tenant.id, session.id, now).await?;
-    let issued = session::issue_tokens(&state, &mut tx, &session, &settings, now).await?;
+    let issued =
+        session::issue_tokens(&state, &mut tx, &session, session::TokenLifetimes::of_tenant(&settings), now).await?;
     tx.commit().await?;
     Ok(token_answer(&state, issued, mode_requested || from_cookie))
 }
 
 /// A refresh token that could not be rotated: unknown, expired, or already rotated. A replay
 /// outside the grace window ends the session and is audited.
-async fn refused_refresh(
+pub(crate) async fn refused_refresh(
     mut tx: store::Tx,
     tenant: &Tenant,
     digest: &str,
@@ -361,8 +381,8 @@ fn token_answer(state: &AppState, issued: session::IssuedTokens, session_mode: b
         return Json(tokens).into_response();
     }
     tokens.refresh_token = None;
-    let cookie =
-        cookie::set_refresh_cookie(&issued.refresh_token, issued.refresh_max_age, state.config.is_production());
+    let Some(refresh_token) = issued.refresh_token else { return Json(tokens).into_response() };
+    let cookie = cookie::set_refresh_cookie(&refresh_token, issued.refresh_max_age, state.config.is_production());
     let mut response = Json(tokens).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     response

@@ -31,6 +31,10 @@ pub struct Session {
     pub tenant_id: TenantId,
     pub user_id: UserId,
     pub client_id: Option<String>,
+    /// The scope granted to a client session (None: the direct `/auth/*` scope).
+    pub scope: Option<String>,
+    /// For a client session: the browser (SSO) session it was signed in through.
+    pub sso_session_id: Option<SessionId>,
     /// Authentication methods, space-separated (`pwd`, later `otp`).
     pub amr: String,
     pub auth_time: Timestamp,
@@ -48,6 +52,8 @@ impl Session {
             tenant_id: user.tenant_id,
             user_id: user.id,
             client_id: None,
+            scope: None,
+            sso_session_id: None,
             amr: amr.to_string(),
             auth_time: now,
             last_seen_at: now,
@@ -77,7 +83,9 @@ pub struct AccessClaims {
     pub tid: String,
     pub client_id: String,
     pub scope: String,
-    pub sid: String,
+    /// The session the token belongs to; absent on client_credentials tokens (no user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     /// Names of the user's roles, when they have any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
@@ -95,36 +103,62 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     pub token_type: &'static str,
     pub expires_in: i64,
+    /// OAuth answers only: the granted scope (RFC 6749 §5.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// OAuth answers only, when `openid` was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+/// How long a session's tokens live: the tenant's settings, or a client's own overrides.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenLifetimes {
+    pub access: i64,
+    /// None: this grant gets no refresh token.
+    pub refresh: Option<i64>,
+}
+
+impl TokenLifetimes {
+    pub fn of_tenant(settings: &TenantSettings) -> Self {
+        Self { access: settings.access_token_ttl_seconds, refresh: Some(settings.refresh_token_ttl_seconds) }
+    }
 }
 
 /// A fresh pair: the answer, and the refresh token with its remaining lifetime for the cookie.
 pub struct IssuedTokens {
     pub response: TokenResponse,
-    pub refresh_token: String,
+    pub refresh_token: Option<String>,
     pub refresh_max_age: i64,
 }
 
-/// Issues a new refresh token for the session (inside the caller's transaction) and a fresh
-/// access token. The refresh token never outlives the session.
+/// Issues a new refresh token for the session (inside the caller's transaction, unless the
+/// lifetimes say none) and a fresh access token. The refresh token never outlives the session.
 pub async fn issue_tokens(
     state: &AppState,
     tx: &mut Tx,
     session: &Session,
-    settings: &TenantSettings,
+    lifetimes: TokenLifetimes,
     now: Timestamp,
 ) -> ApiResult<IssuedTokens> {
-    let refresh_token = crypto::random_token();
-    let refresh_expires = Timestamp((now.0 + settings.refresh_token_ttl_seconds).min(session.expires_at.0));
-    store::sessions::insert_refresh_token(
-        &mut **tx,
-        session.tenant_id,
-        session.id,
-        &refresh_token_digest(&refresh_token),
-        refresh_expires,
-        now,
-    )
-    .await?;
-    let ttl = settings.access_token_ttl_seconds;
+    let mut refresh = None;
+    let mut refresh_max_age = 0;
+    if let Some(ttl) = lifetimes.refresh {
+        let token = crypto::random_token();
+        let expires = Timestamp((now.0 + ttl).min(session.expires_at.0));
+        store::sessions::insert_refresh_token(
+            &mut **tx,
+            session.tenant_id,
+            session.id,
+            &refresh_token_digest(&token),
+            expires,
+            now,
+        )
+        .await?;
+        refresh = Some(token);
+        refresh_max_age = expires.0 - now.0;
+    }
+    let ttl = lifetimes.access;
     // Read at every issue, so a role change applies from the next token.
     let (roles, permissions) = store::rbac::user_grants(&mut **tx, session.tenant_id, session.user_id).await?;
     let claims = AccessClaims {
@@ -136,22 +170,24 @@ pub async fn issue_tokens(
         jti: uuid::Uuid::now_v7().to_string(),
         tid: session.tenant_id.to_string(),
         client_id: session.client_id.clone().unwrap_or_else(|| DIRECT_CLIENT_ID.to_string()),
-        scope: DIRECT_SCOPE.to_string(),
-        sid: session.id.to_string(),
+        scope: session.scope.clone().unwrap_or_else(|| DIRECT_SCOPE.to_string()),
+        sid: Some(session.id.to_string()),
         roles,
         permissions,
     };
     let access_token = state.keys.sign("at+jwt", &claims).map_err(crate::error::ApiError::internal)?;
     let response = TokenResponse {
         access_token,
-        refresh_token: Some(refresh_token.clone()),
+        refresh_token: refresh.clone(),
         token_type: "Bearer",
         expires_in: ttl,
+        scope: None,
+        id_token: None,
     };
-    Ok(IssuedTokens { response, refresh_token, refresh_max_age: refresh_expires.0 - now.0 })
+    Ok(IssuedTokens { response, refresh_token: refresh, refresh_max_age })
 }
 
 /// How refresh tokens are stored and looked up: hex SHA-256.
 pub fn refresh_token_digest(token: &str) -> String {
-    crypto::sha256(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crypto::sha256_hex(token)
 }

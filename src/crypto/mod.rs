@@ -23,6 +23,12 @@ pub fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
 }
 
+/// Lower-case hex SHA-256 of a text: how high-entropy secrets (refresh tokens, codes, client
+/// secrets) are stored and looked up.
+pub fn sha256_hex(text: &str) -> String {
+    sha256(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// SHA-256 of a secret: how high-entropy secrets are stored and compared.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()

@@ -113,3 +113,13 @@ where
         Ok(Self(Some(value)))
     }
 }
+
+/// For `#[serde(default, deserialize_with = "nullable")]` on an `Option<Option<T>>` field:
+/// absent → `None` (keep), `null` → `Some(None)` (clear), a value → `Some(Some(v))`.
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}

@@ -12,8 +12,9 @@ use axum::Router;
 use axum::routing::{delete, get, post, put};
 
 use crate::app::AppState;
+use crate::oauth::{authorize, introspect, logout, token, userinfo};
 use crate::rbac::api as roles;
-use crate::{audit, auth, discovery, federation, health, sessions, settings, tenants, users};
+use crate::{audit, auth, clients, discovery, federation, health, sessions, settings, tenants, users};
 
 /// The whole application: routes, fallbacks and layers, with its state.
 pub fn router(state: AppState) -> Router {
@@ -23,6 +24,14 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/.well-known/openid-configuration", get(discovery::get_openid_configuration))
         .route("/.well-known/jwks.json", get(discovery::get_jwks))
+        // The OAuth 2.0 / OpenID Connect authorization server: the client names the tenant.
+        .route("/oauth/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
+        .route("/oauth/consent", post(authorize::consent))
+        .route("/oauth/token", post(token::token))
+        .route("/oauth/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+        .route("/oauth/introspect", post(introspect::introspect))
+        .route("/oauth/revoke", post(introspect::revoke))
+        .route("/oauth/logout", get(logout::logout_get).post(logout::logout_post))
         // Tenants (operator: X-OVLT-Admin-Key).
         .route("/tenants", get(tenants::list_tenants).post(tenants::create_tenant))
         .route("/tenants/slugs", get(tenants::list_tenant_slugs))
@@ -47,6 +56,9 @@ pub fn router(state: AppState) -> Router {
         .route("/permissions/{id}", put(roles::update_permission).delete(roles::delete_permission))
         .route("/users/{id}/roles", get(roles::list_user_roles).post(roles::assign_role))
         .route("/users/{user_id}/roles/{role_id}", delete(roles::unassign_role))
+        .route("/clients", get(clients::list_clients).post(clients::create_client))
+        .route("/clients/{id}", get(clients::get_client).put(clients::update_client).delete(clients::delete_client))
+        .route("/clients/{id}/secret", post(clients::rotate_secret))
         .route("/sessions", get(sessions::list_sessions))
         .route("/sessions/{id}", delete(sessions::revoke_session))
         .route("/audit-log", get(audit::api::list_audit_log))
@@ -70,5 +82,6 @@ fn auth_routes(state: &AppState) -> Router<AppState> {
         .route("/auth/password/request", post(auth::recovery::password_request))
         .route("/auth/reset-password", post(auth::recovery::reset_password))
         .route("/auth/password/reset", post(auth::recovery::password_reset))
+        .route("/oauth/sign-in", post(authorize::sign_in))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::rate_limit))
 }

@@ -10,10 +10,12 @@
 //! rows, the tenant id next: `grep tenant_id src/store` is the isolation audit.
 
 pub mod audit;
+pub mod clients;
 pub mod codes;
 pub mod identity_providers;
 pub mod keys;
 pub mod maintenance;
+pub mod oauth;
 pub mod rbac;
 pub mod sessions;
 pub mod settings;

@@ -357,7 +357,6 @@ pub async fn user_grants<'e>(
     tenant_id: TenantId,
     user_id: UserId,
 ) -> sqlx::Result<(Vec<String>, Vec<String>)> {
-    use sqlx::Row;
     let rows = sqlx::query(
         "SELECT r.name AS role, p.name AS permission FROM user_roles ur \
          JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id \
@@ -369,6 +368,12 @@ pub async fn user_grants<'e>(
     .bind(user_id.to_string())
     .fetch_all(db)
     .await?;
+    collect_grants(rows)
+}
+
+/// Role and permission names from rows of `role` and (nullable) `permission`, sorted, unique.
+pub fn collect_grants(rows: Vec<sqlx::any::AnyRow>) -> sqlx::Result<(Vec<String>, Vec<String>)> {
+    use sqlx::Row;
     let mut roles = std::collections::BTreeSet::new();
     let mut permissions = std::collections::BTreeSet::new();
     for row in rows {

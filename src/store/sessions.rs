@@ -19,6 +19,11 @@ impl FromRow<'_, AnyRow> for Session {
             tenant_id: get_id(row, "tenant_id", TenantId::parse)?,
             user_id: get_id(row, "user_id", UserId::parse)?,
             client_id: row.try_get("client_id")?,
+            scope: row.try_get("scope")?,
+            sso_session_id: row
+                .try_get::<Option<String>, _>("sso_session_id")?
+                .map(|id| SessionId::parse(&id).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+                .transpose()?,
             amr: row.try_get("amr")?,
             auth_time: Timestamp(row.try_get("auth_time")?),
             last_seen_at: Timestamp(row.try_get("last_seen_at")?),
@@ -34,11 +39,12 @@ pub async fn insert_session<'e>(
     session: &Session,
     ip: Option<&str>,
     user_agent: Option<&str>,
+    browser_token_hash: Option<&str>,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO sessions (id, tenant_id, user_id, client_id, ip, user_agent, amr, auth_time, last_seen_at, \
-         expires_at, revoked_at, revoked_reason, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, $11, $11)",
+         expires_at, revoked_at, revoked_reason, created_at, updated_at, scope, sso_session_id, browser_token_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, $11, $11, $12, $13, $14)",
     )
     .bind(session.id.to_string())
     .bind(session.tenant_id.to_string())
@@ -51,20 +57,25 @@ pub async fn insert_session<'e>(
     .bind(session.last_seen_at.unix_seconds())
     .bind(session.expires_at.unix_seconds())
     .bind(session.created_at.unix_seconds())
+    .bind(session.scope.as_deref())
+    .bind(session.sso_session_id.map(|id| id.to_string()))
+    .bind(browser_token_hash)
     .execute(db)
     .await
     .map(|_| ())
 }
+
+const SESSION_COLUMNS: &str = "id, tenant_id, user_id, client_id, scope, sso_session_id, amr, auth_time, \
+                               last_seen_at, expires_at, revoked_at, created_at";
 
 pub async fn find_session<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
     id: SessionId,
 ) -> sqlx::Result<Option<Session>> {
-    sqlx::query_as(
-        "SELECT id, tenant_id, user_id, client_id, amr, auth_time, last_seen_at, expires_at, revoked_at, created_at \
-         FROM sessions WHERE tenant_id = $1 AND id = $2",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = $1 AND id = $2"
+    )))
     .bind(tenant_id.to_string())
     .bind(id.to_string())
     .fetch_optional(db)
@@ -121,6 +132,43 @@ pub async fn revoke_session<'e>(
     .execute(db)
     .await?;
     Ok(result.rows_affected() > 0)
+}
+
+/// The browser (SSO) session whose cookie has this digest, live or not.
+pub async fn find_browser_session<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    browser_token_hash: &str,
+) -> sqlx::Result<Option<Session>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = $1 AND browser_token_hash = $2"
+    )))
+    .bind(tenant_id.to_string())
+    .bind(browser_token_hash)
+    .fetch_optional(db)
+    .await
+}
+
+/// Ends a browser (SSO) session and every client session signed in through it (logout);
+/// returns how many were live.
+pub async fn revoke_browser_session<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    id: SessionId,
+    reason: &str,
+    now: Timestamp,
+) -> sqlx::Result<u64> {
+    let result = sqlx::query(
+        "UPDATE sessions SET revoked_at = $3, revoked_reason = $4, updated_at = $3 \
+         WHERE tenant_id = $1 AND (id = $2 OR sso_session_id = $2) AND revoked_at IS NULL",
+    )
+    .bind(tenant_id.to_string())
+    .bind(id.to_string())
+    .bind(now.unix_seconds())
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected())
 }
 
 /// Ends every live session of a user except `keep` (None ends them all); returns how many.
@@ -322,4 +370,19 @@ pub async fn count_live_sessions<'e>(
     .bind(now.unix_seconds())
     .fetch_one(db)
     .await
+}
+
+/// Whether an access token (by jti) was revoked before its expiry.
+pub async fn access_token_revoked<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    jti: &str,
+) -> sqlx::Result<bool> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT jti FROM revoked_access_tokens WHERE tenant_id = $1 AND jti = $2")
+            .bind(tenant_id.to_string())
+            .bind(jti)
+            .fetch_optional(db)
+            .await?;
+    Ok(found.is_some())
 }

@@ -8,8 +8,10 @@
 mod cache;
 mod resolve;
 
-pub use cache::TenantCache;
-pub use resolve::{CurrentTenant, TENANT_ID_HEADER, TENANT_SLUG_HEADER};
+pub use cache::{TenantCache, TenantKey};
+pub use resolve::{
+    CurrentTenant, TENANT_ID_HEADER, TENANT_SLUG_HEADER, find as find_tenant, from_headers as tenant_from_headers,
+};
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};

@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
 use super::cache::TenantKey;
@@ -16,6 +17,23 @@ use crate::store;
 pub const TENANT_SLUG_HEADER: &str = "x-ovlt-tenant-slug";
 pub const TENANT_ID_HEADER: &str = "x-ovlt-tenant-id";
 
+/// A tenant by id or slug, through this instance's short-lived cache (active or not).
+pub async fn find(state: &AppState, key: &TenantKey) -> Result<Option<Tenant>, ApiError> {
+    if let Some(tenant) = state.tenants.get(key, Instant::now()) {
+        return Ok(Some(tenant));
+    }
+    let read_at = state.tenants.generation();
+    let pool = state.store.pool();
+    let found = match key {
+        TenantKey::Id(id) => store::tenants::find_tenant_by_id(pool, *id).await?,
+        TenantKey::Slug(slug) => store::tenants::find_tenant_by_slug(pool, slug).await?,
+    };
+    if let Some(tenant) = &found {
+        state.tenants.insert(tenant, read_at, Instant::now());
+    }
+    Ok(found)
+}
+
 /// The active tenant the request addresses. Handlers that take one are tenant-scoped.
 #[derive(Debug, Clone)]
 pub struct CurrentTenant(pub Tenant);
@@ -24,34 +42,23 @@ impl FromRequestParts<AppState> for CurrentTenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = |name: &str| {
-            parts.headers.get(name).map(|v| v.to_str().map(str::trim).unwrap_or_default()).filter(|v| !v.is_empty())
-        };
-        let key = match (header(TENANT_ID_HEADER), header(TENANT_SLUG_HEADER)) {
-            (Some(id), _) => TenantKey::Id(TenantId::parse(id).map_err(|_| ApiError::TenantNotFound)?),
-            (None, Some(slug)) => TenantKey::Slug(slug.to_string()),
-            (None, None) => return Err(ApiError::TenantRequired),
-        };
-
-        let tenant = match state.tenants.get(&key, Instant::now()) {
-            Some(tenant) => tenant,
-            None => {
-                let read_at = state.tenants.generation();
-                let pool = state.store.pool();
-                let found = match &key {
-                    TenantKey::Id(id) => store::tenants::find_tenant_by_id(pool, *id).await?,
-                    TenantKey::Slug(slug) => store::tenants::find_tenant_by_slug(pool, slug).await?,
-                };
-                let tenant = found.ok_or(ApiError::TenantNotFound)?;
-                state.tenants.insert(&tenant, read_at, Instant::now());
-                tenant
-            }
-        };
-
-        tracing::Span::current().record("tenant.id", tracing::field::display(tenant.id));
-        if !tenant.active {
-            return Err(ApiError::TenantDisabled);
-        }
-        Ok(Self(tenant))
+        from_headers(state, &parts.headers).await.map(Self)
     }
+}
+
+/// The active tenant named by the request's tenant headers (see the module comment).
+pub async fn from_headers(state: &AppState, headers: &HeaderMap) -> Result<Tenant, ApiError> {
+    let header =
+        |name: &str| headers.get(name).map(|v| v.to_str().map(str::trim).unwrap_or_default()).filter(|v| !v.is_empty());
+    let key = match (header(TENANT_ID_HEADER), header(TENANT_SLUG_HEADER)) {
+        (Some(id), _) => TenantKey::Id(TenantId::parse(id).map_err(|_| ApiError::TenantNotFound)?),
+        (None, Some(slug)) => TenantKey::Slug(slug.to_string()),
+        (None, None) => return Err(ApiError::TenantRequired),
+    };
+    let tenant = find(state, &key).await?.ok_or(ApiError::TenantNotFound)?;
+    tracing::Span::current().record("tenant.id", tracing::field::display(tenant.id));
+    if !tenant.active {
+        return Err(ApiError::TenantDisabled);
+    }
+    Ok(tenant)
 }

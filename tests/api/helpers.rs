@@ -211,10 +211,16 @@ impl TestApp {
         Self::start(config, self.db.clone(), self._data_dir.clone()).await
     }
 
-    async fn start(config: Config, db: std::sync::Arc<TestDatabase>, data_dir: std::sync::Arc<TempDir>) -> Self {
+    async fn start(mut config: Config, db: std::sync::Arc<TestDatabase>, data_dir: std::sync::Arc<TempDir>) -> Self {
         // Server warnings and errors go to the test's captured output: shown when it fails.
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
-        let app = App::build(config.clone()).await.expect("app builds");
+        // Bind first, so the issuer names the real port (relying parties check it exactly).
+        // Siblings keep the first instance's issuer: they are one deployment.
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.expect("bind a test port");
+        if config.issuer.starts_with("http://localhost:") {
+            config.issuer = format!("http://{}", listener.local_addr().expect("local address"));
+        }
+        let app = App::build_on(config.clone(), listener).await.expect("app builds");
         let address = format!("http://{}", app.local_addr());
         let state = app.state();
         let (tx, rx) = oneshot::channel::<()>();

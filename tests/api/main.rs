@@ -5,11 +5,16 @@ mod helpers;
 
 mod administration;
 mod auth;
+mod browser;
+mod clients;
 mod http_conventions;
 mod identity_providers;
 mod keys;
 mod lifecycle;
 mod mail_sink;
+mod oauth;
+mod oauth_support;
+mod oidc_rp;
 mod operations;
 mod oversight;
 mod recovery;

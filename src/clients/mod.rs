@@ -1,0 +1,301 @@
+//! OAuth clients of a tenant (seed "Clients"; `clients:read` / `clients:write`).
+//!
+//! A client's `id` is also its OAuth `client_id`: UUIDv7, so globally unique, which lets an
+//! OAuth request that names only the client find its tenant. A confidential client's secret is
+//! shown once (at creation, or by `POST /clients/{id}/secret`) and stored as SHA-256; it is a
+//! 256-bit random string, so a plain digest is the right store (no password hashing needed).
+
+pub mod redirect_uri;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::audit::{self, AuditEvent, RequestContext};
+use crate::crypto;
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::http::extract::{Json, Path, nullable};
+use crate::http::pagination::{Page, Pagination};
+use crate::rbac::{ClientsRead, ClientsWrite, Manage};
+use crate::store::{self, clients::ClientRow};
+use crate::types::Timestamp;
+
+/// The scopes every tenant knows; a client may also list scopes of its own (`invoices:read`).
+pub const STANDARD_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRequest {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    client_type: Option<String>,
+    redirect_uris: Option<Vec<String>>,
+    post_logout_redirect_uris: Option<Vec<String>>,
+    grant_types: Option<Vec<String>>,
+    scopes: Option<Vec<String>>,
+    first_party: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    access_token_ttl_seconds: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    refresh_token_ttl_seconds: Option<Option<i64>>,
+}
+
+#[derive(Serialize)]
+pub struct ClientResponse {
+    id: String,
+    client_id: String,
+    name: String,
+    #[serde(rename = "type")]
+    client_type: String,
+    redirect_uris: Vec<String>,
+    post_logout_redirect_uris: Vec<String>,
+    grant_types: Vec<String>,
+    scopes: Vec<String>,
+    first_party: bool,
+    access_token_ttl_seconds: Option<i64>,
+    refresh_token_ttl_seconds: Option<i64>,
+    /// Only in the answer that creates the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl From<&ClientRow> for ClientResponse {
+    fn from(c: &ClientRow) -> Self {
+        Self {
+            id: c.id.clone(),
+            client_id: c.id.clone(),
+            name: c.name.clone(),
+            client_type: c.client_type.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            grant_types: c.grant_types.clone(),
+            scopes: c.scopes.clone(),
+            first_party: c.first_party,
+            access_token_ttl_seconds: c.access_token_ttl_seconds,
+            refresh_token_ttl_seconds: c.refresh_token_ttl_seconds,
+            client_secret: None,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct SecretResponse {
+    client_secret: String,
+}
+
+/// `GET /clients`.
+pub async fn list_clients(
+    State(state): State<AppState>,
+    access: Manage<ClientsRead>,
+    pagination: Pagination,
+) -> ApiResult<Json<Page<ClientResponse>>> {
+    let pool = state.store.pool();
+    let tenant_id = access.tenant.id;
+    let rows = store::clients::list_clients(pool, tenant_id, pagination.limit(), pagination.offset()).await?;
+    let total = store::clients::count_clients(pool, tenant_id).await?;
+    Ok(Json(Page::new(rows.iter().map(ClientResponse::from).collect(), pagination, total)))
+}
+
+/// `GET /clients/{id}`.
+pub async fn get_client(
+    State(state): State<AppState>,
+    access: Manage<ClientsRead>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<ClientResponse>> {
+    let row = store::clients::find_client(state.store.pool(), access.tenant.id, &id.to_string())
+        .await?
+        .ok_or(ApiError::NotFound("client"))?;
+    Ok(Json(ClientResponse::from(&row)))
+}
+
+/// `POST /clients` → 201 with `client_secret` (confidential clients; shown this once).
+pub async fn create_client(
+    State(state): State<AppState>,
+    access: Manage<ClientsWrite>,
+    context: RequestContext,
+    Json(body): Json<ClientRequest>,
+) -> ApiResult<Response> {
+    let now = Timestamp::now();
+    let client_type = body.client_type.clone().unwrap_or_else(|| "confidential".into());
+    let confidential = client_type == "confidential";
+    let default_grants: &[&str] = if confidential { GRANT_TYPES } else { &GRANT_TYPES[..2] };
+    let mut row = ClientRow {
+        id: Uuid::now_v7().to_string(),
+        tenant_id: access.tenant.id,
+        name: String::new(),
+        client_type,
+        secret_hash: None,
+        redirect_uris: Vec::new(),
+        post_logout_redirect_uris: Vec::new(),
+        grant_types: default_grants.iter().map(|g| g.to_string()).collect(),
+        scopes: STANDARD_SCOPES.iter().map(|s| s.to_string()).collect(),
+        first_party: false,
+        access_token_ttl_seconds: None,
+        refresh_token_ttl_seconds: None,
+        created_at: now,
+        updated_at: now,
+    };
+    apply(&state, &mut row, body, true)?;
+    let secret = confidential.then(crypto::random_token);
+    row.secret_hash = secret.as_deref().map(crypto::sha256_hex);
+    let mut tx = state.store.begin().await?;
+    store::clients::insert_client(&mut *tx, &row).await?;
+    let event = AuditEvent::new(access.actor, "client.created", context)
+        .in_tenant(row.tenant_id)
+        .target("client", &row.id)
+        .details(serde_json::json!({ "name": row.name, "type": row.client_type }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    let mut response = ClientResponse::from(&row);
+    response.client_secret = secret;
+    Ok((StatusCode::CREATED, Json(response)).into_response())
+}
+
+/// `PUT /clients/{id}`: any subset of the fields (`type` cannot change).
+pub async fn update_client(
+    State(state): State<AppState>,
+    access: Manage<ClientsWrite>,
+    context: RequestContext,
+    Path(id): Path<Uuid>,
+    Json(body): Json<ClientRequest>,
+) -> ApiResult<Json<ClientResponse>> {
+    let tenant_id = access.tenant.id;
+    let mut row = store::clients::find_client(state.store.pool(), tenant_id, &id.to_string())
+        .await?
+        .ok_or(ApiError::NotFound("client"))?;
+    apply(&state, &mut row, body, false)?;
+    row.updated_at = Timestamp::now();
+    let mut tx = state.store.begin().await?;
+    if !store::clients::update_client(&mut *tx, &row).await? {
+        return Err(ApiError::NotFound("client"));
+    }
+    let event = AuditEvent::new(access.actor, "client.updated", context).in_tenant(tenant_id).target("client", &row.id);
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(Json(ClientResponse::from(&row)))
+}
+
+/// `DELETE /clients/{id}` → 204: the client is deactivated and every session issued to it ends.
+pub async fn delete_client(
+    State(state): State<AppState>,
+    access: Manage<ClientsWrite>,
+    context: RequestContext,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    let tenant_id = access.tenant.id;
+    let id = id.to_string();
+    let mut tx = state.store.begin().await?;
+    if !store::clients::deactivate_client(&mut tx, tenant_id, &id, Timestamp::now()).await? {
+        return Err(ApiError::NotFound("client"));
+    }
+    let event = AuditEvent::new(access.actor, "client.deleted", context).in_tenant(tenant_id).target("client", &id);
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /clients/{id}/secret` → `{client_secret}`, shown once; the old secret stops working.
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    access: Manage<ClientsWrite>,
+    context: RequestContext,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<SecretResponse>> {
+    let tenant_id = access.tenant.id;
+    let mut row = store::clients::find_client(state.store.pool(), tenant_id, &id.to_string())
+        .await?
+        .ok_or(ApiError::NotFound("client"))?;
+    if !row.is_confidential() {
+        return Err(ApiError::invalid_payload("a public client has no secret"));
+    }
+    let secret = crypto::random_token();
+    row.secret_hash = Some(crypto::sha256_hex(&secret));
+    row.updated_at = Timestamp::now();
+    let mut tx = state.store.begin().await?;
+    if !store::clients::update_client(&mut *tx, &row).await? {
+        return Err(ApiError::NotFound("client"));
+    }
+    let event =
+        AuditEvent::new(access.actor, "client.secret_rotated", context).in_tenant(tenant_id).target("client", &row.id);
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(Json(SecretResponse { client_secret: secret }))
+}
+
+/// Applies the request to the row and validates the result as a whole.
+fn apply(state: &AppState, row: &mut ClientRow, body: ClientRequest, creating: bool) -> ApiResult<()> {
+    let mut fields = FieldErrors::new();
+    if let Some(name) = body.name {
+        row.name = name.trim().to_string();
+    }
+    if let Some(client_type) = body.client_type
+        && client_type != row.client_type
+    {
+        let why = if creating { "must be public or confidential" } else { "cannot change; create a new client" };
+        fields.insert("type".into(), why.into());
+    }
+    if !matches!(row.client_type.as_str(), "public" | "confidential") {
+        fields.insert("type".into(), "must be public or confidential".into());
+    }
+    let development = !state.config.is_production();
+    for (field, list, value) in [
+        ("redirect_uris", &mut row.redirect_uris, body.redirect_uris),
+        ("post_logout_redirect_uris", &mut row.post_logout_redirect_uris, body.post_logout_redirect_uris),
+    ] {
+        let Some(value) = value else { continue };
+        if value.len() > 20 || !value.iter().all(|uri| redirect_uri::is_registrable(uri, development)) {
+            let why = "must be at most 20 absolute URLs without fragment: https, or http for loopback hosts";
+            fields.insert(field.into(), why.into());
+        }
+        *list = value;
+    }
+    if let Some(grant_types) = body.grant_types {
+        row.grant_types = grant_types;
+    }
+    if row.grant_types.is_empty() || !row.grant_types.iter().all(|g| GRANT_TYPES.contains(&g.as_str())) {
+        fields.insert("grant_types".into(), "must name authorization_code, refresh_token or client_credentials".into());
+    } else if !row.is_confidential() && row.allows_grant("client_credentials") {
+        fields.insert("grant_types".into(), "client_credentials needs a confidential client".into());
+    }
+    if row.allows_grant("authorization_code") && row.redirect_uris.is_empty() {
+        fields.insert("redirect_uris".into(), "authorization_code needs at least one redirect URI".into());
+    }
+    if let Some(scopes) = body.scopes {
+        row.scopes = scopes;
+    }
+    if row.scopes.len() > 50 || !row.scopes.iter().all(|s| is_scope_token(s)) {
+        fields.insert("scopes".into(), "must be at most 50 scope tokens without spaces".into());
+    }
+    if let Some(first_party) = body.first_party {
+        row.first_party = first_party;
+    }
+    if let Some(ttl) = body.access_token_ttl_seconds {
+        row.access_token_ttl_seconds = ttl;
+    }
+    if row.access_token_ttl_seconds.is_some_and(|t| !(60..=86_400).contains(&t)) {
+        fields.insert("access_token_ttl_seconds".into(), "must be null or 60 to 86400".into());
+    }
+    if let Some(ttl) = body.refresh_token_ttl_seconds {
+        row.refresh_token_ttl_seconds = ttl;
+    }
+    if row.refresh_token_ttl_seconds.is_some_and(|t| !(60..=365 * 86_400).contains(&t)) {
+        fields.insert("refresh_token_ttl_seconds".into(), "must be null or 60 to 31536000".into());
+    }
+    if row.name.is_empty() || row.name.chars().count() > 100 || row.name.chars().any(char::is_control) {
+        fields.insert("name".into(), "must be 1 to 100 characters".into());
+    }
+    if fields.is_empty() { Ok(()) } else { Err(ApiError::validation(fields)) }
+}
+
+/// A scope token (RFC 6749 §3.3: printable ASCII, no space, quote or backslash).
+pub fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty() && scope.len() <= 100 && scope.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+}

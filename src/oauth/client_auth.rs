@@ -1,0 +1,86 @@
+//! Client authentication at the token, introspection and revocation endpoints (RFC 6749
+//! §2.3.1): `client_secret_basic` or `client_secret_post` for confidential clients, the bare
+//! `client_id` for public ones. One method per request.
+
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use subtle::ConstantTimeEq;
+
+use super::OAuthError;
+use super::params::Params;
+use crate::app::AppState;
+use crate::crypto;
+use crate::store::{self, clients::ClientRow};
+use crate::tenants::{self, Tenant, TenantKey};
+
+/// A client that proved who it is, with its (enabled) tenant.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    pub client: ClientRow,
+    pub tenant: Tenant,
+}
+
+/// Authenticates the client of a request. Every failure — unknown client, wrong or missing
+/// secret, a secret sent by a public client, a disabled tenant — is the same `invalid_client`.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<AuthenticatedClient, OAuthError> {
+    let (client_id, secret) = match basic_credentials(headers)? {
+        Some((id, secret)) => {
+            if params.get("client_secret").is_some() || params.get("client_id").is_some_and(|p| p != id) {
+                return Err(OAuthError::invalid_request("use one client authentication method"));
+            }
+            (id, Some(secret))
+        }
+        None => {
+            let id = params.get("client_id").ok_or_else(OAuthError::invalid_client)?;
+            (id.to_string(), params.get("client_secret").map(str::to_string))
+        }
+    };
+    let client = find_live_client(state, &client_id).await?.ok_or_else(OAuthError::invalid_client)?;
+    let proven = match (&client.client.secret_hash, secret) {
+        (Some(expected), Some(secret)) if client.client.is_confidential() => {
+            bool::from(crypto::sha256_hex(&secret).as_bytes().ct_eq(expected.as_bytes()))
+        }
+        (None, None) => !client.client.is_confidential(),
+        _ => false,
+    };
+    if !proven {
+        return Err(OAuthError::invalid_client());
+    }
+    Ok(client)
+}
+
+/// A live client by `client_id` and its tenant, when that tenant is enabled.
+pub async fn find_live_client(state: &AppState, client_id: &str) -> Result<Option<AuthenticatedClient>, OAuthError> {
+    if uuid::Uuid::parse_str(client_id).is_err() {
+        return Ok(None);
+    }
+    let Some(client) = store::clients::find_client_by_client_id(state.store.pool(), client_id).await? else {
+        return Ok(None);
+    };
+    let tenant = tenants::find_tenant(state, &TenantKey::Id(client.tenant_id)).await?;
+    Ok(tenant.filter(|t| t.active).map(|tenant| AuthenticatedClient { client, tenant }))
+}
+
+/// `Authorization: Basic base64(urlencode(id):urlencode(secret))`, if present.
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(AUTHORIZATION) else { return Ok(None) };
+    let value = value.to_str().map_err(|_| OAuthError::invalid_client())?;
+    let Some((scheme, encoded)) = value.split_once(' ') else { return Err(OAuthError::invalid_client()) };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(OAuthError::invalid_client());
+    }
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| OAuthError::invalid_client())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| OAuthError::invalid_client())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(OAuthError::invalid_client)?;
+    let unescape = |s: &str| form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    match (unescape(id), unescape(secret)) {
+        (Some(id), Some(secret)) if !id.is_empty() => Ok(Some((id, secret))),
+        _ => Err(OAuthError::invalid_client()),
+    }
+}

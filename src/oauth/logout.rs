@@ -1,0 +1,199 @@
+//! RP-Initiated Logout (OIDC RP-Initiated Logout 1.0): the `end_session_endpoint`.
+//!
+//! With an `id_token_hint` for the browser's current session, the SSO session ends at once.
+//! Otherwise the user confirms first (a CSRF-protected form), so a stray link cannot sign
+//! anybody out. Afterwards ovlt redirects to `post_logout_redirect_uri` (with `state`) only
+//! when that URI is registered for the client; otherwise it shows a signed-out page.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jsonwebtoken::{Algorithm, Validation};
+use url::Url;
+
+use super::client_auth::{AuthenticatedClient, find_live_client};
+use super::id_token::IdTokenClaims;
+use super::params::Params;
+use super::sso;
+use crate::app::AppState;
+use crate::audit::{self, Actor, AuditEvent, RequestContext};
+use crate::auth::cookie::read_cookie;
+use crate::crypto;
+use crate::pages::{self, Hidden};
+use crate::store;
+use crate::types::Timestamp;
+
+const LOGOUT_PARAMS: &[&str] = &["id_token_hint", "client_id", "post_logout_redirect_uri", "state"];
+
+/// `GET /oauth/logout`.
+pub async fn logout_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    context: RequestContext,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match Params::parse(query.unwrap_or_default().as_bytes()) {
+        Ok(params) => logout(&state, &headers, context, &params, false).await,
+        Err(why) => pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+    }
+}
+
+/// `POST /oauth/logout`: the same request form-encoded, or the confirmation form.
+pub async fn logout_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    context: RequestContext,
+    body: Bytes,
+) -> Response {
+    match Params::parse(&body) {
+        Ok(params) => {
+            let confirmed =
+                params.get("confirm") == Some("yes") && sso::csrf_ok(&state, &headers, params.get("csrf_token"));
+            logout(&state, &headers, context, &params, confirmed).await
+        }
+        Err(why) => pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+    }
+}
+
+async fn logout(
+    state: &AppState,
+    headers: &HeaderMap,
+    context: RequestContext,
+    params: &Params,
+    confirmed: bool,
+) -> Response {
+    let bad = |message: &str| pages::error_page(StatusCode::BAD_REQUEST, "Invalid logout request", message);
+    let hint = match params.get("id_token_hint") {
+        Some(token) => match verify_hint(state, token).await {
+            Some(claims) => Some(claims),
+            None => return bad("The id_token_hint is not an ID token issued here."),
+        },
+        None => None,
+    };
+    let client_id = match (params.get("client_id"), &hint) {
+        (Some(id), Some(hint)) if id != hint.aud => return bad("client_id does not match the id_token_hint."),
+        (Some(id), _) => Some(id.to_string()),
+        (None, Some(hint)) => Some(hint.aud.clone()),
+        (None, None) => None,
+    };
+    let client = match client_id {
+        Some(id) => match find_live_client(state, &id).await {
+            Ok(Some(client)) => Some(client),
+            Ok(None) => return bad("The application is unknown or no longer active."),
+            Err(_) => return pages::internal_error(),
+        },
+        None => None,
+    };
+    // The browser sessions this logout is about: the client's tenant's, or every tenant's.
+    let cookies = browser_cookies(headers, client.as_ref());
+    let sessions = match current_sessions(state, &cookies).await {
+        Ok(sessions) => sessions,
+        Err(_) => return pages::internal_error(),
+    };
+    let hint_is_current = hint.as_ref().is_some_and(|h| sessions.iter().any(|(_, s)| s.id.to_string() == h.sid));
+    // A valid hint for a browser that is already signed out has nothing left to confirm.
+    if !(confirmed || hint_is_current || (hint.is_some() && sessions.is_empty())) {
+        let tenant_name = client.as_ref().map_or("every application", |c| c.tenant.name.as_str());
+        let (cookie, set_cookie) = sso::csrf_cookie(state, headers);
+        let hidden: Hidden =
+            params.pairs().iter().filter(|(name, _)| LOGOUT_PARAMS.contains(&name.as_str())).cloned().collect();
+        let page = pages::LogoutConfirm { tenant_name, hidden, csrf: sso::csrf_field(state, &cookie) };
+        let mut response = pages::render(StatusCode::OK, &page);
+        if let Some(set_cookie) = set_cookie {
+            response.headers_mut().append(header::SET_COOKIE, set_cookie);
+        }
+        return response;
+    }
+    let now = Timestamp::now();
+    for (tenant_id, session) in &sessions {
+        let ended = async {
+            let mut tx = state.store.begin().await?;
+            store::sessions::revoke_browser_session(&mut *tx, *tenant_id, session.id, "logout", now).await?;
+            let event = AuditEvent::new(Actor::User(session.user_id), "logout", context.clone())
+                .in_tenant(*tenant_id)
+                .target("session", session.id)
+                .outcome("success")
+                .details(serde_json::json!({ "via": "end_session" }));
+            audit::record(&mut *tx, event).await?;
+            tx.commit().await
+        };
+        if let Err(e) = ended.await {
+            tracing::error!(error = %e, "cannot end an SSO session");
+            return pages::internal_error();
+        }
+    }
+    let registered = params
+        .get("post_logout_redirect_uri")
+        .filter(|uri| client.as_ref().is_some_and(|c| c.client.post_logout_redirect_uris.iter().any(|r| r == uri)));
+    let mut response = match registered.and_then(|uri| Url::parse(uri).ok()) {
+        Some(mut url) => {
+            if let Some(client_state) = params.get("state") {
+                url.query_pairs_mut().append_pair("state", client_state);
+            }
+            match HeaderValue::from_str(url.as_str()) {
+                Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+                Err(_) => return pages::internal_error(),
+            }
+        }
+        None => pages::render(StatusCode::OK, &pages::SignedOut),
+    };
+    for (tenant_id, _) in &cookies {
+        response.headers_mut().append(header::SET_COOKIE, sso::clear_sso_cookie(state, *tenant_id));
+    }
+    response
+}
+
+/// The ID token named by a hint: our signature and issuer; it may have expired (OIDC
+/// RP-Initiated Logout §2 allows an expired hint).
+async fn verify_hint(state: &AppState, token: &str) -> Option<IdTokenClaims> {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_issuer(&[&state.config.issuer]);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+    let data = state.keys.verify::<IdTokenClaims>(token, &validation).await.ok()?;
+    data.header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("JWT")).then_some(data.claims)
+}
+
+/// `(tenant, cookie value)` of the browser's SSO cookies: of the client's tenant only when
+/// there is a client.
+fn browser_cookies(
+    headers: &HeaderMap,
+    client: Option<&AuthenticatedClient>,
+) -> Vec<(crate::tenants::TenantId, String)> {
+    if let Some(client) = client {
+        let name = sso::sso_cookie_name(client.tenant.id);
+        return read_cookie(headers, &name).map(|value| (client.tenant.id, value)).into_iter().collect();
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter_map(|(name, value)| {
+            let simple = name.strip_prefix("ovlt_sso_")?;
+            let id = uuid::Uuid::try_parse(simple).ok()?;
+            Some((crate::tenants::TenantId::parse(&id.to_string()).ok()?, value.trim().to_string()))
+        })
+        .filter(|(_, value)| !value.is_empty())
+        .collect()
+}
+
+/// The live sessions the cookies name.
+async fn current_sessions(
+    state: &AppState,
+    cookies: &[(crate::tenants::TenantId, String)],
+) -> sqlx::Result<Vec<(crate::tenants::TenantId, crate::auth::session::Session)>> {
+    let mut sessions = Vec::new();
+    let now = Timestamp::now();
+    for (tenant_id, value) in cookies {
+        let found =
+            store::sessions::find_browser_session(state.store.pool(), *tenant_id, &crypto::sha256_hex(value)).await?;
+        if let Some(session) = found.filter(|s| s.revoked_at.is_none() && s.expires_at > now) {
+            sessions.push((*tenant_id, session));
+        }
+    }
+    Ok(sessions)
+}

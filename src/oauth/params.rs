@@ -1,0 +1,57 @@
+//! OAuth request parameters: `application/x-www-form-urlencoded` bodies and query strings,
+//! where a parameter sent twice makes the request invalid (RFC 6749 §3.1, §3.2).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
+
+use super::OAuthError;
+
+/// Parameters by name; empty values count as absent (RFC 6749 §3.1).
+#[derive(Debug, Clone, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Parses `a=1&b=2`; a repeated parameter name is an error naming it.
+    pub fn parse(encoded: &[u8]) -> Result<Self, String> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (name, value) in form_urlencoded::parse(encoded) {
+            if pairs.iter().any(|(n, _)| *n == name) {
+                return Err(format!("the {name} parameter is repeated"));
+            }
+            if !value.is_empty() {
+                pairs.push((name.into_owned(), value.into_owned()));
+            }
+        }
+        Ok(Self(pairs))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+}
+
+/// A form-encoded POST body as [`Params`]; anything else is `invalid_request`.
+pub struct Form(pub Params);
+
+impl<S: Send + Sync> FromRequest<S> for Form {
+    type Rejection = OAuthError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, OAuthError> {
+        let is_form =
+            request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
+                ct.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")
+            });
+        if !is_form {
+            return Err(OAuthError::invalid_request("expected an application/x-www-form-urlencoded body"));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|_| OAuthError::invalid_request("cannot read the request body"))?;
+        Params::parse(&bytes).map(Form).map_err(OAuthError::invalid_request)
+    }
+}

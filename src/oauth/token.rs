@@ -1,0 +1,275 @@
+//! The token endpoint (RFC 6749 §3.2): `authorization_code` (+ PKCE, RFC 7636),
+//! `client_credentials` and `refresh_token` (rotated, reuse detected, bound to the client).
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use subtle::ConstantTimeEq;
+
+use super::client_auth::{self, AuthenticatedClient};
+use super::params::{Form, Params};
+use super::{OAuthError, has_scope, id_token, no_store_json, scope_tokens};
+use crate::app::AppState;
+use crate::audit::{self, Actor, AuditEvent, RequestContext};
+use crate::auth::session::{self, AccessClaims, Session, TokenLifetimes, TokenResponse, refresh_token_digest};
+use crate::crypto;
+use crate::settings::{self, TenantSettings};
+use crate::store::{self, oauth::CodeRow};
+use crate::types::Timestamp;
+use crate::users::UserStatus;
+
+/// `POST /oauth/token`.
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    context: RequestContext,
+    Form(params): Form,
+) -> Result<Response, OAuthError> {
+    let grant_type = params.get("grant_type").ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    if !matches!(grant_type, "authorization_code" | "client_credentials" | "refresh_token") {
+        return Err(OAuthError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type must be authorization_code, client_credentials or refresh_token",
+        ));
+    }
+    let client = client_auth::authenticate(&state, &headers, &params).await?;
+    if !client.client.allows_grant(grant_type) {
+        return Err(OAuthError::unauthorized_client(format!("this client may not use the {grant_type} grant")));
+    }
+    match grant_type {
+        "authorization_code" => authorization_code(&state, &client, &params, context).await,
+        "client_credentials" => client_credentials(&state, &client, &params).await,
+        _ => refresh_token(&state, &client, &params, context).await,
+    }
+}
+
+/// How long this client's tokens live: its own overrides, else the tenant's settings.
+fn lifetimes(client: &AuthenticatedClient, settings: &TenantSettings, scope: &str) -> TokenLifetimes {
+    let access = client.client.access_token_ttl_seconds.unwrap_or(settings.access_token_ttl_seconds);
+    // A refresh token only when offline_access was granted and the client may refresh.
+    let refresh = (has_scope(scope, "offline_access") && client.client.allows_grant("refresh_token"))
+        .then(|| client.client.refresh_token_ttl_seconds.unwrap_or(settings.refresh_token_ttl_seconds));
+    TokenLifetimes { access, refresh }
+}
+
+async fn authorization_code(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    params: &Params,
+    context: RequestContext,
+) -> Result<Response, OAuthError> {
+    let code = params.get("code").ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+    let tenant = &client.tenant;
+    let now = Timestamp::now();
+    let code_hash = crypto::sha256_hex(code);
+    let mut tx = state.store.begin().await.map_err(OAuthError::from)?;
+    let Some(grant) = store::oauth::consume_code(&mut *tx, tenant.id, &code_hash, now).await? else {
+        return Err(refused_code(tx, client, &code_hash, context, now).await);
+    };
+    // A refused exchange still uses the code up: commit that before answering.
+    if let Err(refusal) = check_exchange(client, params, &grant) {
+        tx.commit().await?;
+        return Err(refusal);
+    }
+    let settings = settings::load(&state.store, tenant.id).await?;
+    let sso = store::sessions::find_session(&mut *tx, tenant.id, grant.sso_session_id).await?;
+    let sso =
+        sso.filter(|s| s.is_live(&settings, now)).ok_or_else(|| OAuthError::invalid_grant("the sign-in has ended"))?;
+    let user = store::users::find_user_by_id(&mut *tx, tenant.id, sso.user_id).await?;
+    let user = user
+        .filter(|u| u.status == UserStatus::Active)
+        .ok_or_else(|| OAuthError::invalid_grant("the user is not active"))?;
+
+    let session = Session {
+        client_id: Some(client.client.id.clone()),
+        scope: Some(grant.scope.clone()),
+        sso_session_id: Some(sso.id),
+        amr: sso.amr.clone(),
+        auth_time: sso.auth_time,
+        ..Session::new(&user, &sso.amr, &settings, now)
+    };
+    store::sessions::insert_session(&mut *tx, &session, context.ip.as_deref(), context.user_agent.as_deref(), None)
+        .await?;
+    store::oauth::set_issued_session(&mut *tx, tenant.id, &code_hash, session.id).await?;
+    let lifetimes = lifetimes(client, &settings, &grant.scope);
+    let issued = session::issue_tokens(state, &mut tx, &session, lifetimes, now).await?;
+    let mut response = issued.response;
+    response.scope = Some(grant.scope.clone());
+    if has_scope(&grant.scope, "openid") {
+        let token = id_token::issue(state, &session, &user, grant.nonce, &response.access_token, lifetimes.access, now)
+            .map_err(|e| OAuthError::from(crate::error::ApiError::internal(e)))?;
+        response.id_token = Some(token);
+    }
+    let event = AuditEvent::new(Actor::User(user.id), "oauth.code_exchanged", context)
+        .in_tenant(tenant.id)
+        .target("session", session.id)
+        .outcome("success")
+        .details(serde_json::json!({ "client_id": client.client.id, "scope": grant.scope }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(no_store_json(response))
+}
+
+/// The token request must come from the code's client, name its redirect URI, and prove the
+/// PKCE challenge (RFC 7636 §4.6); a verifier for a code without a challenge is refused too.
+fn check_exchange(client: &AuthenticatedClient, params: &Params, grant: &CodeRow) -> Result<(), OAuthError> {
+    if grant.client_id != client.client.id {
+        return Err(OAuthError::invalid_grant("the code was issued to another client"));
+    }
+    let redirect_ok = match params.get("redirect_uri") {
+        Some(uri) => uri == grant.redirect_uri,
+        None => client.client.redirect_uris == [grant.redirect_uri.clone()],
+    };
+    if !redirect_ok {
+        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+    }
+    match (&grant.code_challenge, params.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) if is_verifier(verifier) => {
+            let computed = URL_SAFE_NO_PAD.encode(crypto::sha256(verifier.as_bytes()));
+            if !bool::from(computed.as_bytes().ct_eq(challenge.as_bytes())) {
+                return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+            }
+        }
+        (Some(_), _) => return Err(OAuthError::invalid_grant("a valid code_verifier is required")),
+        (None, Some(_)) => return Err(OAuthError::invalid_grant("the authorization request had no code_challenge")),
+        (None, None) => {}
+    }
+    Ok(())
+}
+
+/// A code that could not be used: unknown, expired, or used before. A code used before is a
+/// replay (RFC 6749 §4.1.2): what its first exchange issued ends too.
+async fn refused_code(
+    mut tx: store::Tx,
+    client: &AuthenticatedClient,
+    code_hash: &str,
+    context: RequestContext,
+    now: Timestamp,
+) -> OAuthError {
+    let refusal = OAuthError::invalid_grant("the code is invalid, expired or already used");
+    let tenant_id = client.tenant.id;
+    let replayed = async {
+        let Some(used) = store::oauth::find_used_code(&mut *tx, tenant_id, code_hash).await? else { return Ok(()) };
+        let Some(issued) = used.issued_session_id else { return Ok(()) };
+        if store::sessions::revoke_session(&mut *tx, tenant_id, issued, "code_reuse", now).await? {
+            let event = AuditEvent::new(Actor::Client(client.client.id.clone()), "token.code_reuse_detected", context)
+                .in_tenant(tenant_id)
+                .target("session", issued)
+                .outcome("failure");
+            audit::record(&mut *tx, event).await?;
+            tracing::warn!(tenant.id = %tenant_id, session.id = %issued, "authorization code replayed: session revoked");
+        }
+        tx.commit().await
+    };
+    if let Err(e) = replayed.await {
+        return OAuthError::from(e);
+    }
+    refusal
+}
+
+async fn client_credentials(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    params: &Params,
+) -> Result<Response, OAuthError> {
+    let allowed: Vec<&str> = client
+        .client
+        .scopes
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !matches!(*s, "openid" | "offline_access" | "profile" | "email"))
+        .collect();
+    let scope = match params.get("scope") {
+        None => allowed.join(" "),
+        Some(requested) => {
+            let requested = scope_tokens(requested);
+            if let Some(unknown) = requested.iter().find(|s| !allowed.contains(s)) {
+                return Err(OAuthError::invalid_scope(format!("the scope {unknown} is not allowed for this client")));
+            }
+            requested.join(" ")
+        }
+    };
+    let tenant = &client.tenant;
+    let settings = settings::load(&state.store, tenant.id).await?;
+    let ttl = client.client.access_token_ttl_seconds.unwrap_or(settings.access_token_ttl_seconds);
+    let (roles, permissions) = store::clients::client_grants(state.store.pool(), tenant.id, &client.client.id).await?;
+    let now = Timestamp::now();
+    let claims = AccessClaims {
+        iss: state.config.issuer.clone(),
+        sub: client.client.id.clone(),
+        aud: state.config.issuer.clone(),
+        exp: now.0 + ttl,
+        iat: now.0,
+        jti: uuid::Uuid::now_v7().to_string(),
+        tid: tenant.id.to_string(),
+        client_id: client.client.id.clone(),
+        scope: scope.clone(),
+        sid: None,
+        roles,
+        permissions,
+    };
+    let access_token =
+        state.keys.sign("at+jwt", &claims).map_err(|e| OAuthError::from(crate::error::ApiError::internal(e)))?;
+    Ok(no_store_json(TokenResponse {
+        access_token,
+        refresh_token: None,
+        token_type: "Bearer",
+        expires_in: ttl,
+        scope: Some(scope),
+        id_token: None,
+    }))
+}
+
+async fn refresh_token(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    params: &Params,
+    context: RequestContext,
+) -> Result<Response, OAuthError> {
+    let token = params.get("refresh_token").ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let tenant = &client.tenant;
+    let settings = settings::load(&state.store, tenant.id).await?;
+    let now = Timestamp::now();
+    let digest = refresh_token_digest(token);
+    let refused = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
+    let mut tx = state.store.begin().await?;
+    let Some(session_id) = store::sessions::rotate_refresh_token(&mut *tx, tenant.id, &digest, now).await? else {
+        // Unknown, expired, or a replay (which ends the session, as on /auth/refresh).
+        let _ = crate::auth::refused_refresh(tx, tenant, &digest, &settings, now, context).await;
+        return Err(refused());
+    };
+    let session = store::sessions::find_session(&mut *tx, tenant.id, session_id).await?.ok_or_else(refused)?;
+    // Bound to the client: another client's token is refused and, uncommitted, stays unused.
+    if session.client_id.as_deref() != Some(client.client.id.as_str()) || !session.is_live(&settings, now) {
+        return Err(refused());
+    }
+    let granted = session.scope.clone().unwrap_or_default();
+    if let Some(requested) = params.get("scope")
+        && scope_tokens(requested).iter().any(|s| !has_scope(&granted, s))
+    {
+        return Err(OAuthError::invalid_scope("a refresh cannot widen the granted scope"));
+    }
+    let user = store::users::find_user_by_id(&mut *tx, tenant.id, session.user_id).await?;
+    let user = user.filter(|u| u.status == UserStatus::Active).ok_or_else(refused)?;
+    store::sessions::touch_session(&mut *tx, tenant.id, session.id, now).await?;
+    let lifetimes = lifetimes(client, &settings, &granted);
+    let issued = session::issue_tokens(state, &mut tx, &session, lifetimes, now).await?;
+    let mut response = issued.response;
+    response.scope = Some(granted.clone());
+    if has_scope(&granted, "openid") {
+        let token = id_token::issue(state, &session, &user, None, &response.access_token, lifetimes.access, now)
+            .map_err(|e| OAuthError::from(crate::error::ApiError::internal(e)))?;
+        response.id_token = Some(token);
+    }
+    tx.commit().await?;
+    Ok(no_store_json(response))
+}
+
+/// A PKCE code verifier: 43–128 unreserved characters (RFC 7636 §4.1).
+fn is_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}

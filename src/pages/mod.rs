@@ -1,0 +1,91 @@
+//! Hosted HTML pages (DESIGN §6): server-rendered askama templates compiled into the binary
+//! (`templates/`), escaped by default, usable without JavaScript.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+/// Pages load nothing but their own inline style, and no other site may frame them. There is no
+/// `form-action`: browsers apply it to the redirect after a form post, which goes to the client.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Hidden form fields: the authorization request's parameters, carried from page to page.
+pub type Hidden = Vec<(String, String)>;
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+pub struct SignIn<'a> {
+    pub tenant_name: &'a str,
+    pub client_name: &'a str,
+    pub hidden: Hidden,
+    pub csrf: String,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+    pub reset_url: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub struct Consent<'a> {
+    pub tenant_name: &'a str,
+    pub client_name: &'a str,
+    pub email: &'a str,
+    pub scopes: Vec<&'a str>,
+    pub hidden: Hidden,
+    pub csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutConfirm<'a> {
+    pub tenant_name: &'a str,
+    pub hidden: Hidden,
+    pub csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+pub struct SignedOut;
+
+/// Renders a page with its status and the pages' CSP.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => {
+            let mut response = (status, Html(html)).into_response();
+            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP));
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot render a page");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// The error page, e.g. for an authorization request that names no valid client or redirect
+/// URI: the one case where ovlt must not redirect (RFC 6749 §4.1.2.1).
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    render(status, &ErrorPage { title, message })
+}
+
+pub fn internal_error() -> Response {
+    error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again in a moment.")
+}
+
+/// A description a person can judge, for each standard scope.
+pub fn describe_scope(scope: &str) -> &str {
+    match scope {
+        "openid" => "Confirm who you are",
+        "profile" => "See your name",
+        "email" => "See your email address",
+        "offline_access" => "Stay signed in when you are away",
+        other => other,
+    }
+}

@@ -1,0 +1,143 @@
+//! The hosted pages in a real headless Chromium, driven through chromedriver (WebDriver): open
+//! the authorize URL, fill the sign-in form, grant consent, land on a loopback redirect.
+
+use std::process::Stdio;
+
+use fantoccini::{ClientBuilder, Locator};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::helpers::{PASSWORD, TestApp, backend_tests};
+use crate::oauth_support::{create_client, pkce};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A chromedriver process with its own port, killed on drop.
+struct Driver {
+    process: tokio::process::Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.start_kill();
+    }
+}
+
+/// Starts chromedriver, or None (with a loud note) where Chromium is not installed; CI
+/// installs it, so there a missing browser is a failure.
+async fn start_driver() -> Option<Driver> {
+    if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
+        assert!(std::env::var_os("CI").is_none(), "Chromium and chromedriver are required under CI");
+        eprintln!("SKIPPED: {CHROMIUM} or {CHROMEDRIVER} missing (apt-get install chromium chromium-driver)");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let process = tokio::process::Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver starts");
+    let url = format!("http://127.0.0.1:{port}");
+    // Wait for chromedriver's readiness endpoint (bounded: 10 s).
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(response) = http.get(format!("{url}/status")).send().await
+            && response.json::<Value>().await.is_ok_and(|s| s["value"]["ready"] == true)
+        {
+            return Some(Driver { process, url });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("chromedriver did not become ready");
+}
+
+async fn chromium(driver: &Driver, profile: &std::path::Path) -> fantoccini::Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--disable-quic", format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+/// A loopback "client app" that hands every callback's query to the test.
+async fn callback_server() -> (String, mpsc::UnboundedReceiver<String>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/callback",
+        axum::routing::get(move |axum::extract::RawQuery(query): axum::extract::RawQuery| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(query.unwrap_or_default());
+                axum::response::Html("<h1 id=\"done\">Signed in</h1>")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("http://{}/callback", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (uri, rx)
+}
+
+backend_tests! {
+    async fn chromium_signs_in_consents_and_lands_on_the_client(backend: Backend) {
+        let Some(driver) = start_driver().await else { return };
+        let app = TestApp::spawn(backend).await;
+        app.create_tenant("acme", "Acme Corp").await;
+        app.register("acme", "ann@acme.test").await;
+        let (redirect_uri, mut callbacks) = callback_server().await;
+        let client = create_client(&app, "acme", json!({ "first_party": false, "name": "Partner", "redirect_uris": [redirect_uri] })).await;
+        let (verifier, challenge) = pkce();
+        let mut authorize = url::Url::parse(&app.url("/oauth/authorize")).unwrap();
+        authorize.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client["client_id"].as_str().unwrap())
+            .append_pair("redirect_uri", &redirect_uri)
+            .append_pair("scope", "openid email")
+            .append_pair("state", "xyz")
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256");
+        let profile = tempfile::tempdir().unwrap();
+        let browser = chromium(&driver, profile.path()).await;
+
+        browser.goto(authorize.as_str()).await.unwrap();
+        let heading = browser.find(Locator::Css("p.tenant")).await.unwrap().text().await.unwrap();
+        assert!(heading.contains("Acme Corp") && heading.contains("Partner"), "{heading}");
+        browser.find(Locator::Id("email")).await.unwrap().send_keys("ann@acme.test").await.unwrap();
+        browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+        browser.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
+        browser.wait().for_element(Locator::Id("allow")).await.unwrap().click().await.unwrap();
+        browser.wait().for_element(Locator::Id("done")).await.unwrap();
+
+        let query = callbacks.recv().await.unwrap();
+        let params: std::collections::HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        assert_eq!(params["state"], "xyz");
+        assert!(browser.current_url().await.unwrap().as_str().starts_with(&redirect_uri));
+        let tokens = app.request(reqwest::Method::POST, "/oauth/token")
+            .basic_auth(client["client_id"].as_str().unwrap(), client["client_secret"].as_str())
+            .form(&[("grant_type", "authorization_code"), ("code", &params["code"]), ("redirect_uri", &redirect_uri), ("code_verifier", &verifier)])
+            .send().await.unwrap();
+        assert_eq!(tokens.status(), 200);
+
+        // Signed in now: the next authorization goes straight back, without a page.
+        browser.goto(authorize.as_str()).await.unwrap();
+        browser.wait().for_element(Locator::Id("done")).await.unwrap();
+        assert!(callbacks.recv().await.unwrap().contains("code="));
+        browser.close().await.unwrap();
+    }
+}
