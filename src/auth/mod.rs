@@ -240,7 +240,8 @@ pub async fn refresh(
     };
     let session =
         store::sessions::find_session(&mut *tx, tenant.id, session_id).await?.ok_or(ApiError::InvalidToken)?;
-    if !session.is_live(&settings, now) {
+    // A client session's tokens are bound to their client: they refresh only at /oauth/token.
+    if !session.is_live(&settings, now) || session.client_id.is_some() {
         return Err(ApiError::InvalidToken);
     }
     let user = store::users::find_user_by_id(&mut *tx, tenant.id, session.user_id).await?;

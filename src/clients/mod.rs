@@ -6,6 +6,7 @@
 //! 256-bit random string, so a plain digest is the right store (no password hashing needed).
 
 pub mod redirect_uri;
+pub mod roles;
 
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -59,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .route("/clients", get(clients::list_clients).post(clients::create_client))
         .route("/clients/{id}", get(clients::get_client).put(clients::update_client).delete(clients::delete_client))
         .route("/clients/{id}/secret", post(clients::rotate_secret))
+        .route("/clients/{id}/roles", get(clients::roles::list_client_roles).post(clients::roles::assign_client_role))
+        .route("/clients/{client_id}/roles/{role_id}", delete(clients::roles::unassign_client_role))
         .route("/sessions", get(sessions::list_sessions))
         .route("/sessions/{id}", delete(sessions::revoke_session))
         .route("/audit-log", get(audit::api::list_audit_log))

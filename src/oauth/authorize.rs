@@ -21,7 +21,7 @@ use crate::auth::{self, session::Session};
 use crate::crypto;
 use crate::error::ApiError;
 use crate::pages::{self, Hidden};
-use crate::settings;
+use crate::settings::TenantSettings;
 use crate::store::{self, clients::ClientRow, oauth::CodeRow};
 use crate::tenants::Tenant;
 use crate::types::Timestamp;
@@ -45,6 +45,7 @@ const REQUEST_PARAMS: &[&str] = &[
 /// A valid authorization request.
 pub struct AuthRequest {
     pub tenant: Tenant,
+    pub settings: TenantSettings,
     pub client: ClientRow,
     pub redirect_uri: String,
     /// The requested scope, normalised (distinct tokens, space-separated).
@@ -112,8 +113,8 @@ pub async fn sign_in(
         return sign_in_page(&state, &headers, &request, StatusCode::BAD_REQUEST, email, Some(why)).await;
     }
     let tenant = &request.tenant;
-    let Ok(settings) = settings::load(&state.store, tenant.id).await else { return pages::internal_error() };
-    let user = match auth::verify_password_login(&state, tenant, &settings, email, password, &context).await {
+    let settings = &request.settings;
+    let user = match auth::verify_password_login(&state, tenant, settings, email, password, &context).await {
         Ok(user) => user,
         Err(err) => {
             let (status, why) = match err {
@@ -128,9 +129,9 @@ pub async fn sign_in(
     // The MFA issue adds its second step here: a user with a second factor gets the code page
     // instead, and the SSO session below starts only after it (with amr "pwd otp").
     let now = Timestamp::now();
-    let session = Session::new(&user, "pwd", &settings, now);
+    let session = Session::new(&user, "pwd", settings, now);
     let browser_token = crypto::random_token();
-    let replaced = sso::current_session(&state, tenant, &settings, &headers).await.ok().flatten();
+    let replaced = sso::current_session(&state, tenant, settings, &headers).await.ok().flatten();
     let started = async {
         let mut tx = state.store.begin().await?;
         let (ip, agent) = (context.ip.as_deref(), context.user_agent.as_deref());
@@ -177,8 +178,8 @@ pub async fn consent(
         return pages::error_page(StatusCode::BAD_REQUEST, "Form expired", "This form has expired. Please try again.");
     }
     let tenant = &request.tenant;
-    let Ok(settings) = settings::load(&state.store, tenant.id).await else { return pages::internal_error() };
-    let Ok(current) = sso::current_session(&state, tenant, &settings, &headers).await else {
+    let settings = &request.settings;
+    let Ok(current) = sso::current_session(&state, tenant, settings, &headers).await else {
         return pages::internal_error();
     };
     let Some(session) = current else {
@@ -222,7 +223,7 @@ async fn validate(state: &AppState, params: &Params) -> Result<AuthRequest, Resp
         Ok(None) => return Err(page("The application is unknown or no longer active.")),
         Err(_) => return Err(pages::internal_error()),
     };
-    let AuthenticatedClient { client, tenant } = client;
+    let AuthenticatedClient { client, tenant, settings, .. } = client;
     let redirect_uri = match params.get("redirect_uri") {
         Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_string(),
         Some(_) => return Err(page("The redirect URI is not registered for this application.")),
@@ -296,6 +297,7 @@ async fn validate(state: &AppState, params: &Params) -> Result<AuthRequest, Resp
     };
     Ok(AuthRequest {
         tenant,
+        settings,
         client,
         redirect_uri: redirect_uri.clone(),
         scope,
@@ -315,11 +317,11 @@ async fn validate(state: &AppState, params: &Params) -> Result<AuthRequest, Resp
 /// just started: it satisfies `prompt=login` and `max_age` by definition.
 async fn proceed(state: &AppState, headers: &HeaderMap, request: &AuthRequest, fresh: Option<Session>) -> Response {
     let tenant = &request.tenant;
-    let Ok(settings) = settings::load(&state.store, tenant.id).await else { return pages::internal_error() };
+    let settings = &request.settings;
     let signed_in = fresh.is_some();
     let session = match fresh {
         Some(session) => Some(session),
-        None => match sso::current_session(state, tenant, &settings, headers).await {
+        None => match sso::current_session(state, tenant, settings, headers).await {
             Ok(session) => session,
             Err(_) => return pages::internal_error(),
         },
@@ -374,7 +376,12 @@ async fn issue_code(state: &AppState, request: &AuthRequest, session: &Session) 
         expires_at: Timestamp(now.0 + CODE_TTL_SECONDS),
         created_at: now,
     };
-    if let Err(e) = store::oauth::insert_code(state.store.pool(), &row).await {
+    // Using the SSO session counts as activity for its idle timeout.
+    let stored = async {
+        store::oauth::insert_code(state.store.pool(), &row).await?;
+        store::sessions::touch_session(state.store.pool(), request.tenant.id, session.id, now).await
+    };
+    if let Err(e) = stored.await {
         tracing::error!(error = %e, "cannot store an authorization code");
         return pages::internal_error();
     }
@@ -389,7 +396,7 @@ async fn sign_in_page(
     email: &str,
     error: Option<&str>,
 ) -> Response {
-    let reset_url = settings::load(&state.store, request.tenant.id).await.ok().and_then(|s| s.reset_url);
+    let reset_url = request.settings.reset_url.as_deref();
     let (cookie, set_cookie) = sso::csrf_cookie(state, headers);
     let page = pages::SignIn {
         tenant_name: &request.tenant.name,
@@ -398,7 +405,7 @@ async fn sign_in_page(
         csrf: sso::csrf_field(state, &cookie),
         email,
         error,
-        reset_url: reset_url.as_deref(),
+        reset_url,
     };
     with_cookie(pages::render(status, &page), set_cookie)
 }

@@ -12,6 +12,7 @@ use super::OAuthError;
 use super::params::Params;
 use crate::app::AppState;
 use crate::crypto;
+use crate::settings::{self, TenantSettings};
 use crate::store::{self, clients::ClientRow};
 use crate::tenants::{self, Tenant, TenantKey};
 
@@ -20,6 +21,10 @@ use crate::tenants::{self, Tenant, TenantKey};
 pub struct AuthenticatedClient {
     pub client: ClientRow,
     pub tenant: Tenant,
+    /// The tenant's settings, read with the client.
+    pub settings: TenantSettings,
+    /// Whether any role is granted to the client (else its tokens carry none: no query).
+    pub has_roles: bool,
 }
 
 /// Authenticates the client of a request. Every failure — unknown client, wrong or missing
@@ -60,11 +65,12 @@ pub async fn find_live_client(state: &AppState, client_id: &str) -> Result<Optio
     if uuid::Uuid::parse_str(client_id).is_err() {
         return Ok(None);
     }
-    let Some(client) = store::clients::find_client_by_client_id(state.store.pool(), client_id).await? else {
-        return Ok(None);
-    };
+    let found = store::clients::find_client_by_client_id(state.store.pool(), client_id).await?;
+    let Some((client, settings_json, has_roles)) = found else { return Ok(None) };
     let tenant = tenants::find_tenant(state, &TenantKey::Id(client.tenant_id)).await?;
-    Ok(tenant.filter(|t| t.active).map(|tenant| AuthenticatedClient { client, tenant }))
+    let Some(tenant) = tenant.filter(|t| t.active) else { return Ok(None) };
+    let settings = settings::parse(tenant.id, settings_json.as_deref())?;
+    Ok(Some(AuthenticatedClient { client, tenant, settings, has_roles }))
 }
 
 /// `Authorization: Basic base64(urlencode(id):urlencode(secret))`, if present.

@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::auth::session::{self, AccessClaims, Session, TokenLifetimes, TokenResponse, refresh_token_digest};
 use crate::crypto;
-use crate::settings::{self, TenantSettings};
+use crate::settings::TenantSettings;
 use crate::store::{self, oauth::CodeRow};
 use crate::types::Timestamp;
 use crate::users::UserStatus;
@@ -74,7 +74,7 @@ async fn authorization_code(
         tx.commit().await?;
         return Err(refusal);
     }
-    let settings = settings::load(&state.store, tenant.id).await?;
+    let settings = client.settings.clone();
     let sso = store::sessions::find_session(&mut *tx, tenant.id, grant.sso_session_id).await?;
     let sso =
         sso.filter(|s| s.is_live(&settings, now)).ok_or_else(|| OAuthError::invalid_grant("the sign-in has ended"))?;
@@ -193,9 +193,11 @@ async fn client_credentials(
         }
     };
     let tenant = &client.tenant;
-    let settings = settings::load(&state.store, tenant.id).await?;
-    let ttl = client.client.access_token_ttl_seconds.unwrap_or(settings.access_token_ttl_seconds);
-    let (roles, permissions) = store::clients::client_grants(state.store.pool(), tenant.id, &client.client.id).await?;
+    let ttl = client.client.access_token_ttl_seconds.unwrap_or(client.settings.access_token_ttl_seconds);
+    let (roles, permissions) = match client.has_roles {
+        true => store::clients::client_grants(state.store.pool(), tenant.id, &client.client.id).await?,
+        false => (Vec::new(), Vec::new()),
+    };
     let now = Timestamp::now();
     let claims = AccessClaims {
         iss: state.config.issuer.clone(),
@@ -231,7 +233,7 @@ async fn refresh_token(
 ) -> Result<Response, OAuthError> {
     let token = params.get("refresh_token").ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let tenant = &client.tenant;
-    let settings = settings::load(&state.store, tenant.id).await?;
+    let settings = client.settings.clone();
     let now = Timestamp::now();
     let digest = refresh_token_digest(token);
     let refused = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");

@@ -36,7 +36,7 @@ pub struct PermissionLink {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleLink {
-    role_id: Option<Uuid>,
+    pub(crate) role_id: Option<Uuid>,
 }
 
 // ---- roles -------------------------------------------------------------------------------
@@ -351,7 +351,12 @@ async fn delete(
 }
 
 /// The entry of this tenant, or 404 (an id of another tenant is simply not found).
-async fn existing<P>(state: &AppState, access: &Manage<P>, catalog: Catalog, id: Uuid) -> ApiResult<NamedEntry> {
+pub(crate) async fn existing<P>(
+    state: &AppState,
+    access: &Manage<P>,
+    catalog: Catalog,
+    id: Uuid,
+) -> ApiResult<NamedEntry> {
     store::rbac::find_entry(state.store.pool(), catalog, access.tenant.id, &id.to_string())
         .await?
         .ok_or(ApiError::NotFound(kind(catalog)))
@@ -400,7 +405,7 @@ fn validate(body: &EntryRequest, catalog: Catalog, creating: bool) -> ApiResult<
     }
 }
 
-fn required(field: &str) -> ApiError {
+pub(crate) fn required(field: &str) -> ApiError {
     ApiError::validation(FieldErrors::from([(field.to_string(), "is required".to_string())]))
 }
 

@@ -57,10 +57,15 @@ impl Default for TenantSettings {
 /// overflow a time computation). A row that does not parse is an error, never a silent return to
 /// the defaults, which could quietly switch a protection off.
 pub async fn load(store: &Store, tenant_id: TenantId) -> Result<TenantSettings, crate::error::ApiError> {
-    let Some(json) = store::settings::find_settings(store.pool(), tenant_id).await? else {
-        return Ok(TenantSettings::default());
-    };
-    let settings: TenantSettings = serde_json::from_str(&json).map_err(|e| {
+    let json = store::settings::find_settings(store.pool(), tenant_id).await?;
+    parse(tenant_id, json.as_deref())
+}
+
+/// Settings from their stored JSON (None: all defaults), clamped into bounds; unreadable
+/// settings fail closed.
+pub fn parse(tenant_id: TenantId, json: Option<&str>) -> Result<TenantSettings, crate::error::ApiError> {
+    let Some(json) = json else { return Ok(TenantSettings::default()) };
+    let settings: TenantSettings = serde_json::from_str(json).map_err(|e| {
         crate::error::ApiError::internal(anyhow::anyhow!("tenant {tenant_id} has unreadable settings: {e}"))
     })?;
     Ok(settings.clamped())

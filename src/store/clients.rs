@@ -138,15 +138,24 @@ pub async fn find_client<'e>(
 }
 
 /// A live client by its OAuth `client_id`, whatever its tenant: OAuth requests name the client,
-/// and the client names the tenant. Callers then check the tenant is enabled.
+/// and the client names the tenant (callers then check the tenant is enabled). The same read
+/// brings what the token endpoint needs next — the tenant's settings (JSON, if any) and whether
+/// the client has roles — so issuing a client_credentials token costs one query.
 pub async fn find_client_by_client_id<'e>(
     db: impl Executor<'e, Database = Any>,
     client_id: &str,
-) -> sqlx::Result<Option<ClientRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM clients WHERE id = $1 AND deleted_at IS NULL")))
-        .bind(client_id)
-        .fetch_optional(db)
-        .await
+) -> sqlx::Result<Option<(ClientRow, Option<String>, bool)>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, \
+         (SELECT s.settings FROM tenant_settings s WHERE s.tenant_id = clients.tenant_id) AS tenant_settings, \
+         EXISTS (SELECT 1 FROM client_roles r WHERE r.tenant_id = clients.tenant_id AND r.client_id = clients.id) \
+         AS has_roles FROM clients WHERE id = $1 AND deleted_at IS NULL"
+    )))
+    .bind(client_id)
+    .fetch_optional(db)
+    .await?;
+    row.map(|row| Ok((ClientRow::from_row(&row)?, row.try_get("tenant_settings")?, get_bool(&row, "has_roles")?)))
+        .transpose()
 }
 
 pub async fn list_clients<'e>(
@@ -201,6 +210,57 @@ pub async fn deactivate_client(
     .execute(&mut *conn)
     .await?;
     Ok(true)
+}
+
+pub async fn list_client_roles<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    client_id: &str,
+) -> sqlx::Result<Vec<super::rbac::NamedEntry>> {
+    sqlx::query_as(
+        "SELECT r.id, r.name, r.description, r.built_in, r.created_at, r.updated_at FROM client_roles cr \
+         JOIN roles r ON r.tenant_id = cr.tenant_id AND r.id = cr.role_id \
+         WHERE cr.tenant_id = $1 AND cr.client_id = $2 ORDER BY r.name",
+    )
+    .bind(tenant_id.to_string())
+    .bind(client_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn assign_client_role<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    client_id: &str,
+    role_id: &str,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO client_roles (tenant_id, client_id, role_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (tenant_id, client_id, role_id) DO NOTHING",
+    )
+    .bind(tenant_id.to_string())
+    .bind(client_id)
+    .bind(role_id)
+    .bind(now.unix_seconds())
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn unassign_client_role<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    client_id: &str,
+    role_id: &str,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM client_roles WHERE tenant_id = $1 AND client_id = $2 AND role_id = $3")
+        .bind(tenant_id.to_string())
+        .bind(client_id)
+        .bind(role_id)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 /// Names of the client's roles and of the permissions they grant (for client_credentials).

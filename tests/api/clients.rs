@@ -101,4 +101,39 @@ backend_tests! {
         assert_error(app.tenant(Method::GET, "/clients", "acme").bearer_auth(&user_token).send().await.unwrap(), 403, "forbidden").await;
         assert_error(app.tenant(Method::POST, "/clients", "acme").bearer_auth(&user_token).json(&json!({ "name": "x" })).send().await.unwrap(), 403, "forbidden").await;
     }
+
+    async fn a_clients_roles_go_into_its_next_client_credentials_token(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.create_tenant("acme", "Acme").await;
+        app.create_tenant("globex", "Globex").await;
+        let client = create_client(&app, "acme", json!({ "scopes": ["invoices:read"] })).await;
+        let post = |path: &str, slug: &str, body: Value| admin_in(&app, Method::POST, path, slug).json(&body).send();
+        let role: Value = post("/roles", "acme", json!({ "name": "billing" })).await.unwrap().json().await.unwrap();
+        let permission: Value = post("/permissions", "acme", json!({ "name": "invoices:read" })).await.unwrap().json().await.unwrap();
+        post(&format!("/roles/{}/permissions", role["id"].as_str().unwrap()), "acme", json!({ "permission_id": permission["id"] })).await.unwrap();
+        let globex_role: Value = post("/roles", "globex", json!({ "name": "billing" })).await.unwrap().json().await.unwrap();
+        let roles_path = format!("/clients/{}/roles", client["id"].as_str().unwrap());
+
+        assert_eq!(post(&roles_path, "acme", json!({ "role_id": role["id"] })).await.unwrap().status(), 204);
+
+        let claims = |token: &Value| -> Value {
+            use base64::Engine;
+            let payload = token["access_token"].as_str().unwrap().split('.').nth(1).unwrap().to_string();
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+        };
+        let token: Value = token_request(&app, &client, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
+        let granted = claims(&token);
+        assert_eq!((granted["roles"].clone(), granted["permissions"].clone()), (json!(["billing"]), json!(["invoices:read"])));
+        let listed: Value = admin_in(&app, Method::GET, &roles_path, "acme").send().await.unwrap().json().await.unwrap();
+        assert_eq!(listed[0]["name"], "billing");
+        assert_error(post(&roles_path, "acme", json!({ "role_id": globex_role["id"] })).await.unwrap(), 404, "not_found").await;
+        assert_error(post(&roles_path, "globex", json!({ "role_id": globex_role["id"] })).await.unwrap(), 404, "not_found").await;
+        assert_error(post(&roles_path, "acme", json!({})).await.unwrap(), 400, "invalid_payload").await;
+
+        let unassign = format!("{roles_path}/{}", role["id"].as_str().unwrap());
+        assert_eq!(admin_in(&app, Method::DELETE, &unassign, "acme").send().await.unwrap().status(), 204);
+        assert_error(admin_in(&app, Method::DELETE, &unassign, "acme").send().await.unwrap(), 404, "not_found").await;
+        let token: Value = token_request(&app, &client, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
+        assert!(claims(&token).get("roles").is_none(), "a change applies from the next token");
+    }
 }

@@ -289,6 +289,8 @@ backend_tests! {
         let first = tokens["refresh_token"].as_str().unwrap();
 
         oauth_error(token_request(&app, &other, &[("grant_type", "refresh_token"), ("refresh_token", first)]).await, 400, "invalid_grant").await;
+        let direct = app.tenant(Method::POST, "/auth/refresh", "acme").json(&json!({ "refresh_token": first })).send().await.unwrap();
+        assert_error(direct, 401, "invalid_token").await;
         let rotated: Value = token_request(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", first)]).await.json().await.unwrap();
         let second = rotated["refresh_token"].as_str().unwrap();
         assert_ne!(first, second);

@@ -1,0 +1,273 @@
+//! Authorization-server benchmark: client_credentials tokens (client_secret_basic, RS256),
+//! introspection, discovery and JWKS against the release server in its own process, with
+//! p50/p99, requests per server CPU-second and peak RSS. In the same run it measures the two
+//! references the targets are ratios of: this machine's RS256 signing rate with a parsed key
+//! on all cores, and a bare axum endpoint serving the discovery document as static JSON (its
+//! own process, same load settings).
+//!
+//!   cargo build --release && cargo run --release --example oauth_bench                # SQLite
+//!   cargo run --release --example oauth_bench -- postgres://postgres@127.0.0.1/postgres  # PostgreSQL
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod support;
+
+use support::ADMIN_KEY;
+
+const SECONDS: u64 = 8;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("--static-server") {
+        return static_server().await;
+    }
+    let data = tempfile::tempdir()?;
+    let database = support::Database::create(std::env::args().nth(1), data.path(), "ovlt_oauth_bench").await?;
+    let (mut server, address) = support::start_server(
+        &database.url,
+        data.path(),
+        &[("OVLT_RATE_LIMIT_PER_MINUTE", "0"), ("OVLT_DB_MAX_CONNECTIONS", "16")],
+    )
+    .await?;
+    let pid = server.id().unwrap_or_default();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(128).build()?;
+    let admin = |path: &str, body: Value| {
+        client
+            .post(format!("{address}{path}"))
+            .header("x-ovlt-admin-key", ADMIN_KEY)
+            .header("x-ovlt-tenant-slug", "bench")
+            .json(&body)
+            .send()
+    };
+    admin("/tenants", json!({ "slug": "bench", "name": "Bench" })).await?.error_for_status()?;
+    let registered: Value = admin(
+        "/clients",
+        json!({ "name": "Bench service", "grant_types": ["client_credentials"], "scopes": ["invoices:read"] }),
+    )
+    .await?
+    .error_for_status()?
+    .json()
+    .await?;
+    let id = registered["client_id"].as_str().unwrap_or_default().to_string();
+    let secret = registered["client_secret"].as_str().unwrap_or_default().to_string();
+
+    let ceiling = rs256_ceiling();
+    let mut rows = Vec::new();
+
+    let (c, a, i, s) = (client.clone(), address.clone(), id.clone(), secret.clone());
+    let tokens = measure(pid, 16, move |_| {
+        let request =
+            c.post(format!("{a}/oauth/token")).basic_auth(&i, Some(&s)).form(&[("grant_type", "client_credentials")]);
+        async move { request.send().await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+    rows.push(("POST /oauth/token (client_credentials)", tokens));
+
+    let token: Value = client
+        .post(format!("{address}/oauth/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = token["access_token"].as_str().unwrap_or_default().to_string();
+    let (c, a, i, s) = (client.clone(), address.clone(), id.clone(), secret.clone());
+    let introspection = measure(pid, 32, move |_| {
+        let request = c.post(format!("{a}/oauth/introspect")).basic_auth(&i, Some(&s)).form(&[("token", &token)]);
+        async move {
+            match request.send().await {
+                Ok(r) if r.status() == 200 => r.json::<Value>().await.is_ok_and(|v| v["active"] == true),
+                _ => false,
+            }
+        }
+    })
+    .await;
+    rows.push(("POST /oauth/introspect", introspection));
+
+    for path in ["/.well-known/openid-configuration", "/.well-known/jwks.json"] {
+        let (c, url) = (client.clone(), format!("{address}{path}"));
+        let outcome = measure(pid, 64, move |_| {
+            let request = c.get(&url);
+            async move { request.send().await.is_ok_and(|r| r.status() == 200) }
+        })
+        .await;
+        rows.push((if path.contains("jwks") { "GET jwks.json" } else { "GET openid-configuration" }, outcome));
+    }
+    let peak_rss_mb = peak_rss_mb(pid);
+    server.kill().await.ok();
+
+    // The reference: the same document from a bare axum process, same load settings.
+    let (mut baseline_server, baseline_address) = start_static_server().await?;
+    let baseline_pid = baseline_server.id().unwrap_or_default();
+    let (c, url) = (client.clone(), format!("{baseline_address}/static"));
+    let baseline = measure(baseline_pid, 64, move |_| {
+        let request = c.get(&url);
+        async move { request.send().await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+    baseline_server.kill().await.ok();
+
+    println!(
+        "\novlt OAuth benchmark — {}, {} cores, {SECONDS} s per scenario, load from a separate process\n",
+        database.backend,
+        cores()
+    );
+    println!("| scenario | concurrency | req/s | p50 ms | p99 ms | req per server CPU-s | errors |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, r) in rows.iter().chain([("bare axum static JSON (reference)", baseline)].iter()) {
+        println!(
+            "| {name} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {} |",
+            r.concurrency, r.rate, r.p50, r.p99, r.per_cpu_second, r.errors
+        );
+    }
+    println!(
+        "\nRS256 ceiling (aws-lc-rs, parsed key, all cores, measured here): {ceiling:.0} signs/s → client_credentials reached {:.0} %",
+        100.0 * rows[0].1.rate / ceiling
+    );
+    println!(
+        "discovery reached {:.0} % and JWKS {:.0} % of the bare axum endpoint",
+        100.0 * rows[2].1.rate / baseline.rate,
+        100.0 * rows[3].1.rate / baseline.rate
+    );
+    println!("server peak RSS: {peak_rss_mb:.1} MB");
+    database.drop_if_postgres().await
+}
+
+#[derive(Clone, Copy)]
+struct Outcome {
+    concurrency: usize,
+    rate: f64,
+    p50: f64,
+    p99: f64,
+    per_cpu_second: f64,
+    errors: usize,
+}
+
+/// Runs `request(worker)` on `concurrency` workers for [`SECONDS`], and reads the server
+/// process's CPU time around it.
+async fn measure<F, Fut>(pid: u32, concurrency: usize, request: F) -> Outcome
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let cpu_before = cpu_seconds(pid);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(SECONDS);
+    let request = Arc::new(request);
+    let workers: Vec<_> = (0..concurrency)
+        .map(|worker| {
+            let request = request.clone();
+            tokio::spawn(async move {
+                let (mut latencies, mut errors) = (Vec::new(), 0);
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    if request(worker).await {
+                        latencies.push(sent.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let (mut latencies, mut errors) = (Vec::new(), 0);
+    for worker in workers {
+        if let Ok((l, e)) = worker.await {
+            latencies.extend(l);
+            errors += e;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = (cpu_seconds(pid) - cpu_before).max(1e-9);
+    let count = latencies.len() as f64;
+    latencies.sort();
+    let at = |q: f64| {
+        latencies.get(((latencies.len().max(1) - 1) as f64 * q) as usize).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Outcome { concurrency, rate: count / elapsed, p50: at(0.5), p99: at(0.99), per_cpu_second: count / cpu, errors }
+}
+
+/// utime + stime of a process, in seconds (/proc/<pid>/stat, clock ticks of 100 Hz).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .map_or(0.0, |kb: f64| kb / 1024.0)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// RS256 signatures per second with a parsed RSA-2048 key, every core signing (a JWT-sized
+/// input), measured with the server stopped.
+fn rs256_ceiling() -> f64 {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::rsa::KeySize;
+    use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+    let key = Arc::new(RsaKeyPair::generate(KeySize::Rsa2048).expect("an RSA key"));
+    let input = Arc::new(vec![b'x'; 420]);
+    let duration = Duration::from_secs(3);
+    let started = Instant::now();
+    let threads: Vec<_> = (0..cores())
+        .map(|_| {
+            let (key, input) = (key.clone(), input.clone());
+            std::thread::spawn(move || {
+                let rng = SystemRandom::new();
+                let mut signature = vec![0; key.public_modulus_len()];
+                let mut count = 0u64;
+                while started.elapsed() < duration {
+                    key.sign(&RSA_PKCS1_SHA256, &rng, &input, &mut signature).expect("signs");
+                    count += 1;
+                }
+                count
+            })
+        })
+        .collect();
+    let total: u64 = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+/// This example re-run as `--static-server`: a bare axum process serving a static JSON body of
+/// the discovery document's size, printing its address first.
+async fn start_static_server() -> anyhow::Result<(tokio::process::Child, String)> {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("--static-server")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let address = lines.next_line().await?.ok_or_else(|| anyhow::anyhow!("the static server did not start"))?;
+    Ok((child, address))
+}
+
+async fn static_server() -> anyhow::Result<()> {
+    let body: &'static str = Box::leak(ovlt::discovery::openid_configuration("http://127.0.0.1:1").into_boxed_str());
+    let app = axum::Router::new().route(
+        "/static",
+        axum::routing::get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], body) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
