@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use url::Url;
 
-use super::client_auth::{AuthenticatedClient, find_live_client};
+use super::client_auth::{AuthenticatedClient, Lookup, find_live_client};
 use super::params::Params;
 use super::{CODE_TTL_SECONDS, scope_tokens, sso};
 use crate::app::AppState;
@@ -218,12 +218,13 @@ pub async fn consent(
 async fn validate(state: &AppState, params: &Params) -> Result<AuthRequest, Response> {
     let page = |message: &str| pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", message);
     let Some(client_id) = params.get("client_id") else { return Err(page("The request names no client.")) };
-    let client = match find_live_client(state, client_id).await {
+    let client = match find_live_client(state, client_id, Lookup::WithSettings).await {
         Ok(Some(client)) => client,
         Ok(None) => return Err(page("The application is unknown or no longer active.")),
         Err(_) => return Err(pages::internal_error()),
     };
     let AuthenticatedClient { client, tenant, settings, .. } = client;
+    let Some(settings) = settings else { return Err(pages::internal_error()) };
     let redirect_uri = match params.get("redirect_uri") {
         Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_string(),
         Some(_) => return Err(page("The redirect URI is not registered for this application.")),

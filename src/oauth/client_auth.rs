@@ -12,6 +12,7 @@ use super::OAuthError;
 use super::params::Params;
 use crate::app::AppState;
 use crate::crypto;
+use crate::error::ApiError;
 use crate::settings::{self, TenantSettings};
 use crate::store::{self, clients::ClientRow};
 use crate::tenants::{self, Tenant, TenantKey};
@@ -21,10 +22,25 @@ use crate::tenants::{self, Tenant, TenantKey};
 pub struct AuthenticatedClient {
     pub client: ClientRow,
     pub tenant: Tenant,
-    /// The tenant's settings, read with the client.
-    pub settings: TenantSettings,
+    /// The tenant's settings, when read with the client (see [`Lookup`]).
+    pub settings: Option<TenantSettings>,
     /// Whether any role is granted to the client (else its tokens carry none: no query).
     pub has_roles: bool,
+}
+
+/// How much a client lookup reads: the token endpoint and the hosted pages need the tenant's
+/// settings and the client's role presence; introspection, revocation and logout do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    WithSettings,
+    ClientOnly,
+}
+
+impl AuthenticatedClient {
+    /// The tenant's settings; an error if the lookup did not read them (a programming slip).
+    pub fn settings(&self) -> Result<&TenantSettings, ApiError> {
+        self.settings.as_ref().ok_or_else(|| ApiError::internal(anyhow::anyhow!("client looked up without settings")))
+    }
 }
 
 /// Authenticates the client of a request. Every failure — unknown client, wrong or missing
@@ -33,6 +49,7 @@ pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     params: &Params,
+    lookup: Lookup,
 ) -> Result<AuthenticatedClient, OAuthError> {
     let (client_id, secret) = match basic_credentials(headers)? {
         Some((id, secret)) => {
@@ -46,7 +63,7 @@ pub async fn authenticate(
             (id.to_string(), params.get("client_secret").map(str::to_string))
         }
     };
-    let client = find_live_client(state, &client_id).await?.ok_or_else(OAuthError::invalid_client)?;
+    let client = find_live_client(state, &client_id, lookup).await?.ok_or_else(OAuthError::invalid_client)?;
     let proven = match (&client.client.secret_hash, secret) {
         (Some(expected), Some(secret)) if client.client.is_confidential() => {
             bool::from(crypto::sha256_hex(&secret).as_bytes().ct_eq(expected.as_bytes()))
@@ -61,15 +78,20 @@ pub async fn authenticate(
 }
 
 /// A live client by `client_id` and its tenant, when that tenant is enabled.
-pub async fn find_live_client(state: &AppState, client_id: &str) -> Result<Option<AuthenticatedClient>, OAuthError> {
+pub async fn find_live_client(
+    state: &AppState,
+    client_id: &str,
+    lookup: Lookup,
+) -> Result<Option<AuthenticatedClient>, OAuthError> {
     if uuid::Uuid::parse_str(client_id).is_err() {
         return Ok(None);
     }
-    let found = store::clients::find_client_by_client_id(state.store.pool(), client_id).await?;
+    let with_settings = lookup == Lookup::WithSettings;
+    let found = store::clients::find_client_by_client_id(state.store.pool(), client_id, with_settings).await?;
     let Some((client, settings_json, has_roles)) = found else { return Ok(None) };
     let tenant = tenants::find_tenant(state, &TenantKey::Id(client.tenant_id)).await?;
     let Some(tenant) = tenant.filter(|t| t.active) else { return Ok(None) };
-    let settings = settings::parse(tenant.id, settings_json.as_deref())?;
+    let settings = with_settings.then(|| settings::parse(tenant.id, settings_json.as_deref())).transpose()?;
     Ok(Some(AuthenticatedClient { client, tenant, settings, has_roles }))
 }
 

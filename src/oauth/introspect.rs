@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::client_auth::{self, AuthenticatedClient};
+use super::client_auth::{self, AuthenticatedClient, Lookup};
 use super::params::Form;
 use super::{OAuthError, no_store_json};
 use crate::app::AppState;
@@ -37,7 +37,7 @@ pub async fn introspect(
             other => OAuthError::invalid_request(other.to_string()),
         })?
     } else {
-        let client = client_auth::authenticate(&state, &headers, &params).await?;
+        let client = client_auth::authenticate(&state, &headers, &params, Lookup::ClientOnly).await?;
         if !client.client.is_confidential() {
             return Err(OAuthError::invalid_client());
         }
@@ -129,7 +129,7 @@ pub async fn revoke(
     context: RequestContext,
     Form(params): Form,
 ) -> Result<Response, OAuthError> {
-    let client = client_auth::authenticate(&state, &headers, &params).await?;
+    let client = client_auth::authenticate(&state, &headers, &params, Lookup::ClientOnly).await?;
     let token = params.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     revoke_token(&state, &client, token, context).await?;
     Ok(StatusCode::OK.into_response())

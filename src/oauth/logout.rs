@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, Validation};
 use url::Url;
 
-use super::client_auth::{AuthenticatedClient, find_live_client};
+use super::client_auth::{AuthenticatedClient, Lookup, find_live_client};
 use super::id_token::IdTokenClaims;
 use super::params::Params;
 use super::sso;
@@ -78,7 +78,7 @@ async fn logout(
         (None, None) => None,
     };
     let client = match client_id {
-        Some(id) => match find_live_client(state, &id).await {
+        Some(id) => match find_live_client(state, &id, Lookup::ClientOnly).await {
             Ok(Some(client)) => Some(client),
             Ok(None) => return bad("The application is unknown or no longer active."),
             Err(_) => return pages::internal_error(),

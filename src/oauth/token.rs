@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 
-use super::client_auth::{self, AuthenticatedClient};
+use super::client_auth::{self, AuthenticatedClient, Lookup};
 use super::params::{Form, Params};
 use super::{OAuthError, has_scope, id_token, no_store_json, scope_tokens};
 use crate::app::AppState;
@@ -35,7 +35,7 @@ pub async fn token(
             "grant_type must be authorization_code, client_credentials or refresh_token",
         ));
     }
-    let client = client_auth::authenticate(&state, &headers, &params).await?;
+    let client = client_auth::authenticate(&state, &headers, &params, Lookup::WithSettings).await?;
     if !client.client.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client(format!("this client may not use the {grant_type} grant")));
     }
@@ -74,7 +74,7 @@ async fn authorization_code(
         tx.commit().await?;
         return Err(refusal);
     }
-    let settings = client.settings.clone();
+    let settings = client.settings()?.clone();
     let sso = store::sessions::find_session(&mut *tx, tenant.id, grant.sso_session_id).await?;
     let sso =
         sso.filter(|s| s.is_live(&settings, now)).ok_or_else(|| OAuthError::invalid_grant("the sign-in has ended"))?;
@@ -193,7 +193,7 @@ async fn client_credentials(
         }
     };
     let tenant = &client.tenant;
-    let ttl = client.client.access_token_ttl_seconds.unwrap_or(client.settings.access_token_ttl_seconds);
+    let ttl = client.client.access_token_ttl_seconds.unwrap_or(client.settings()?.access_token_ttl_seconds);
     let (roles, permissions) = match client.has_roles {
         true => store::clients::client_grants(state.store.pool(), tenant.id, &client.client.id).await?,
         false => (Vec::new(), Vec::new()),
@@ -233,7 +233,7 @@ async fn refresh_token(
 ) -> Result<Response, OAuthError> {
     let token = params.get("refresh_token").ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let tenant = &client.tenant;
-    let settings = client.settings.clone();
+    let settings = client.settings()?.clone();
     let now = Timestamp::now();
     let digest = refresh_token_digest(token);
     let refused = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");

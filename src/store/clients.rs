@@ -139,17 +139,23 @@ pub async fn find_client<'e>(
 
 /// A live client by its OAuth `client_id`, whatever its tenant: OAuth requests name the client,
 /// and the client names the tenant (callers then check the tenant is enabled). The same read
-/// brings what the token endpoint needs next — the tenant's settings (JSON, if any) and whether
-/// the client has roles — so issuing a client_credentials token costs one query.
+/// brings, when `with_context`, what the token endpoint needs next — the tenant's settings
+/// (JSON, if any) and whether the client has roles — so a client_credentials token costs one
+/// query; introspection and revocation need neither and skip the subqueries.
 pub async fn find_client_by_client_id<'e>(
     db: impl Executor<'e, Database = Any>,
     client_id: &str,
+    with_context: bool,
 ) -> sqlx::Result<Option<(ClientRow, Option<String>, bool)>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS}, \
-         (SELECT s.settings FROM tenant_settings s WHERE s.tenant_id = clients.tenant_id) AS tenant_settings, \
+    let context = if with_context {
+        "(SELECT s.settings FROM tenant_settings s WHERE s.tenant_id = clients.tenant_id) AS tenant_settings, \
          EXISTS (SELECT 1 FROM client_roles r WHERE r.tenant_id = clients.tenant_id AND r.client_id = clients.id) \
-         AS has_roles FROM clients WHERE id = $1 AND deleted_at IS NULL"
+         AS has_roles"
+    } else {
+        "NULL AS tenant_settings, 1 = 0 AS has_roles"
+    };
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, {context} FROM clients WHERE id = $1 AND deleted_at IS NULL"
     )))
     .bind(client_id)
     .fetch_optional(db)
