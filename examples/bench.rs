@@ -20,7 +20,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod support;
 
-use support::ADMIN_KEY;
+use support::{ADMIN_KEY, cores, measure, peak_rss_mb, percentiles};
 
 const PASSWORD: &str = "Bench-pass-1234!";
 const SECONDS: u64 = 8;
@@ -75,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
         })
     };
     let (c, a) = (client.clone(), address.clone());
-    let login = run(8, move |worker| {
+    let login = measure(pid, SECONDS, 8, move |worker| {
         let body = json!({ "email": format!("user{}@bench.test", worker % users), "password": PASSWORD });
         let request = c.post(format!("{a}/auth/login")).header("x-ovlt-tenant-slug", "bench").json(&body);
         async move { request.send().await.is_ok_and(|r| r.status() == 200) }
@@ -99,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
     let access: Value =
         post("/auth/login", json!({ "email": "user0@bench.test", "password": PASSWORD })).await?.json().await?;
     let (c, a) = (client.clone(), address.clone());
-    let refresh = run(16, move |worker| {
+    let refresh = measure(pid, SECONDS, 16, move |worker| {
         let chain = chains[worker].clone();
         let (client, address) = (c.clone(), a.clone());
         async move {
@@ -125,20 +125,14 @@ async fn main() -> anyhow::Result<()> {
 
     let bearer = access["access_token"].as_str().unwrap_or_default().to_string();
     let (c, a) = (client.clone(), address.clone());
-    let me = run(32, move |_| {
+    let me = measure(pid, SECONDS, 32, move |_| {
         let request = c.get(format!("{a}/users/me")).header("x-ovlt-tenant-slug", "bench").bearer_auth(&bearer);
         async move { request.send().await.is_ok_and(|r| r.status() == 200) }
     })
     .await;
     rows.push(("GET /users/me", me));
 
-    let peak_rss_mb = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
-        })
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0);
+    let peak_rss_mb = peak_rss_mb(pid);
     server.kill().await.ok();
 
     println!(
@@ -159,65 +153,6 @@ async fn main() -> anyhow::Result<()> {
     println!("server peak RSS: {peak_rss_mb:.1} MB");
 
     database.drop_if_postgres().await
-}
-
-struct Outcome {
-    concurrency: usize,
-    rate: f64,
-    p50: f64,
-    p99: f64,
-    errors: usize,
-}
-
-/// Runs `request(worker)` in a loop on `concurrency` workers for [`SECONDS`].
-async fn run<F, Fut>(concurrency: usize, request: F) -> Outcome
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send + 'static,
-{
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(SECONDS);
-    let request = Arc::new(request);
-    let workers: Vec<_> = (0..concurrency)
-        .map(|worker| {
-            let request = request.clone();
-            tokio::spawn(async move {
-                let (mut latencies, mut errors) = (Vec::new(), 0);
-                while Instant::now() < deadline {
-                    let sent = Instant::now();
-                    if request(worker).await {
-                        latencies.push(sent.elapsed());
-                    } else {
-                        errors += 1;
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    let (mut latencies, mut errors) = (Vec::new(), 0);
-    for worker in workers {
-        if let Ok((l, e)) = worker.await {
-            latencies.extend(l);
-            errors += e;
-        }
-    }
-    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
-    let (p50, p99) = percentiles(latencies);
-    Outcome { concurrency, rate, p50, p99, errors }
-}
-
-fn percentiles(mut latencies: Vec<Duration>) -> (f64, f64) {
-    if latencies.is_empty() {
-        return (0.0, 0.0);
-    }
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0;
-    (at(0.50), at(0.99))
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Logins per second this machine can hash at most: Argon2id hashes per second with every core

@@ -18,7 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod support;
 
-use support::ADMIN_KEY;
+use support::{ADMIN_KEY, cores, measure, peak_rss_mb};
 
 const SECONDS: u64 = 8;
 
@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
 
     let (c, a, i, s) = (client.clone(), address.clone(), id.clone(), secret.clone());
-    let tokens = measure(pid, 16, move |_| {
+    let tokens = measure(pid, SECONDS, 16, move |_| {
         let request =
             c.post(format!("{a}/oauth/token")).basic_auth(&i, Some(&s)).form(&[("grant_type", "client_credentials")]);
         async move { request.send().await.is_ok_and(|r| r.status() == 200) }
@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let token = token["access_token"].as_str().unwrap_or_default().to_string();
     let (c, a, i, s) = (client.clone(), address.clone(), id.clone(), secret.clone());
-    let introspection = measure(pid, 32, move |_| {
+    let introspection = measure(pid, SECONDS, 32, move |_| {
         let request = c.post(format!("{a}/oauth/introspect")).basic_auth(&i, Some(&s)).form(&[("token", &token)]);
         async move {
             match request.send().await {
@@ -93,7 +93,7 @@ async fn main() -> anyhow::Result<()> {
 
     for path in ["/.well-known/openid-configuration", "/.well-known/jwks.json"] {
         let (c, url) = (client.clone(), format!("{address}{path}"));
-        let outcome = measure(pid, 64, move |_| {
+        let outcome = measure(pid, SECONDS, 64, move |_| {
             let request = c.get(&url);
             async move { request.send().await.is_ok_and(|r| r.status() == 200) }
         })
@@ -107,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
     let (mut baseline_server, baseline_address) = start_static_server().await?;
     let baseline_pid = baseline_server.id().unwrap_or_default();
     let (c, url) = (client.clone(), format!("{baseline_address}/static"));
-    let baseline = measure(baseline_pid, 64, move |_| {
+    let baseline = measure(baseline_pid, SECONDS, 64, move |_| {
         let request = c.get(&url);
         async move { request.send().await.is_ok_and(|r| r.status() == 200) }
     })
@@ -138,83 +138,6 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("server peak RSS: {peak_rss_mb:.1} MB");
     database.drop_if_postgres().await
-}
-
-#[derive(Clone, Copy)]
-struct Outcome {
-    concurrency: usize,
-    rate: f64,
-    p50: f64,
-    p99: f64,
-    per_cpu_second: f64,
-    errors: usize,
-}
-
-/// Runs `request(worker)` on `concurrency` workers for [`SECONDS`], and reads the server
-/// process's CPU time around it.
-async fn measure<F, Fut>(pid: u32, concurrency: usize, request: F) -> Outcome
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send + 'static,
-{
-    let cpu_before = cpu_seconds(pid);
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(SECONDS);
-    let request = Arc::new(request);
-    let workers: Vec<_> = (0..concurrency)
-        .map(|worker| {
-            let request = request.clone();
-            tokio::spawn(async move {
-                let (mut latencies, mut errors) = (Vec::new(), 0);
-                while Instant::now() < deadline {
-                    let sent = Instant::now();
-                    if request(worker).await {
-                        latencies.push(sent.elapsed());
-                    } else {
-                        errors += 1;
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    let (mut latencies, mut errors) = (Vec::new(), 0);
-    for worker in workers {
-        if let Ok((l, e)) = worker.await {
-            latencies.extend(l);
-            errors += e;
-        }
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let cpu = (cpu_seconds(pid) - cpu_before).max(1e-9);
-    let count = latencies.len() as f64;
-    latencies.sort();
-    let at = |q: f64| {
-        latencies.get(((latencies.len().max(1) - 1) as f64 * q) as usize).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
-    Outcome { concurrency, rate: count / elapsed, p50: at(0.5), p99: at(0.99), per_cpu_second: count / cpu, errors }
-}
-
-/// utime + stime of a process, in seconds (/proc/<pid>/stat, clock ticks of 100 Hz).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn peak_rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .map_or(0.0, |kb: f64| kb / 1024.0)
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// RS256 signatures per second with a parsed RSA-2048 key, every core signing (a JWT-sized

@@ -1,10 +1,12 @@
-//! What the benchmark examples share: a database to run on, and the release server started as
-//! its own process.
+//! What the benchmark examples share: a database to run on, the release server started as its
+//! own process, and the load loop with its figures.
 
 // Each example compiles this module on its own and uses a different part of it.
 #![allow(dead_code)]
 
 use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sqlx::Connection;
@@ -90,4 +92,89 @@ pub async fn start_server(
         }
     }
     anyhow::bail!("the server exited before listening")
+}
+
+/// One scenario's figures.
+#[derive(Clone, Copy)]
+pub struct Outcome {
+    pub concurrency: usize,
+    pub rate: f64,
+    pub p50: f64,
+    pub p99: f64,
+    pub per_cpu_second: f64,
+    pub errors: usize,
+}
+
+/// Runs `request(worker)` on `concurrency` workers for `seconds`, and reads the server
+/// process's CPU time around it.
+pub async fn measure<F, Fut>(pid: u32, seconds: u64, concurrency: usize, request: F) -> Outcome
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let cpu_before = cpu_seconds(pid);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let request = Arc::new(request);
+    let workers: Vec<_> = (0..concurrency)
+        .map(|worker| {
+            let request = request.clone();
+            tokio::spawn(async move {
+                let (mut latencies, mut errors) = (Vec::new(), 0);
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    if request(worker).await {
+                        latencies.push(sent.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let (mut latencies, mut errors) = (Vec::new(), 0);
+    for worker in workers {
+        if let Ok((l, e)) = worker.await {
+            latencies.extend(l);
+            errors += e;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = (cpu_seconds(pid) - cpu_before).max(1e-9);
+    let count = latencies.len() as f64;
+    let (p50, p99) = percentiles(latencies);
+    Outcome { concurrency, rate: count / elapsed, p50, p99, per_cpu_second: count / cpu, errors }
+}
+
+/// p50 and p99 in milliseconds.
+pub fn percentiles(mut latencies: Vec<Duration>) -> (f64, f64) {
+    if latencies.is_empty() {
+        return (0.0, 0.0);
+    }
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0;
+    (at(0.50), at(0.99))
+}
+
+/// utime + stime of a process, in seconds (/proc/<pid>/stat, clock ticks of 100 Hz).
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+pub fn peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .map_or(0.0, |kb: f64| kb / 1024.0)
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

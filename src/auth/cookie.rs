@@ -30,15 +30,19 @@ pub fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
 
 /// A cookie's non-empty value from the request's `Cookie` headers.
 pub fn read_cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
+    cookies(headers).find(|(name, _)| *name == cookie_name).map(|(_, value)| value.to_string())
+}
+
+/// Every `(name, value)` of the request's `Cookie` headers with a non-empty value.
+pub fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == cookie_name)
-        .map(|(_, value)| value.trim().to_string())
-        .filter(|value| !value.is_empty())
+        .map(|(name, value)| (name, value.trim()))
+        .filter(|(_, value)| !value.is_empty())
 }
 
 #[cfg(test)]

@@ -138,8 +138,9 @@ pub async fn sign_in(
         store::sessions::insert_session(&mut *tx, &session, ip, agent, Some(&crypto::sha256_hex(&browser_token)))
             .await?;
         store::users::record_login_success(&mut *tx, tenant.id, user.id, now).await?;
+        // The browser's previous sign-in ends; apps signed in through it keep their sessions.
         if let Some(old) = &replaced {
-            store::sessions::revoke_browser_session(&mut *tx, tenant.id, old.id, "replaced", now).await?;
+            store::sessions::revoke_session(&mut *tx, tenant.id, old.id, "replaced", now).await?;
         }
         let event = AuditEvent::new(Actor::User(user.id), "login.succeeded", context.clone())
             .in_tenant(tenant.id)

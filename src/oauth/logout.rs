@@ -18,10 +18,12 @@ use super::params::Params;
 use super::sso;
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
-use crate::auth::cookie::read_cookie;
+use crate::auth::cookie::{cookies, read_cookie};
+use crate::auth::session::Session;
 use crate::crypto;
 use crate::pages::{self, Hidden};
 use crate::store;
+use crate::tenants::TenantId;
 use crate::types::Timestamp;
 
 const LOGOUT_PARAMS: &[&str] = &["id_token_hint", "client_id", "post_logout_redirect_uri", "state"];
@@ -158,34 +160,21 @@ async fn verify_hint(state: &AppState, token: &str) -> Option<IdTokenClaims> {
 
 /// `(tenant, cookie value)` of the browser's SSO cookies: of the client's tenant only when
 /// there is a client.
-fn browser_cookies(
-    headers: &HeaderMap,
-    client: Option<&AuthenticatedClient>,
-) -> Vec<(crate::tenants::TenantId, String)> {
+fn browser_cookies(headers: &HeaderMap, client: Option<&AuthenticatedClient>) -> Vec<(TenantId, String)> {
     if let Some(client) = client {
         let name = sso::sso_cookie_name(client.tenant.id);
         return read_cookie(headers, &name).map(|value| (client.tenant.id, value)).into_iter().collect();
     }
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
+    cookies(headers)
         .filter_map(|(name, value)| {
-            let simple = name.strip_prefix("ovlt_sso_")?;
-            let id = uuid::Uuid::try_parse(simple).ok()?;
-            Some((crate::tenants::TenantId::parse(&id.to_string()).ok()?, value.trim().to_string()))
+            let id = uuid::Uuid::try_parse(name.strip_prefix("ovlt_sso_")?).ok()?;
+            Some((TenantId::parse(&id.to_string()).ok()?, value.to_string()))
         })
-        .filter(|(_, value)| !value.is_empty())
         .collect()
 }
 
 /// The live sessions the cookies name.
-async fn current_sessions(
-    state: &AppState,
-    cookies: &[(crate::tenants::TenantId, String)],
-) -> sqlx::Result<Vec<(crate::tenants::TenantId, crate::auth::session::Session)>> {
+async fn current_sessions(state: &AppState, cookies: &[(TenantId, String)]) -> sqlx::Result<Vec<(TenantId, Session)>> {
     let mut sessions = Vec::new();
     let now = Timestamp::now();
     for (tenant_id, value) in cookies {

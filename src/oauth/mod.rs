@@ -64,24 +64,14 @@ impl OAuthError {
     pub fn invalid_scope(description: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
     }
-
-    pub fn error(&self) -> &'static str {
-        self.error
-    }
 }
 
 impl From<ApiError> for OAuthError {
     fn from(err: ApiError) -> Self {
-        match err {
-            ApiError::RateLimited { .. } => {
-                Self::new(StatusCode::TOO_MANY_REQUESTS, "slow_down", "too many requests; retry later")
-            }
-            other => {
-                // `ApiError`'s own response logs internal causes; here the cause is logged once.
-                tracing::error!(error = format!("{other:#}"), "OAuth request failed");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
-            }
-        }
+        // Every ApiError reaching an OAuth endpoint is a server fault (client mistakes are
+        // OAuthErrors from the start): logged here once, never shown.
+        tracing::error!(error = format!("{err:#}"), "OAuth request failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error")
     }
 }
 
