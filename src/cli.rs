@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::app::{self, App};
@@ -114,8 +115,9 @@ impl Cli {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let env = config.env;
     let app = App::build(config).await?;
+    let stop = app::shutdown_signal().context("cannot listen for SIGINT and SIGTERM")?;
     tracing::info!(address = %app.local_addr(), environment = ?env, version = env!("CARGO_PKG_VERSION"), "listening");
-    app.run_until_stopped(app::shutdown_signal()).await?;
+    app.run_until_stopped(stop).await?;
     tracing::info!("stopped");
     Ok(())
 }
