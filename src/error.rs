@@ -31,6 +31,9 @@ pub enum ApiError {
     InvalidToken,
     #[error("the code is wrong, used or expired")]
     InvalidCode,
+    /// A wrong, replayed or spent second-factor code (TOTP or backup code).
+    #[error("the one-time code is wrong or was already used")]
+    InvalidOtp,
     /// A password-reset token that is wrong, used or expired: a bad request, not a failed
     /// authentication, so 400 (with the code clients know, `invalid_token`).
     #[error("the reset token is wrong, used or expired")]
@@ -95,7 +98,9 @@ impl ApiError {
             Self::InvalidPayload { .. } | Self::TenantRequired | Self::InvalidCode | Self::InvalidResetToken => {
                 StatusCode::BAD_REQUEST
             }
-            Self::Unauthorized | Self::InvalidCredentials | Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::InvalidCredentials | Self::InvalidToken | Self::InvalidOtp => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::Forbidden(_) | Self::TenantDisabled | Self::UserSuspended | Self::EmailNotVerified => {
                 StatusCode::FORBIDDEN
             }
@@ -118,6 +123,7 @@ impl ApiError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidToken | Self::InvalidResetToken => "invalid_token",
             Self::InvalidCode => "invalid_code",
+            Self::InvalidOtp => "invalid_otp",
             Self::UserSuspended => "user_suspended",
             Self::EmailNotVerified => "email_not_verified",
             Self::Forbidden(_) => "forbidden",

@@ -31,6 +31,8 @@ pub mod http;
 pub mod keys;
 /// Outgoing email through SMTP (logged in development when SMTP is not configured).
 pub mod mail;
+/// Second factors: TOTP authenticators, backup codes, the `mfa_token` step of a sign-in.
+pub mod mfa;
 /// The OAuth 2.0 / OpenID Connect authorization server: `/oauth/*`.
 pub mod oauth;
 /// Hosted HTML pages (sign-in, consent, logout, errors): templates compiled in.

@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{Json, OptionalJson};
+use crate::mfa;
 use crate::settings::{self, TenantSettings};
 use crate::store;
 use crate::tenants::{CurrentTenant, Tenant};
@@ -37,6 +38,11 @@ pub struct LoginRequest {
     password: Option<String>,
     /// `"session"`: the refresh token goes into an HttpOnly cookie instead of the body.
     mode: Option<String>,
+    /// A TOTP code for a user with MFA, both steps at once (`totp_code` is an alias).
+    otp: Option<String>,
+    totp_code: Option<String>,
+    /// Or one of the user's backup codes.
+    backup_code: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -101,7 +107,9 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(UserResponse::from(&user))).into_response())
 }
 
-/// `POST /auth/login` (anyone) → `{access_token, refresh_token, token_type, expires_in}`.
+/// `POST /auth/login` (anyone) → `{access_token, refresh_token, token_type, expires_in}`; for a
+/// user with MFA and no inline code `{mfa_required, mfa_token}`, and when the tenant requires MFA
+/// of a user without it `{mfa_setup_required, mfa_token}` (see `mfa::api`).
 ///
 /// An unknown email, a wrong password and a locked account answer the same 401
 /// `invalid_credentials` after the same work (one Argon2id verify each).
@@ -115,27 +123,51 @@ pub async fn login(
     let email = required(&mut fields, "email", body.email.as_deref());
     let password = required(&mut fields, "password", body.password.as_deref());
     let session_mode = parse_mode(&mut fields, body.mode.as_deref());
+    let inline =
+        mfa::api::factor(&mut fields, body.otp.as_deref(), body.totp_code.as_deref(), body.backup_code.as_deref());
     let (Some(email), Some(password), true) = (email, password, fields.is_empty()) else {
         return Err(ApiError::validation(fields));
     };
     let settings = settings::load(&state.store, tenant.id).await?;
-    let now = Timestamp::now();
     let user = verify_password_login(&state, &tenant, &settings, email, password, &context).await?;
-
-    let session = Session::new(&user, "pwd", &settings, now);
+    let amr = match mfa::after_password(&state, &tenant, &settings, &user, inline, &context).await? {
+        mfa::NextStep::SignedIn { amr } => amr,
+        mfa::NextStep::Challenge { mfa_token } => {
+            return Ok(Json(serde_json::json!({ "mfa_required": true, "mfa_token": mfa_token })).into_response());
+        }
+        mfa::NextStep::Enrol { mfa_token } => {
+            return Ok(Json(serde_json::json!({ "mfa_setup_required": true, "mfa_token": mfa_token })).into_response());
+        }
+    };
     let mut tx = state.store.begin().await?;
-    store::sessions::insert_session(&mut *tx, &session, context.ip.as_deref(), context.user_agent.as_deref(), None)
-        .await?;
-    store::users::record_login_success(&mut *tx, tenant.id, user.id, now).await?;
-    let issued =
-        session::issue_tokens(&state, &mut tx, &session, session::TokenLifetimes::of_tenant(&settings), now).await?;
-    let event = AuditEvent::new(Actor::User(user.id), "login.succeeded", context)
-        .in_tenant(tenant.id)
-        .target("session", session.id)
-        .outcome("success");
-    audit::record(&mut *tx, event).await?;
+    let issued = open_session(&state, &mut tx, &settings, &user, amr, context).await?;
     tx.commit().await?;
-    Ok(token_answer(&state, issued, session_mode))
+    Ok(token_answer(&state, issued, session_mode, None))
+}
+
+/// Starts a session for a user who has just signed in (password, and second factor when they
+/// have one) inside the caller's transaction, and issues its first tokens.
+pub(crate) async fn open_session(
+    state: &AppState,
+    tx: &mut store::Tx,
+    settings: &TenantSettings,
+    user: &User,
+    amr: &str,
+    context: RequestContext,
+) -> ApiResult<session::IssuedTokens> {
+    let now = Timestamp::now();
+    let session = Session::new(user, amr, settings, now);
+    store::sessions::insert_session(&mut **tx, &session, context.ip.as_deref(), context.user_agent.as_deref(), None)
+        .await?;
+    store::users::record_login_success(&mut **tx, user.tenant_id, user.id, now).await?;
+    let issued = session::issue_tokens(state, tx, &session, session::TokenLifetimes::of_tenant(settings), now).await?;
+    let event = AuditEvent::new(Actor::User(user.id), "login.succeeded", context)
+        .in_tenant(user.tenant_id)
+        .target("session", session.id)
+        .outcome("success")
+        .details(serde_json::json!({ "amr": amr }));
+    audit::record(&mut **tx, event).await?;
+    Ok(issued)
 }
 
 /// Checks an email and password for a sign-in (`/auth/login` and the hosted sign-in page) and
@@ -252,7 +284,7 @@ pub async fn refresh(
     let issued =
         session::issue_tokens(&state, &mut tx, &session, session::TokenLifetimes::of_tenant(&settings), now).await?;
     tx.commit().await?;
-    Ok(token_answer(&state, issued, mode_requested || from_cookie))
+    Ok(token_answer(&state, issued, mode_requested || from_cookie, None))
 }
 
 /// A refresh token that could not be rotated: unknown, expired, or already rotated. A replay
@@ -375,22 +407,42 @@ pub async fn revoke(
 }
 
 /// The token answer; in session mode the refresh token moves from the body into the cookie,
-/// which lives exactly as long as the token.
-fn token_answer(state: &AppState, issued: session::IssuedTokens, session_mode: bool) -> Response {
-    let mut tokens = issued.response;
-    if !session_mode {
-        return Json(tokens).into_response();
+/// which lives exactly as long as the token. `backup_codes` ride along when MFA enrolment
+/// finished a sign-in.
+pub(crate) fn token_answer(
+    state: &AppState,
+    issued: session::IssuedTokens,
+    session_mode: bool,
+    backup_codes: Option<Vec<String>>,
+) -> Response {
+    #[derive(serde::Serialize)]
+    struct Answer {
+        #[serde(flatten)]
+        tokens: session::TokenResponse,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        backup_codes: Option<Vec<String>>,
     }
-    tokens.refresh_token = None;
-    let Some(refresh_token) = issued.refresh_token else { return Json(tokens).into_response() };
-    let cookie = cookie::set_refresh_cookie(&refresh_token, issued.refresh_max_age, state.config.is_production());
-    let mut response = Json(tokens).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    let mut tokens = issued.response;
+    let cookie = match (session_mode, issued.refresh_token) {
+        (true, Some(refresh_token)) => {
+            tokens.refresh_token = None;
+            Some(cookie::set_refresh_cookie(&refresh_token, issued.refresh_max_age, state.config.is_production()))
+        }
+        (true, None) => {
+            tokens.refresh_token = None;
+            None
+        }
+        (false, _) => None,
+    };
+    let mut response = Json(Answer { tokens, backup_codes }).into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
     response
 }
 
 /// A required, non-empty string field; records "is required" otherwise.
-fn required<'a>(fields: &mut FieldErrors, name: &str, value: Option<&'a str>) -> Option<&'a str> {
+pub(crate) fn required<'a>(fields: &mut FieldErrors, name: &str, value: Option<&'a str>) -> Option<&'a str> {
     match value {
         Some(v) if !v.trim().is_empty() => Some(v),
         _ => {
@@ -401,7 +453,7 @@ fn required<'a>(fields: &mut FieldErrors, name: &str, value: Option<&'a str>) ->
 }
 
 /// `mode`: absent, or `"session"` for the cookie mode.
-fn parse_mode(fields: &mut FieldErrors, mode: Option<&str>) -> bool {
+pub(crate) fn parse_mode(fields: &mut FieldErrors, mode: Option<&str>) -> bool {
     match mode {
         None => false,
         Some("session") => true,

@@ -6,9 +6,12 @@
 pub mod password;
 pub mod secretbox;
 
+use aws_lc_rs::hmac;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+
+use crate::config::MasterKey;
 
 /// `N` bytes from the operating system's CSPRNG.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
@@ -27,6 +30,17 @@ pub fn random_token() -> String {
 /// secrets) are stored and looked up.
 pub fn sha256_hex(text: &str) -> String {
     sha256(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Lower-case hex HMAC-SHA256 of `data` under the master key, for low-entropy secrets that must
+/// not be brute-forced from a copy of the database alone (backup codes). `purpose` separates uses.
+pub fn keyed_digest(master_key: &MasterKey, purpose: &str, data: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, master_key.as_bytes());
+    let mut context = hmac::Context::with_key(&key);
+    context.update(purpose.as_bytes());
+    context.update(b"\0");
+    context.update(data.as_bytes());
+    context.sign().as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// SHA-256 of a secret: how high-entropy secrets are stored and compared.

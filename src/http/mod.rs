@@ -12,6 +12,7 @@ use axum::Router;
 use axum::routing::{delete, get, post, put};
 
 use crate::app::AppState;
+use crate::mfa::api as mfa;
 use crate::oauth::{authorize, introspect, logout, token, userinfo};
 use crate::rbac::api as roles;
 use crate::{audit, auth, clients, discovery, federation, health, sessions, settings, tenants, users};
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{id}", get(users::get_user).put(users::update_user).delete(users::delete_user))
         .route("/users/{id}/verification-code", get(users::issue_verification_code))
         .route("/users/{id}/password-reset-token", get(users::issue_password_reset_token))
+        .route("/users/{id}/mfa", delete(mfa::reset_user_mfa))
         .route("/settings", get(settings::get_settings).put(settings::put_settings))
         .route("/roles", get(roles::list_roles).post(roles::create_role))
         .route("/roles/{id}", get(roles::get_role).put(roles::update_role).delete(roles::delete_role))
@@ -84,6 +86,12 @@ fn auth_routes(state: &AppState) -> Router<AppState> {
         .route("/auth/password/request", post(auth::recovery::password_request))
         .route("/auth/reset-password", post(auth::recovery::reset_password))
         .route("/auth/password/reset", post(auth::recovery::password_reset))
+        .route("/auth/mfa/setup", post(mfa::setup))
+        .route("/auth/mfa/confirm", post(mfa::confirm))
+        .route("/auth/mfa/challenge", post(mfa::challenge))
+        .route("/auth/mfa/disable", post(mfa::disable))
+        .route("/auth/mfa/backup-codes", post(mfa::regenerate_backup_codes))
         .route("/oauth/sign-in", post(authorize::sign_in))
+        .route("/oauth/mfa", post(authorize::mfa_step))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::rate_limit))
 }

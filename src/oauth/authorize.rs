@@ -1,5 +1,6 @@
 //! The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2) and the hosted pages it leads
-//! through: sign-in (`POST /oauth/sign-in`) and consent (`POST /oauth/consent`).
+//! through: sign-in (`POST /oauth/sign-in`), the second factor (`POST /oauth/mfa`) and consent
+//! (`POST /oauth/consent`).
 //!
 //! Every page carries the original request in hidden fields and every POST validates it again
 //! from scratch, so nothing about a pending authorization is kept on the server, and a tampered
@@ -20,11 +21,13 @@ use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::auth::{self, session::Session};
 use crate::crypto;
 use crate::error::ApiError;
+use crate::mfa;
 use crate::pages::{self, Hidden};
 use crate::settings::TenantSettings;
 use crate::store::{self, clients::ClientRow, oauth::CodeRow};
 use crate::tenants::Tenant;
 use crate::types::Timestamp;
+use crate::users::User;
 
 /// The parameters an authorization request may carry, and so the hidden fields of its pages.
 const REQUEST_PARAMS: &[&str] = &[
@@ -126,12 +129,95 @@ pub async fn sign_in(
             return sign_in_page(&state, &headers, &request, status, email, Some(why)).await;
         }
     };
-    // The MFA issue adds its second step here: a user with a second factor gets the code page
-    // instead, and the SSO session below starts only after it (with amr "pwd otp").
+    let next = mfa::after_password(&state, tenant, settings, &user, None, &context).await;
+    match next {
+        Ok(mfa::NextStep::SignedIn { amr }) => start_sso_session(&state, &headers, &request, &user, amr, context).await,
+        Ok(mfa::NextStep::Challenge { mfa_token }) => {
+            mfa_page(&state, &headers, &request, &mfa_token, StatusCode::OK, None).await
+        }
+        Ok(mfa::NextStep::Enrol { .. }) => {
+            let why = "This organisation requires two-step verification. Set up an authenticator for your \
+                       account first, then sign in again.";
+            sign_in_page(&state, &headers, &request, StatusCode::FORBIDDEN, email, Some(why)).await
+        }
+        Err(_) => pages::internal_error(),
+    }
+}
+
+/// `POST /oauth/mfa`: the second step of a hosted sign-in, for a user with MFA. The code field
+/// takes the authenticator's six digits or a backup code; the `mfa_token` from the password step
+/// rides in a hidden field (it dies after five wrong codes or five minutes).
+pub async fn mfa_step(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    context: RequestContext,
+    body: Bytes,
+) -> Response {
+    let params = match Params::parse(&body) {
+        Ok(params) => params,
+        Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+    };
+    let request = match validate(&state, &params).await {
+        Ok(request) => request,
+        Err(refusal) => return refusal,
+    };
+    let start_over =
+        |why: &'static str| sign_in_page(&state, &headers, &request, StatusCode::BAD_REQUEST, "", Some(why));
+    if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
+        return start_over("This form has expired. Please sign in again.").await;
+    }
+    let tenant = &request.tenant;
+    let token = params.get("mfa_token").unwrap_or_default();
+    let user = match mfa::challenge_user(&state, tenant, token, mfa::PURPOSE_VERIFY).await {
+        Ok(user) if user.mfa_enabled => user,
+        Ok(_) | Err(ApiError::InvalidToken) => return start_over("Your sign-in expired. Please sign in again.").await,
+        Err(_) => return pages::internal_error(),
+    };
+    let code: String = params.get("code").unwrap_or_default().chars().filter(|c| !c.is_whitespace()).collect();
+    if code.is_empty() {
+        let why = Some("Enter the code from your authenticator app.");
+        return mfa_page(&state, &headers, &request, token, StatusCode::BAD_REQUEST, why).await;
+    }
+    let factor = if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        mfa::Factor::Totp(&code)
+    } else {
+        mfa::Factor::BackupCode(&code)
+    };
+    let digest = mfa::challenge_digest(token);
     let now = Timestamp::now();
-    let session = Session::new(&user, "pwd", settings, now);
+    match mfa::verify(&state, tenant, &request.settings, &user, factor, &context).await {
+        Ok(()) => {}
+        Err(ApiError::InvalidOtp) => {
+            if store::mfa::record_challenge_failure(state.store.pool(), tenant.id, &digest, now).await.is_err() {
+                return pages::internal_error();
+            }
+            let why = Some("That code is not right, or was already used. Try the current one.");
+            return mfa_page(&state, &headers, &request, token, StatusCode::UNAUTHORIZED, why).await;
+        }
+        Err(_) => return pages::internal_error(),
+    }
+    match store::mfa::consume_challenge(state.store.pool(), tenant.id, &digest, mfa::MAX_WRONG_CODES, now).await {
+        Ok(true) => start_sso_session(&state, &headers, &request, &user, mfa::AMR_WITH_SECOND_FACTOR, context).await,
+        Ok(false) => start_over("Your sign-in expired. Please sign in again.").await,
+        Err(_) => pages::internal_error(),
+    }
+}
+
+/// Starts the browser's SSO session (cookie) for a user who has signed in, and carries on with
+/// the authorization.
+async fn start_sso_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthRequest,
+    user: &User,
+    amr: &str,
+    context: RequestContext,
+) -> Response {
+    let tenant = &request.tenant;
+    let now = Timestamp::now();
+    let session = Session::new(user, amr, &request.settings, now);
     let browser_token = crypto::random_token();
-    let replaced = sso::current_session(&state, tenant, settings, &headers).await.ok().flatten();
+    let replaced = sso::current_session(state, tenant, &request.settings, headers).await.ok().flatten();
     let started = async {
         let mut tx = state.store.begin().await?;
         let (ip, agent) = (context.ip.as_deref(), context.user_agent.as_deref());
@@ -146,7 +232,7 @@ pub async fn sign_in(
             .in_tenant(tenant.id)
             .target("session", session.id)
             .outcome("success")
-            .details(serde_json::json!({ "via": "hosted", "client_id": request.client.id }));
+            .details(serde_json::json!({ "via": "hosted", "client_id": request.client.id, "amr": amr }));
         audit::record(&mut *tx, event).await?;
         tx.commit().await
     };
@@ -154,9 +240,9 @@ pub async fn sign_in(
         tracing::error!(error = %e, "cannot start an SSO session");
         return pages::internal_error();
     }
-    let mut response = proceed(&state, &headers, &request, Some(session.clone())).await;
+    let mut response = proceed(state, headers, request, Some(session.clone())).await;
     let max_age = session.expires_at.0 - now.0;
-    response.headers_mut().append(header::SET_COOKIE, sso::set_sso_cookie(&state, tenant.id, &browser_token, max_age));
+    response.headers_mut().append(header::SET_COOKIE, sso::set_sso_cookie(state, tenant.id, &browser_token, max_age));
     response
 }
 
@@ -408,6 +494,26 @@ async fn sign_in_page(
         email,
         error,
         reset_url,
+    };
+    with_cookie(pages::render(status, &page), set_cookie)
+}
+
+async fn mfa_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthRequest,
+    mfa_token: &str,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let (cookie, set_cookie) = sso::csrf_cookie(state, headers);
+    let page = pages::MfaCode {
+        tenant_name: &request.tenant.name,
+        client_name: &request.client.name,
+        hidden: request.hidden.clone(),
+        csrf: sso::csrf_field(state, &cookie),
+        mfa_token,
+        error,
     };
     with_cookie(pages::render(status, &page), set_cookie)
 }

@@ -25,6 +25,17 @@ pub struct SignIn<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "mfa.html")]
+pub struct MfaCode<'a> {
+    pub tenant_name: &'a str,
+    pub client_name: &'a str,
+    pub hidden: Hidden,
+    pub csrf: String,
+    pub mfa_token: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
 #[template(path = "consent.html")]
 pub struct Consent<'a> {
     pub tenant_name: &'a str,

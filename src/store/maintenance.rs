@@ -20,6 +20,7 @@ where
         "DELETE FROM user_codes WHERE expires_at < $1",
         "DELETE FROM revoked_access_tokens WHERE expires_at < $1",
         "DELETE FROM authorization_codes WHERE expires_at < $1",
+        "DELETE FROM mfa_challenges WHERE expires_at < $1",
     ] {
         deleted += sqlx::query(statement).bind(cutoff).execute(db).await?.rows_affected();
     }

@@ -15,6 +15,7 @@ pub mod codes;
 pub mod identity_providers;
 pub mod keys;
 pub mod maintenance;
+pub mod mfa;
 pub mod oauth;
 pub mod rbac;
 pub mod sessions;

@@ -14,7 +14,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// A chromedriver process with its own port, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     process: tokio::process::Child,
     url: String,
 }
@@ -27,7 +27,7 @@ impl Drop for Driver {
 
 /// Starts chromedriver, or None (with a loud note) where Chromium is not installed; CI
 /// installs it, so there a missing browser is a failure.
-async fn start_driver() -> Option<Driver> {
+pub(crate) async fn start_driver() -> Option<Driver> {
     if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
         assert!(std::env::var_os("CI").is_none(), "Chromium and chromedriver are required under CI");
         eprintln!("SKIPPED: {CHROMIUM} or {CHROMEDRIVER} missing (apt-get install chromium chromium-driver)");
@@ -55,7 +55,7 @@ async fn start_driver() -> Option<Driver> {
     panic!("chromedriver did not become ready");
 }
 
-async fn chromium(driver: &Driver, profile: &std::path::Path) -> fantoccini::Client {
+pub(crate) async fn chromium(driver: &Driver, profile: &std::path::Path) -> fantoccini::Client {
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".into(),
@@ -76,7 +76,7 @@ async fn chromium(driver: &Driver, profile: &std::path::Path) -> fantoccini::Cli
 }
 
 /// A loopback "client app" that hands every callback's query to the test.
-async fn callback_server() -> (String, mpsc::UnboundedReceiver<String>) {
+pub(crate) async fn callback_server() -> (String, mpsc::UnboundedReceiver<String>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let app = axum::Router::new().route(
         "/callback",

@@ -12,6 +12,7 @@ mod identity_providers;
 mod keys;
 mod lifecycle;
 mod mail_sink;
+mod mfa;
 mod oauth;
 mod oauth_support;
 mod oidc_rp;

@@ -1,0 +1,347 @@
+//! `/auth/mfa/*` (seed "Auth" + DESIGN §4) and the admin reset `DELETE /users/{id}/mfa`.
+//!
+//! Enrolment is two steps: `setup` makes a pending authenticator, `confirm` proves the user's app
+//! has it and turns MFA on. Both take a Bearer token, or — when the tenant requires MFA of a user
+//! who has none — the `mfa_token` their login answered, and `confirm` then finishes that login.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{AMR_WITH_SECOND_FACTOR, Factor, MAX_WRONG_CODES, PURPOSE_ENROL, PURPOSE_VERIFY};
+use crate::app::AppState;
+use crate::audit::{self, Actor, AuditEvent, RequestContext};
+use crate::auth::{self, bearer};
+use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::http::extract::{Json, OptionalJson, Path};
+use crate::rbac::{Manage, UsersWrite};
+use crate::settings;
+use crate::store;
+use crate::tenants::{CurrentTenant, Tenant};
+use crate::types::Timestamp;
+use crate::users::{self, User, UserId};
+
+#[derive(Default, Deserialize)]
+pub struct MfaRequest {
+    totp_code: Option<String>,
+    /// Alias of `totp_code`.
+    otp: Option<String>,
+    backup_code: Option<String>,
+    mfa_token: Option<String>,
+    /// At the challenge: may name the user, and must then be the `mfa_token`'s user.
+    email: Option<String>,
+    mode: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct SetupAnswer {
+    secret: String,
+    qr_code: String,
+    otpauth_url: String,
+}
+
+#[derive(Serialize)]
+pub struct BackupCodes {
+    backup_codes: Vec<String>,
+}
+
+/// The second factor a request presents: `otp`/`totp_code` (the same field under two names) or
+/// `backup_code`, never both. Empty strings count as absent.
+pub fn factor<'a>(
+    fields: &mut FieldErrors,
+    otp: Option<&'a str>,
+    totp_code: Option<&'a str>,
+    backup_code: Option<&'a str>,
+) -> Option<Factor<'a>> {
+    let present = |v: Option<&'a str>| v.filter(|v| !v.trim().is_empty());
+    let totp = match (present(otp), present(totp_code)) {
+        (Some(a), Some(b)) if a.trim() != b.trim() => {
+            fields.insert("otp".into(), "otp and totp_code differ; send one".into());
+            None
+        }
+        (a, b) => a.or(b),
+    };
+    match (totp, present(backup_code)) {
+        (Some(_), Some(_)) => {
+            fields.insert("backup_code".into(), "send either a TOTP code or a backup code".into());
+            None
+        }
+        (Some(code), None) => Some(Factor::Totp(code)),
+        (None, Some(code)) => Some(Factor::BackupCode(code)),
+        (None, None) => None,
+    }
+}
+
+/// `POST /auth/mfa/setup` (Bearer, or an enrolment `mfa_token`) → `{secret, qr_code,
+/// otpauth_url}`: a pending authenticator, replacing any earlier pending one. 409 when MFA is
+/// already on: a stolen access token must not be able to swap a working second factor.
+pub async fn setup(
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    context: RequestContext,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<MfaRequest>,
+) -> ApiResult<Json<SetupAnswer>> {
+    let body = body.unwrap_or_default();
+    let user = enrolling_user(&state, &tenant, &headers, body.mfa_token.as_deref()).await?;
+    let settings = settings::load(&state.store, tenant.id).await?;
+    if settings.mfa_policy == "off" {
+        return Err(ApiError::Forbidden("MFA is turned off for this tenant".into()));
+    }
+    if user.mfa_enabled {
+        return Err(already_enabled());
+    }
+    let new = super::new_authenticator(&state, &tenant, &settings, &user).await?;
+    let now = Timestamp::now();
+    let mut tx = state.store.begin().await?;
+    if !store::mfa::begin_totp_enrolment(&mut *tx, tenant.id, user.id, &new.sealed_secret, now).await? {
+        return Err(already_enabled());
+    }
+    let event = AuditEvent::new(Actor::User(user.id), "mfa.setup_started", context)
+        .in_tenant(tenant.id)
+        .target("user", user.id);
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(Json(SetupAnswer { secret: new.secret_base32, qr_code: new.qr_code, otpauth_url: new.otpauth_url }))
+}
+
+/// `POST /auth/mfa/confirm {totp_code}` (Bearer, or an enrolment `mfa_token`) → `{backup_codes}`
+/// (ten, shown once); with an `mfa_token`, the login it stood for goes through and the answer
+/// carries the tokens too.
+pub async fn confirm(
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    context: RequestContext,
+    headers: HeaderMap,
+    Json(body): Json<MfaRequest>,
+) -> ApiResult<Response> {
+    let mut fields = FieldErrors::new();
+    let code = match factor(&mut fields, body.otp.as_deref(), body.totp_code.as_deref(), None) {
+        Some(Factor::Totp(code)) => Some(code),
+        _ => {
+            fields.entry("totp_code".into()).or_insert_with(|| "is required".into());
+            None
+        }
+    };
+    let session_mode = auth::parse_mode(&mut fields, body.mode.as_deref());
+    let (Some(code), true) = (code, fields.is_empty()) else { return Err(ApiError::validation(fields)) };
+    let user = enrolling_user(&state, &tenant, &headers, body.mfa_token.as_deref()).await?;
+    if user.mfa_enabled {
+        return Err(already_enabled());
+    }
+    let pool = state.store.pool();
+    if store::mfa::find_totp(pool, tenant.id, user.id).await?.is_none() {
+        return Err(ApiError::invalid_payload("no MFA setup is pending: call /auth/mfa/setup first"));
+    }
+    let enrol_token = body.mfa_token.as_deref().filter(|_| !headers.contains_key(header::AUTHORIZATION));
+    let now = Timestamp::now();
+    let Some(step) = super::totp_step(&state, tenant.id, user.id, code, false).await? else {
+        if let Some(token) = enrol_token {
+            store::mfa::record_challenge_failure(pool, tenant.id, &super::challenge_digest(token), now).await?;
+        }
+        let event = AuditEvent::new(Actor::User(user.id), "mfa.failed", context)
+            .in_tenant(tenant.id)
+            .target("user", user.id)
+            .outcome("failure")
+            .details(serde_json::json!({ "factor": "totp", "reason": "wrong_code", "stage": "confirm" }));
+        audit::record(pool, event).await?;
+        return Err(ApiError::InvalidOtp);
+    };
+    let settings = settings::load(&state.store, tenant.id).await?;
+    let (codes, digests) = super::new_backup_codes(&state, tenant.id, user.id);
+    let mut tx = state.store.begin().await?;
+    if !store::mfa::accept_totp_step(&mut *tx, tenant.id, user.id, step, true, now).await? {
+        return Err(ApiError::InvalidOtp);
+    }
+    store::mfa::set_mfa_enabled(&mut *tx, tenant.id, user.id, true, now).await?;
+    store::mfa::replace_backup_codes(&mut tx, tenant.id, user.id, &digests, now).await?;
+    let event = AuditEvent::new(Actor::User(user.id), "mfa.enabled", context.clone())
+        .in_tenant(tenant.id)
+        .target("user", user.id)
+        .outcome("success");
+    audit::record(&mut *tx, event).await?;
+    let Some(token) = enrol_token else {
+        tx.commit().await?;
+        return Ok(Json(BackupCodes { backup_codes: codes }).into_response());
+    };
+    let digest = super::challenge_digest(token);
+    if !store::mfa::consume_challenge(&mut *tx, tenant.id, &digest, MAX_WRONG_CODES, now).await? {
+        return Err(ApiError::InvalidToken);
+    }
+    let issued = auth::open_session(&state, &mut tx, &settings, &user, AMR_WITH_SECOND_FACTOR, context).await?;
+    tx.commit().await?;
+    Ok(auth::token_answer(&state, issued, session_mode, Some(codes)))
+}
+
+/// `POST /auth/mfa/challenge {mfa_token, totp_code | backup_code}` → the token answer of the
+/// login that answered `mfa_required`. A wrong code leaves the token usable (it dies after five);
+/// the first right one consumes it.
+pub async fn challenge(
+    State(state): State<AppState>,
+    CurrentTenant(tenant): CurrentTenant,
+    context: RequestContext,
+    Json(body): Json<MfaRequest>,
+) -> ApiResult<Response> {
+    let mut fields = FieldErrors::new();
+    let factor = required_factor(&mut fields, &body, true);
+    let token = auth::required(&mut fields, "mfa_token", body.mfa_token.as_deref());
+    let session_mode = auth::parse_mode(&mut fields, body.mode.as_deref());
+    let (Some(token), Some(factor), true) = (token, factor, fields.is_empty()) else {
+        return Err(ApiError::validation(fields));
+    };
+    let user = super::challenge_user(&state, &tenant, token, PURPOSE_VERIFY).await?;
+    let named_other =
+        body.email.as_deref().is_some_and(|e| users::normalize_email(e) != users::normalize_email(&user.email));
+    if named_other || !user.mfa_enabled {
+        return Err(ApiError::InvalidToken);
+    }
+    let settings = settings::load(&state.store, tenant.id).await?;
+    let digest = super::challenge_digest(token);
+    let now = Timestamp::now();
+    if let Err(e) = super::verify(&state, &tenant, &settings, &user, factor, &context).await {
+        if matches!(e, ApiError::InvalidOtp) {
+            store::mfa::record_challenge_failure(state.store.pool(), tenant.id, &digest, now).await?;
+        }
+        return Err(e);
+    }
+    let mut tx = state.store.begin().await?;
+    if !store::mfa::consume_challenge(&mut *tx, tenant.id, &digest, MAX_WRONG_CODES, now).await? {
+        return Err(ApiError::InvalidToken);
+    }
+    let issued = auth::open_session(&state, &mut tx, &settings, &user, AMR_WITH_SECOND_FACTOR, context).await?;
+    tx.commit().await?;
+    Ok(auth::token_answer(&state, issued, session_mode, None))
+}
+
+/// `POST /auth/mfa/disable {totp_code | backup_code}` (Bearer) → 204: the authenticator and
+/// backup codes are gone, and every other session of the user ends.
+pub async fn disable(
+    State(state): State<AppState>,
+    current: bearer::CurrentUser,
+    context: RequestContext,
+    Json(body): Json<MfaRequest>,
+) -> ApiResult<StatusCode> {
+    let mut fields = FieldErrors::new();
+    let Some(factor) = required_factor(&mut fields, &body, true) else { return Err(ApiError::validation(fields)) };
+    let tenant = &current.tenant;
+    let user = current_user_row(&state, &current).await?;
+    if !user.mfa_enabled {
+        return Err(ApiError::Conflict("MFA is not enabled".into()));
+    }
+    let settings = settings::load(&state.store, tenant.id).await?;
+    super::verify(&state, tenant, &settings, &user, factor, &context).await?;
+    let now = Timestamp::now();
+    let mut tx = state.store.begin().await?;
+    store::mfa::delete_second_factors(&mut tx, tenant.id, user.id).await?;
+    store::mfa::set_mfa_enabled(&mut *tx, tenant.id, user.id, false, now).await?;
+    let ended = store::sessions::revoke_user_sessions(
+        &mut *tx,
+        tenant.id,
+        user.id,
+        Some(current.session_id),
+        "mfa_disabled",
+        now,
+    )
+    .await?;
+    let event = AuditEvent::new(Actor::User(user.id), "mfa.disabled", context)
+        .in_tenant(tenant.id)
+        .target("user", user.id)
+        .outcome("success")
+        .details(serde_json::json!({ "sessions_ended": ended }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /auth/mfa/backup-codes {totp_code}` (Bearer) → `{backup_codes}`: ten new codes; the
+/// old ones die.
+pub async fn regenerate_backup_codes(
+    State(state): State<AppState>,
+    current: bearer::CurrentUser,
+    context: RequestContext,
+    Json(body): Json<MfaRequest>,
+) -> ApiResult<Json<BackupCodes>> {
+    let mut fields = FieldErrors::new();
+    let Some(factor) = required_factor(&mut fields, &body, false) else { return Err(ApiError::validation(fields)) };
+    let tenant = &current.tenant;
+    let user = current_user_row(&state, &current).await?;
+    if !user.mfa_enabled {
+        return Err(ApiError::Conflict("MFA is not enabled".into()));
+    }
+    let settings = settings::load(&state.store, tenant.id).await?;
+    super::verify(&state, tenant, &settings, &user, factor, &context).await?;
+    let (codes, digests) = super::new_backup_codes(&state, tenant.id, user.id);
+    let mut tx = state.store.begin().await?;
+    store::mfa::replace_backup_codes(&mut tx, tenant.id, user.id, &digests, Timestamp::now()).await?;
+    let event = AuditEvent::new(Actor::User(user.id), "mfa.backup_codes_replaced", context)
+        .in_tenant(tenant.id)
+        .target("user", user.id)
+        .outcome("success");
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(Json(BackupCodes { backup_codes: codes }))
+}
+
+/// `DELETE /users/{id}/mfa` (`users:write`) → 204: the user's second factor is removed (they
+/// can sign in with their password and enrol again) and every session of theirs ends.
+pub async fn reset_user_mfa(
+    State(state): State<AppState>,
+    access: Manage<UsersWrite>,
+    context: RequestContext,
+    Path(id): Path<UserId>,
+) -> ApiResult<StatusCode> {
+    let tenant_id = access.tenant.id;
+    let now = Timestamp::now();
+    let mut tx = state.store.begin().await?;
+    if !store::mfa::set_mfa_enabled(&mut *tx, tenant_id, id, false, now).await? {
+        return Err(ApiError::NotFound("user"));
+    }
+    let had = store::mfa::delete_second_factors(&mut tx, tenant_id, id).await?;
+    let ended = store::sessions::revoke_user_sessions(&mut *tx, tenant_id, id, None, "mfa_reset", now).await?;
+    let event = AuditEvent::new(access.actor, "mfa.reset", context)
+        .in_tenant(tenant_id)
+        .target("user", id)
+        .outcome("success")
+        .details(serde_json::json!({ "had_authenticator": had, "sessions_ended": ended }));
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who is enrolling: the bearer's user, or the user of an enrolment `mfa_token`.
+async fn enrolling_user(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    mfa_token: Option<&str>,
+) -> ApiResult<User> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        let current = bearer::authenticate(state, tenant, headers).await?;
+        return current_user_row(state, &current).await;
+    }
+    match mfa_token.filter(|t| !t.is_empty()) {
+        Some(token) => super::challenge_user(state, tenant, token, PURPOSE_ENROL).await,
+        None => Err(ApiError::InvalidToken),
+    }
+}
+
+async fn current_user_row(state: &AppState, current: &bearer::CurrentUser) -> ApiResult<User> {
+    store::users::find_user_by_id(state.store.pool(), current.tenant.id, current.user_id)
+        .await?
+        .ok_or(ApiError::InvalidToken)
+}
+
+/// A TOTP code, or (when `backup_allowed`) a backup code; "is required" otherwise.
+fn required_factor<'a>(fields: &mut FieldErrors, body: &'a MfaRequest, backup_allowed: bool) -> Option<Factor<'a>> {
+    let backup = if backup_allowed { body.backup_code.as_deref() } else { None };
+    let factor = factor(fields, body.otp.as_deref(), body.totp_code.as_deref(), backup);
+    if factor.is_none() && fields.is_empty() {
+        fields.insert("totp_code".into(), "is required".into());
+    }
+    factor
+}
+
+fn already_enabled() -> ApiError {
+    ApiError::Conflict("MFA is already enabled; disable it before setting up a new authenticator".into())
+}
