@@ -273,12 +273,16 @@ async fn reset(
     if let Err(why) = users::validate_password(&password, &user.email, &settings) {
         return Err(ApiError::validation(FieldErrors::from([("password".into(), why)])));
     }
+    if let Err(why) = users::check_password_history(&state, &settings, &user, &password).await? {
+        return Err(ApiError::validation(FieldErrors::from([("password".into(), why)])));
+    }
     let hash = state.passwords.hash(&password).await.map_err(ApiError::internal)?;
 
     let mut tx = state.store.begin().await?;
     if !store::codes::consume_code(&mut *tx, tenant.id, &live.id, now).await? {
         return Err(ApiError::InvalidResetToken);
     }
+    store::users::archive_password(&mut tx, tenant.id, user.id, now).await?;
     store::users::update_password_hash(&mut *tx, tenant.id, user.id, &hash, now).await?;
     let ended =
         store::sessions::revoke_user_sessions(&mut *tx, tenant.id, user.id, None, "password_reset", now).await?;

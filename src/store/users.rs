@@ -266,3 +266,55 @@ pub async fn delete_user<'e>(
         .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// How many earlier hashes are kept per user: the `password_history` setting's maximum (24)
+/// minus the current password.
+pub const PASSWORD_HISTORY_KEPT: i64 = 23;
+
+/// Moves the user's current password hash (if any) into their history before it is replaced,
+/// and forgets hashes beyond [`PASSWORD_HISTORY_KEPT`].
+pub async fn archive_password(
+    conn: &mut sqlx::AnyConnection,
+    tenant_id: TenantId,
+    user_id: UserId,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO password_history (id, tenant_id, user_id, password_hash, created_at) \
+         SELECT $3, tenant_id, id, password_hash, $4 FROM users \
+         WHERE tenant_id = $1 AND id = $2 AND password_hash IS NOT NULL",
+    )
+    .bind(tenant_id.to_string())
+    .bind(user_id.to_string())
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(now.unix_seconds())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "DELETE FROM password_history WHERE tenant_id = $1 AND user_id = $2 AND id NOT IN \
+           (SELECT id FROM password_history WHERE tenant_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3)",
+    )
+    .bind(tenant_id.to_string())
+    .bind(user_id.to_string())
+    .bind(PASSWORD_HISTORY_KEPT)
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
+}
+
+/// The user's `limit` most recent earlier password hashes, newest first.
+pub async fn recent_password_hashes<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    user_id: UserId,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT password_hash FROM password_history WHERE tenant_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3",
+    )
+    .bind(tenant_id.to_string())
+    .bind(user_id.to_string())
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

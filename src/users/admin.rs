@@ -145,6 +145,11 @@ pub async fn update_user(
     }
     let name = check_name(&mut fields, body.name.as_deref());
     let status = check_status(&mut fields, body.status.as_deref());
+    if let (Some(password), false) = (body.password.as_deref(), fields.contains_key("password"))
+        && let Err(why) = super::check_password_history(&state, &settings, &user, password).await?
+    {
+        fields.insert("password".into(), why);
+    }
     if !fields.is_empty() {
         return Err(ApiError::validation(fields));
     }
@@ -170,6 +175,9 @@ pub async fn update_user(
     let suspended = was_active && user.status == UserStatus::Suspended;
 
     let mut tx = state.store.begin().await?;
+    if body.password.is_some() {
+        store::users::archive_password(&mut tx, tenant_id, user.id, now).await?;
+    }
     store::users::update_user(&mut *tx, &user).await?;
     if suspended || body.password.is_some() {
         let reason = if suspended { "user_suspended" } else { "password_set_by_admin" };

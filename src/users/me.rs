@@ -66,9 +66,13 @@ pub async fn change_my_password(
     if !correct || super::over_lockout_threshold(attempts, &settings) {
         return Err(ApiError::validation(FieldErrors::from([("current_password".into(), "is incorrect".into())])));
     }
+    if let Err(why) = super::check_password_history(&state, &settings, &user, &new).await? {
+        return Err(ApiError::validation(FieldErrors::from([("new_password".into(), why)])));
+    }
     let hash = state.passwords.hash(&new).await.map_err(ApiError::internal)?;
 
     let mut tx = state.store.begin().await?;
+    store::users::archive_password(&mut tx, tenant_id, user.id, now).await?;
     store::users::update_password_hash(&mut *tx, tenant_id, user.id, &hash, now).await?;
     let ended = store::sessions::revoke_user_sessions(
         &mut *tx,

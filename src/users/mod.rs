@@ -188,6 +188,30 @@ pub fn validate_password(password: &str, email: &str, settings: &TenantSettings)
     Ok(())
 }
 
+/// The `password_history` setting: a new password must differ from the user's current one and
+/// their earlier ones, `password_history` in all. Each is an Argon2id verify (off the async
+/// workers), so at most 24 and only when a password changes.
+pub async fn check_password_history(
+    state: &crate::app::AppState,
+    settings: &TenantSettings,
+    user: &User,
+    new_password: &str,
+) -> crate::error::ApiResult<Result<(), String>> {
+    let remembered = settings.password_history.clamp(0, 24);
+    if remembered == 0 {
+        return Ok(Ok(()));
+    }
+    let earlier =
+        crate::store::users::recent_password_hashes(state.store.pool(), user.tenant_id, user.id, remembered - 1)
+            .await?;
+    for hash in user.password_hash.iter().chain(earlier.iter()) {
+        if state.passwords.verify(new_password, Some(hash)).await.map_err(crate::error::ApiError::internal)? {
+            return Ok(Err(format!("must differ from your last {remembered} passwords")));
+        }
+    }
+    Ok(Ok(()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -672,3 +672,41 @@ mod races {
         }
     }
 }
+
+backend_tests! {
+    async fn a_new_password_must_differ_from_the_ones_the_tenant_remembers(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (access, _) = app.signed_in("acme", "alice@example.com").await;
+        app.set_settings("acme", json!({ "password_history": 3 })).await;
+        let change = |current: &'static str, new: &'static str| {
+            app.tenant(Method::PUT, "/users/me/password", "acme")
+                .bearer_auth(&access)
+                .json(&json!({ "current_password": current, "new_password": new }))
+                .send()
+        };
+        let (b, c, d) = ("Another5678!", "Third9012!x", "Fourth3456!y");
+
+        let same = assert_error(change(PASSWORD, PASSWORD).await.unwrap(), 400, "invalid_payload").await;
+        assert!(same["fields"]["new_password"].as_str().unwrap().contains("last 3"), "{same}");
+        assert_eq!(change(PASSWORD, b).await.unwrap().status(), 204);
+        assert_error(change(b, PASSWORD).await.unwrap(), 400, "invalid_payload").await;
+        assert_eq!(change(b, c).await.unwrap().status(), 204);
+        assert_error(change(c, PASSWORD).await.unwrap(), 400, "invalid_payload").await;
+        assert_eq!(change(c, d).await.unwrap().status(), 204);
+        // Remembered now: d (current), c, b. The first one has dropped out of the window.
+        let me: Value = app.tenant(Method::GET, "/users/me", "acme").bearer_auth(&access).send().await.unwrap().json().await.unwrap();
+        let admin_set = |password: &'static str| {
+            app.admin(Method::PUT, &format!("/users/{}", me["id"].as_str().unwrap()))
+                .header("x-ovlt-tenant-slug", "acme")
+                .json(&json!({ "password": password }))
+                .send()
+        };
+        let refused = assert_error(admin_set(b).await.unwrap(), 400, "invalid_payload").await;
+        assert!(refused["fields"]["password"].is_string(), "{refused}");
+        assert_eq!(admin_set(PASSWORD).await.unwrap().status(), 200);
+        assert_eq!(app.login("acme", "alice@example.com", PASSWORD).await.status(), 200);
+        // Off (the default): any password that passes the policy.
+        app.set_settings("acme", json!({ "password_history": 0 })).await;
+        assert_eq!(admin_set(PASSWORD).await.unwrap().status(), 200);
+    }
+}
