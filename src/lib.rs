@@ -35,6 +35,8 @@ pub mod mail;
 pub mod mfa;
 /// The OAuth 2.0 / OpenID Connect authorization server: `/oauth/*`.
 pub mod oauth;
+/// `GET /openapi.json`: the API described for clients and tools.
+pub mod openapi;
 /// Hosted HTML pages (sign-in, consent, logout, errors): templates compiled in.
 pub mod pages;
 /// Who may manage a tenant: management permissions, the built-in admin role, `Manage<P>`.

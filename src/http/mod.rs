@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::mfa::api as mfa;
 use crate::oauth::{authorize, introspect, logout, token, userinfo};
 use crate::rbac::api as roles;
-use crate::{audit, auth, clients, discovery, federation, health, sessions, settings, tenants, users};
+use crate::{audit, auth, clients, discovery, federation, health, openapi, sessions, settings, tenants, users};
 
 /// The whole application: routes, fallbacks and layers, with its state.
 pub fn router(state: AppState) -> Router {
@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/.well-known/openid-configuration", get(discovery::get_openid_configuration))
         .route("/.well-known/jwks.json", get(discovery::get_jwks))
+        .route("/openapi.json", get(openapi::openapi_json))
         // The OAuth 2.0 / OpenID Connect authorization server: the client names the tenant.
         .route("/oauth/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/oauth/consent", post(authorize::consent))
