@@ -42,3 +42,4 @@ CREATE TABLE mfa_challenges (
     CONSTRAINT mfa_challenges_user_fkey FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
 );
 CREATE INDEX mfa_challenges_expires_idx ON mfa_challenges (expires_at);
+CREATE INDEX mfa_challenges_user_idx ON mfa_challenges (tenant_id, user_id);

@@ -5,6 +5,7 @@ pub mod bearer;
 pub mod codes;
 pub mod cookie;
 pub mod recovery;
+pub mod recovery_pages;
 pub mod session;
 
 use axum::extract::State;

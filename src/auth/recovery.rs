@@ -142,7 +142,7 @@ async fn request_reset(
         }
     }
     let settings = settings::load(&state.store, tenant.id).await?;
-    let base = match reset_link_base(&state, &settings, body.reset_url.as_deref()) {
+    let base = match reset_link_base(&state, &tenant, &settings, body.reset_url.as_deref()) {
         Ok(base) => base,
         Err(why) => {
             fields.insert("reset_url".into(), why.into());
@@ -159,7 +159,7 @@ async fn request_reset(
     Ok(())
 }
 
-async fn send_reset_link(
+pub(super) async fn send_reset_link(
     state: &AppState,
     tenant: &Tenant,
     email: &str,
@@ -200,10 +200,11 @@ async fn send_reset_link(
 /// else the tenant's `reset_url`, else ovlt's own page.
 fn reset_link_base(
     state: &AppState,
+    tenant: &Tenant,
     settings: &settings::TenantSettings,
     requested: Option<&str>,
 ) -> Result<String, &'static str> {
-    let default = settings.reset_url.clone().unwrap_or_else(|| format!("{}/reset-password", state.config.issuer));
+    let default = settings.reset_url.clone().unwrap_or_else(|| hosted_reset_page(state, tenant));
     let Some(requested) = requested.map(str::trim).filter(|u| !u.is_empty()) else { return Ok(default) };
     let origin = origin_of(requested).ok_or("must be an absolute http(s) URL")?;
     let mut trusted: Vec<String> = settings.reset_url.iter().filter_map(|u| origin_of(u)).collect();
@@ -212,6 +213,12 @@ fn reset_link_base(
         trusted.extend(list.iter().cloned());
     }
     if trusted.contains(&origin) { Ok(requested.to_string()) } else { Err("is not on a trusted origin") }
+}
+
+/// ovlt's own reset page for the tenant (`GET /oauth/reset-password`).
+pub(super) fn hosted_reset_page(state: &AppState, tenant: &Tenant) -> String {
+    let slug: String = form_urlencoded::byte_serialize(tenant.slug.as_bytes()).collect();
+    format!("{}/oauth/reset-password?tenant={slug}", state.config.issuer)
 }
 
 /// `scheme://host[:port]` of an absolute http(s) URL.
@@ -262,21 +269,33 @@ async fn reset(
         fields.insert("password".into(), "is required".into());
     }
     let (Some(token), Some(password)) = (token, password) else { return Err(ApiError::validation(fields)) };
+    apply_reset(&state, &tenant, &token, &password, context).await
+}
+
+/// Spends a reset token on a new password (the tenant's policy and history apply); every session
+/// of the user ends. Shared by the API and the hosted reset page.
+pub(super) async fn apply_reset(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+    password: &str,
+    context: RequestContext,
+) -> ApiResult<()> {
     let now = Timestamp::now();
     let pool = state.store.pool();
-    let live = store::codes::find_live_code_by_hash(pool, tenant.id, PASSWORD_RESET, &codes::hex_sha256(&token), now)
+    let live = store::codes::find_live_code_by_hash(pool, tenant.id, PASSWORD_RESET, &codes::hex_sha256(token), now)
         .await?
         .ok_or(ApiError::InvalidResetToken)?;
     let user =
         store::users::find_user_by_id(pool, tenant.id, live.user_id).await?.ok_or(ApiError::InvalidResetToken)?;
     let settings = settings::load(&state.store, tenant.id).await?;
-    if let Err(why) = users::validate_password(&password, &user.email, &settings) {
+    if let Err(why) = users::validate_password(password, &user.email, &settings) {
         return Err(ApiError::validation(FieldErrors::from([("password".into(), why)])));
     }
-    if let Err(why) = users::check_password_history(&state, &settings, &user, &password).await? {
+    if let Err(why) = users::check_password_history(state, &settings, &user, password).await? {
         return Err(ApiError::validation(FieldErrors::from([("password".into(), why)])));
     }
-    let hash = state.passwords.hash(&password).await.map_err(ApiError::internal)?;
+    let hash = state.passwords.hash(password).await.map_err(ApiError::internal)?;
 
     let mut tx = state.store.begin().await?;
     if !store::codes::consume_code(&mut *tx, tenant.id, &live.id, now).await? {

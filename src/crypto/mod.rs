@@ -35,7 +35,10 @@ pub fn sha256_hex(text: &str) -> String {
 /// Lower-case hex HMAC-SHA256 of `data` under the master key, for low-entropy secrets that must
 /// not be brute-forced from a copy of the database alone (backup codes). `purpose` separates uses.
 pub fn keyed_digest(master_key: &MasterKey, purpose: &str, data: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, master_key.as_bytes());
+    // A subkey of its own (HKDF-extract style), so the master key is never itself an HMAC key
+    // next to its use as the AES-GCM key.
+    let master = hmac::Key::new(hmac::HMAC_SHA256, master_key.as_bytes());
+    let key = hmac::Key::new(hmac::HMAC_SHA256, hmac::sign(&master, b"ovlt keyed digest v1").as_ref());
     let mut context = hmac::Context::with_key(&key);
     context.update(purpose.as_bytes());
     context.update(b"\0");

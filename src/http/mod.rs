@@ -12,6 +12,7 @@ use axum::Router;
 use axum::routing::{delete, get, post, put};
 
 use crate::app::AppState;
+use crate::auth::recovery_pages;
 use crate::mfa::api as mfa;
 use crate::oauth::{authorize, introspect, logout, token, userinfo};
 use crate::rbac::api as roles;
@@ -94,5 +95,10 @@ fn auth_routes(state: &AppState) -> Router<AppState> {
         .route("/auth/mfa/backup-codes", post(mfa::regenerate_backup_codes))
         .route("/oauth/sign-in", post(authorize::sign_in))
         .route("/oauth/mfa", post(authorize::mfa_step))
+        .route(
+            "/oauth/forgot-password",
+            get(recovery_pages::forgot_password_form).post(recovery_pages::forgot_password),
+        )
+        .route("/oauth/reset-password", get(recovery_pages::reset_password_form).post(recovery_pages::reset_password))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::rate_limit))
 }

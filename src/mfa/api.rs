@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{AMR_WITH_SECOND_FACTOR, Factor, MAX_WRONG_CODES, PURPOSE_ENROL, PURPOSE_VERIFY};
+use super::{AMR_WITH_SECOND_FACTOR, Factor, PURPOSE_ENROL, PURPOSE_VERIFY};
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::auth::{self, bearer};
@@ -135,11 +135,15 @@ pub async fn confirm(
         return Err(ApiError::invalid_payload("no MFA setup is pending: call /auth/mfa/setup first"));
     }
     let enrol_token = body.mfa_token.as_deref().filter(|_| !headers.contains_key(header::AUTHORIZATION));
+    if let Some(token) = enrol_token {
+        super::reserve_attempt(&state, tenant.id, token).await?;
+    }
+    let settings = settings::load(&state.store, tenant.id).await?;
+    if settings.mfa_policy == "off" {
+        return Err(ApiError::Forbidden("MFA is turned off for this tenant".into()));
+    }
     let now = Timestamp::now();
-    let Some(step) = super::totp_step(&state, tenant.id, user.id, code, false).await? else {
-        if let Some(token) = enrol_token {
-            store::mfa::record_challenge_failure(pool, tenant.id, &super::challenge_digest(token), now).await?;
-        }
+    let Some(found) = super::totp_step(&state, tenant.id, user.id, code, false).await? else {
         let event = AuditEvent::new(Actor::User(user.id), "mfa.failed", context)
             .in_tenant(tenant.id)
             .target("user", user.id)
@@ -148,10 +152,9 @@ pub async fn confirm(
         audit::record(pool, event).await?;
         return Err(ApiError::InvalidOtp);
     };
-    let settings = settings::load(&state.store, tenant.id).await?;
     let (codes, digests) = super::new_backup_codes(&state, tenant.id, user.id);
     let mut tx = state.store.begin().await?;
-    if !store::mfa::accept_totp_step(&mut *tx, tenant.id, user.id, step, true, now).await? {
+    if !store::mfa::accept_totp_step(&mut *tx, tenant.id, user.id, found.step, found.enrolled_at, true, now).await? {
         return Err(ApiError::InvalidOtp);
     }
     store::mfa::set_mfa_enabled(&mut *tx, tenant.id, user.id, true, now).await?;
@@ -166,7 +169,7 @@ pub async fn confirm(
         return Ok(Json(BackupCodes { backup_codes: codes }).into_response());
     };
     let digest = super::challenge_digest(token);
-    if !store::mfa::consume_challenge(&mut *tx, tenant.id, &digest, MAX_WRONG_CODES, now).await? {
+    if !store::mfa::consume_challenge(&mut *tx, tenant.id, &digest, now).await? {
         return Err(ApiError::InvalidToken);
     }
     let issued = auth::open_session(&state, &mut tx, &settings, &user, AMR_WITH_SECOND_FACTOR, context).await?;
@@ -197,16 +200,11 @@ pub async fn challenge(
         return Err(ApiError::InvalidToken);
     }
     let settings = settings::load(&state.store, tenant.id).await?;
+    super::reserve_attempt(&state, tenant.id, token).await?;
+    super::verify(&state, &tenant, &settings, &user, factor, &context).await?;
     let digest = super::challenge_digest(token);
-    let now = Timestamp::now();
-    if let Err(e) = super::verify(&state, &tenant, &settings, &user, factor, &context).await {
-        if matches!(e, ApiError::InvalidOtp) {
-            store::mfa::record_challenge_failure(state.store.pool(), tenant.id, &digest, now).await?;
-        }
-        return Err(e);
-    }
     let mut tx = state.store.begin().await?;
-    if !store::mfa::consume_challenge(&mut *tx, tenant.id, &digest, MAX_WRONG_CODES, now).await? {
+    if !store::mfa::consume_challenge(&mut *tx, tenant.id, &digest, Timestamp::now()).await? {
         return Err(ApiError::InvalidToken);
     }
     let issued = auth::open_session(&state, &mut tx, &settings, &user, AMR_WITH_SECOND_FACTOR, context).await?;
@@ -294,10 +292,11 @@ pub async fn reset_user_mfa(
     let tenant_id = access.tenant.id;
     let now = Timestamp::now();
     let mut tx = state.store.begin().await?;
+    // The factor rows first, then the user row: the order `confirm` locks them in.
+    let had = store::mfa::delete_second_factors(&mut tx, tenant_id, id).await?;
     if !store::mfa::set_mfa_enabled(&mut *tx, tenant_id, id, false, now).await? {
         return Err(ApiError::NotFound("user"));
     }
-    let had = store::mfa::delete_second_factors(&mut tx, tenant_id, id).await?;
     let ended = store::sessions::revoke_user_sessions(&mut *tx, tenant_id, id, None, "mfa_reset", now).await?;
     let event = AuditEvent::new(access.actor, "mfa.reset", context)
         .in_tenant(tenant_id)

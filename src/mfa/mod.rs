@@ -25,6 +25,8 @@ pub const CHALLENGE_TTL_SECONDS: i64 = 300;
 /// Wrong codes an `mfa_token` survives; the next one finds it dead.
 pub const MAX_WRONG_CODES: i64 = 5;
 const BACKUP_CODE_COUNT: usize = 10;
+/// Wrong second-factor attempts allowed per lockout window when the tenant's lockout is off.
+const SECOND_FACTOR_LOCKOUT: i64 = 10;
 /// Backup code characters: no 0/o or 1/l to misread. 32 of them, so a random byte modulo 32
 /// picks one without bias; ten characters carry 50 bits.
 const BACKUP_CODE_ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
@@ -96,7 +98,10 @@ pub async fn verify(
     let pool = state.store.pool();
     let attempts =
         store::users::count_login_attempt(pool, tenant.id, user.id, settings.lockout_window_seconds, now).await?;
-    let locked = users::over_lockout_threshold(attempts, settings);
+    // A six-digit code must never be open to unlimited guessing, even where the tenant has turned
+    // the password lockout off.
+    let threshold = if settings.lockout_threshold > 0 { settings.lockout_threshold } else { SECOND_FACTOR_LOCKOUT };
+    let locked = attempts.is_some_and(|n| n > threshold);
     verify_counted(state, tenant, user, factor, context, locked).await
 }
 
@@ -114,7 +119,10 @@ async fn verify_counted(
     let accepted = !locked
         && match factor {
             Factor::Totp(code) => match totp_step(state, tenant.id, user.id, code, true).await? {
-                Some(step) => store::mfa::accept_totp_step(pool, tenant.id, user.id, step, false, now).await?,
+                Some(found) => {
+                    store::mfa::accept_totp_step(pool, tenant.id, user.id, found.step, found.enrolled_at, false, now)
+                        .await?
+                }
                 None => false,
             },
             Factor::BackupCode(code) => {
@@ -147,6 +155,12 @@ async fn verify_counted(
     Ok(())
 }
 
+/// A TOTP code that matched: its time step, and the secret (by its creation time) it matched.
+pub struct TotpMatch {
+    pub step: i64,
+    pub enrolled_at: i64,
+}
+
 /// The time step a TOTP code matches (within one step of now), checked against the user's
 /// confirmed authenticator (`confirmed`) or the one being enrolled. Records nothing: the
 /// caller accepts the step, which is what refuses replays.
@@ -156,7 +170,7 @@ pub async fn totp_step(
     user_id: UserId,
     code: &str,
     confirmed: bool,
-) -> ApiResult<Option<i64>> {
+) -> ApiResult<Option<TotpMatch>> {
     let Some(row) = store::mfa::find_totp(state.store.pool(), tenant_id, user_id).await? else { return Ok(None) };
     if row.confirmed != confirmed {
         return Ok(None);
@@ -165,7 +179,8 @@ pub async fn totp_step(
         .map_err(ApiError::internal)?;
     let totp = authenticator(secret, "ovlt", "user").map_err(ApiError::internal)?;
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    Ok(totp.check_current(&code).and_then(|step| i64::try_from(step).ok()))
+    let step = totp.check_current(&code).and_then(|step| i64::try_from(step).ok());
+    Ok(step.map(|step| TotpMatch { step, enrolled_at: row.created_at }))
 }
 
 /// A new authenticator for a user: the secret sealed for storage, and what the user's app needs.
@@ -261,6 +276,20 @@ pub async fn start_challenge(
     )
     .await?;
     Ok(token)
+}
+
+/// Reserves one of the token's five attempts before its code is checked (see
+/// `store::mfa::reserve_challenge_attempt`); a dead token is `invalid_token`.
+pub async fn reserve_attempt(state: &AppState, tenant_id: TenantId, token: &str) -> ApiResult<()> {
+    let reserved = store::mfa::reserve_challenge_attempt(
+        state.store.pool(),
+        tenant_id,
+        &challenge_digest(token),
+        MAX_WRONG_CODES,
+        Timestamp::now(),
+    )
+    .await?;
+    if reserved { Ok(()) } else { Err(ApiError::InvalidToken) }
 }
 
 /// The user of a live `mfa_token` with that purpose; anything else is `invalid_token`.

@@ -183,20 +183,21 @@ pub async fn mfa_step(
     } else {
         mfa::Factor::BackupCode(&code)
     };
-    let digest = mfa::challenge_digest(token);
-    let now = Timestamp::now();
+    match mfa::reserve_attempt(&state, tenant.id, token).await {
+        Ok(()) => {}
+        Err(ApiError::InvalidToken) => return start_over("Your sign-in expired. Please sign in again.").await,
+        Err(_) => return pages::internal_error(),
+    }
     match mfa::verify(&state, tenant, &request.settings, &user, factor, &context).await {
         Ok(()) => {}
         Err(ApiError::InvalidOtp) => {
-            if store::mfa::record_challenge_failure(state.store.pool(), tenant.id, &digest, now).await.is_err() {
-                return pages::internal_error();
-            }
             let why = Some("That code is not right, or was already used. Try the current one.");
             return mfa_page(&state, &headers, &request, token, StatusCode::UNAUTHORIZED, why).await;
         }
         Err(_) => return pages::internal_error(),
     }
-    match store::mfa::consume_challenge(state.store.pool(), tenant.id, &digest, mfa::MAX_WRONG_CODES, now).await {
+    let digest = mfa::challenge_digest(token);
+    match store::mfa::consume_challenge(state.store.pool(), tenant.id, &digest, Timestamp::now()).await {
         Ok(true) => start_sso_session(&state, &headers, &request, &user, mfa::AMR_WITH_SECOND_FACTOR, context).await,
         Ok(false) => start_over("Your sign-in expired. Please sign in again.").await,
         Err(_) => pages::internal_error(),
@@ -484,7 +485,10 @@ async fn sign_in_page(
     email: &str,
     error: Option<&str>,
 ) -> Response {
-    let reset_url = request.settings.reset_url.as_deref();
+    // The tenant's own reset page when it has one, else ovlt's.
+    let slug: String = form_urlencoded::byte_serialize(request.tenant.slug.as_bytes()).collect();
+    let reset_url =
+        request.settings.reset_url.clone().unwrap_or_else(|| format!("/oauth/forgot-password?tenant={slug}"));
     let (cookie, set_cookie) = sso::csrf_cookie(state, headers);
     let page = pages::SignIn {
         tenant_name: &request.tenant.name,
@@ -493,9 +497,9 @@ async fn sign_in_page(
         csrf: sso::csrf_field(state, &cookie),
         email,
         error,
-        reset_url,
+        reset_url: &reset_url,
     };
-    with_cookie(pages::render(status, &page), set_cookie)
+    pages::with_cookie(pages::render(status, &page), set_cookie)
 }
 
 async fn mfa_page(
@@ -515,7 +519,7 @@ async fn mfa_page(
         mfa_token,
         error,
     };
-    with_cookie(pages::render(status, &page), set_cookie)
+    pages::with_cookie(pages::render(status, &page), set_cookie)
 }
 
 async fn consent_page(state: &AppState, headers: &HeaderMap, request: &AuthRequest, session: &Session) -> Response {
@@ -532,14 +536,7 @@ async fn consent_page(state: &AppState, headers: &HeaderMap, request: &AuthReque
         hidden: request.hidden.clone(),
         csrf: sso::csrf_field(state, &cookie),
     };
-    with_cookie(pages::render(StatusCode::OK, &page), set_cookie)
-}
-
-fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
+    pages::with_cookie(pages::render(StatusCode::OK, &page), set_cookie)
 }
 
 fn error_redirect(state: &AppState, request: &AuthRequest, error: &str, description: &str) -> Response {

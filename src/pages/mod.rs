@@ -21,7 +21,7 @@ pub struct SignIn<'a> {
     pub csrf: String,
     pub email: &'a str,
     pub error: Option<&'a str>,
-    pub reset_url: Option<&'a str>,
+    pub reset_url: &'a str,
 }
 
 #[derive(Template)]
@@ -62,8 +62,43 @@ pub struct LogoutConfirm<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "forgot_password.html")]
+pub struct ForgotPassword<'a> {
+    pub tenant_name: &'a str,
+    pub tenant_slug: &'a str,
+    pub csrf: String,
+    /// The link was asked for: say so instead of showing the form.
+    pub sent: bool,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "reset_password.html")]
+pub struct ResetPassword<'a> {
+    pub tenant_name: &'a str,
+    pub tenant_slug: &'a str,
+    pub token: &'a str,
+    pub csrf: String,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "password_changed.html")]
+pub struct PasswordChanged<'a> {
+    pub tenant_name: &'a str,
+}
+
+#[derive(Template)]
 #[template(path = "signed_out.html")]
 pub struct SignedOut;
+
+/// Adds a `Set-Cookie` (e.g. a fresh CSRF cookie) to a page, when there is one.
+pub fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
 
 /// Renders a page with its status and the pages' CSP.
 pub fn render(status: StatusCode, page: &impl Template) -> Response {

@@ -14,6 +14,8 @@ use crate::users::UserId;
 pub struct TotpRow {
     pub secret: Vec<u8>,
     pub confirmed: bool,
+    /// When this secret was made: pins an acceptance to the secret the code was checked against.
+    pub created_at: i64,
 }
 
 /// Starts (or restarts) an enrolment with a new sealed secret. Returns false, changing nothing,
@@ -46,15 +48,17 @@ pub async fn find_totp<'e>(
     tenant_id: TenantId,
     user_id: UserId,
 ) -> sqlx::Result<Option<TotpRow>> {
-    let row = sqlx::query("SELECT secret, confirmed_at FROM mfa_totp WHERE tenant_id = $1 AND user_id = $2")
-        .bind(tenant_id.to_string())
-        .bind(user_id.to_string())
-        .fetch_optional(db)
-        .await?;
+    let row =
+        sqlx::query("SELECT secret, confirmed_at, created_at FROM mfa_totp WHERE tenant_id = $1 AND user_id = $2")
+            .bind(tenant_id.to_string())
+            .bind(user_id.to_string())
+            .fetch_optional(db)
+            .await?;
     row.map(|row| {
         Ok(TotpRow {
             secret: row.try_get("secret")?,
             confirmed: row.try_get::<Option<i64>, _>("confirmed_at")?.is_some(),
+            created_at: row.try_get("created_at")?,
         })
     })
     .transpose()
@@ -62,27 +66,32 @@ pub async fn find_totp<'e>(
 
 /// Records that the code of time step `step` was accepted; false when that step (or a later
 /// one) was accepted before, i.e. the code is a replay. `confirm` also completes an enrolment
-/// (and only an unconfirmed one); otherwise only a confirmed authenticator matches.
+/// (and only an unconfirmed one); otherwise only a confirmed authenticator matches. `created_at`
+/// pins the secret the code was checked against: a setup racing in between makes this fail.
 pub async fn accept_totp_step<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
     user_id: UserId,
     step: i64,
+    created_at: i64,
     confirm: bool,
     now: Timestamp,
 ) -> sqlx::Result<bool> {
     let sql = if confirm {
         "UPDATE mfa_totp SET last_step = $3, confirmed_at = $4, updated_at = $4 \
-         WHERE tenant_id = $1 AND user_id = $2 AND confirmed_at IS NULL AND (last_step IS NULL OR last_step < $3)"
+         WHERE tenant_id = $1 AND user_id = $2 AND created_at = $5 AND confirmed_at IS NULL \
+           AND (last_step IS NULL OR last_step < $3)"
     } else {
         "UPDATE mfa_totp SET last_step = $3, updated_at = $4 \
-         WHERE tenant_id = $1 AND user_id = $2 AND confirmed_at IS NOT NULL AND (last_step IS NULL OR last_step < $3)"
+         WHERE tenant_id = $1 AND user_id = $2 AND created_at = $5 AND confirmed_at IS NOT NULL \
+           AND (last_step IS NULL OR last_step < $3)"
     };
     let result = sqlx::query(sql)
         .bind(tenant_id.to_string())
         .bind(user_id.to_string())
         .bind(step)
         .bind(now.unix_seconds())
+        .bind(created_at)
         .execute(db)
         .await?;
     Ok(result.rows_affected() == 1)
@@ -237,42 +246,45 @@ pub async fn find_live_challenge<'e>(
     row.as_ref().map(ChallengeRow::from_row).transpose()
 }
 
-/// Counts a wrong code against the challenge.
-pub async fn record_challenge_failure<'e>(
+/// Reserves one of the challenge's attempts before a code is checked: one atomic statement, so
+/// parallel requests cannot together try more codes than allowed. False: the token is dead
+/// (consumed, expired, or out of attempts).
+pub async fn reserve_challenge_attempt<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
     token_hash: &str,
-    now: Timestamp,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE mfa_challenges SET failed_attempts = failed_attempts + 1, updated_at = $3 \
-         WHERE tenant_id = $1 AND token_hash = $2",
-    )
-    .bind(tenant_id.to_string())
-    .bind(token_hash)
-    .bind(now.unix_seconds())
-    .execute(db)
-    .await
-    .map(|_| ())
-}
-
-/// Consumes a live challenge; false when another request consumed it first, or it died.
-pub async fn consume_challenge<'e>(
-    db: impl Executor<'e, Database = Any>,
-    tenant_id: TenantId,
-    token_hash: &str,
-    max_failures: i64,
+    max_attempts: i64,
     now: Timestamp,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
-        "UPDATE mfa_challenges SET consumed_at = $3, updated_at = $3 \
+        "UPDATE mfa_challenges SET failed_attempts = failed_attempts + 1, updated_at = $3 \
          WHERE tenant_id = $1 AND token_hash = $2 AND consumed_at IS NULL AND expires_at > $3 \
            AND failed_attempts < $4",
     )
     .bind(tenant_id.to_string())
     .bind(token_hash)
     .bind(now.unix_seconds())
-    .bind(max_failures)
+    .bind(max_attempts)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Consumes a challenge whose code was right (its attempt was reserved before the check);
+/// false when another request consumed it first, or it expired meanwhile.
+pub async fn consume_challenge<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    token_hash: &str,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE mfa_challenges SET consumed_at = $3, updated_at = $3 \
+         WHERE tenant_id = $1 AND token_hash = $2 AND consumed_at IS NULL AND expires_at > $3",
+    )
+    .bind(tenant_id.to_string())
+    .bind(token_hash)
+    .bind(now.unix_seconds())
     .execute(db)
     .await?;
     Ok(result.rows_affected() == 1)

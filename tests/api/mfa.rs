@@ -70,11 +70,11 @@ impl Authenticator {
 
     /// A code the server accepts now: the earliest step after the last one used that is inside
     /// the server's ±1 window. The previous step is used only while the current one has more than
-    /// two seconds to run, so no step boundary passing in flight pushes it out of the window;
-    /// only a fourth code within one 30-second step waits for the clock.
+    /// ten seconds to run, so no step boundary passes before the code is used; only a fourth code
+    /// within one 30-second step waits for the clock.
     async fn next_code(&mut self) -> String {
         let now = current_step();
-        let earliest = if unix_now() % 30.0 < 28.0 { now - 1 } else { now };
+        let earliest = if unix_now() % 30.0 < 20.0 { now - 1 } else { now };
         let step = self.last_step.map_or(earliest, |last| (last + 1).max(earliest));
         if step > now + 1 {
             let wait = (step - 1) as f64 * 30.0 - unix_now();
@@ -316,9 +316,13 @@ backend_tests! {
         // two more guesses (7, 8), then even the right code is refused (9 > 8).
         let token = mfa_token(&app, "alice@example.com").await; // 7
         assert_error(post(&app, "/auth/mfa/challenge", None, json!({ "mfa_token": token, "totp_code": wrong })).await, 401, "invalid_otp").await; // 8
-        assert_error(post(&app, "/auth/mfa/challenge", None, json!({ "mfa_token": token, "totp_code": code })).await, 401, "invalid_otp").await; // 9
+        let fresh = authenticator.next_code().await;
+        assert_error(post(&app, "/auth/mfa/challenge", None, json!({ "mfa_token": token, "totp_code": fresh })).await, 401, "invalid_otp").await; // 9
         assert_error(login(&app, "alice@example.com", json!({})).await, 401, "invalid_credentials").await;
-        assert!(audit_count(&app, "mfa.failed").await >= 7);
+        let locked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'mfa.failed' AND details LIKE '%locked%'")
+            .fetch_one(app.state.store.pool()).await.unwrap();
+        assert_eq!(locked, 1, "the right code was refused because of the lockout");
+        assert_eq!(audit_count(&app, "mfa.failed").await, 7);
     }
 
     async fn disabling_needs_a_code_and_ends_the_other_sessions(backend: Backend) {

@@ -136,7 +136,7 @@ backend_tests! {
         let requested = app.tenant(Method::POST, "/auth/forgot-password", "acme").json(&json!({ "email": "alice@example.com" })).send().await.unwrap();
         assert_eq!(requested.status(), 200);
         let mail = sink.next().await;
-        assert!(mail.text.contains(&format!("{}/reset-password?token=", app.config.issuer)), "{}", mail.text);
+        assert!(mail.text.contains(&format!("{}/oauth/reset-password?tenant=acme&token=", app.config.issuer)), "{}", mail.text);
         let token = token_in(&mail.text);
         assert_eq!(token.len(), 43);
 
@@ -248,5 +248,47 @@ backend_tests! {
 
         assert_error(foreign, 400, "invalid_token").await;
         assert_eq!(app.login("acme", "alice@example.com", PASSWORD).await.status(), 200, "unchanged");
+    }
+}
+
+backend_tests! {
+    async fn the_hosted_pages_reset_a_forgotten_password_without_javascript(backend: Backend) {
+        use crate::oauth_support::{Browser, as_refs, authorization_params, create_client};
+        let (app, mut sink) = app_with_mail(backend).await;
+        app.signed_in("acme", "alice@example.com").await;
+        sink.next().await;
+        let client = create_client(&app, "acme", json!({})).await;
+        let (params, _) = authorization_params(&client, "openid");
+        let browser = Browser::new(&app);
+
+        // The sign-in page links to ovlt's own page when the tenant has no reset_url.
+        let sign_in = browser.authorize(&as_refs(&params)).await.text().await.unwrap();
+        assert!(sign_in.contains("href=\"/oauth/forgot-password?tenant=acme\""), "{sign_in}");
+        let page = browser.client.get(app.url("/oauth/forgot-password?tenant=acme")).send().await.unwrap().text().await.unwrap();
+        let forged = browser.client.post(app.url("/oauth/forgot-password")).form(&[("tenant", "acme"), ("email", "alice@example.com"), ("csrf_token", "forged")]).send().await.unwrap();
+        assert_eq!(forged.status(), 400, "no CSRF token, no mail");
+        let sent = browser.submit(&page, "/oauth/forgot-password", &[("email", "alice@example.com")]).await;
+        assert_eq!(sent.status(), 200);
+        assert!(sent.text().await.unwrap().contains("id=\"sent\""));
+        let mail = sink.next().await;
+        let link = mail.text.split_whitespace().find(|w| w.contains("/oauth/reset-password?")).expect("a link").to_string();
+        assert!(link.starts_with(&app.config.issuer), "{link}");
+
+        let form = browser.client.get(&link).send().await.unwrap().text().await.unwrap();
+        let mismatch = browser.submit(&form, "/oauth/reset-password", &[("password", "N3w-password!"), ("password_confirmation", "N3w-password?")]).await;
+        assert_eq!(mismatch.status(), 400);
+        let weak = browser.submit(&form, "/oauth/reset-password", &[("password", "short"), ("password_confirmation", "short")]).await;
+        assert_eq!(weak.status(), 400);
+        assert!(weak.text().await.unwrap().contains("at least"), "the policy's reason is shown");
+        let done = browser.submit(&form, "/oauth/reset-password", &[("password", "N3w-password!"), ("password_confirmation", "N3w-password!")]).await;
+        assert_eq!(done.status(), 200);
+        assert!(done.text().await.unwrap().contains("id=\"changed\""));
+        assert_eq!(app.login("acme", "alice@example.com", "N3w-password!").await.status(), 200);
+        // The link works once.
+        let again = browser.submit(&form, "/oauth/reset-password", &[("password", "An0ther-pass!"), ("password_confirmation", "An0ther-pass!")]).await;
+        assert_eq!(again.status(), 400);
+        assert!(again.text().await.unwrap().contains("expired or was already used"));
+        let unknown = browser.client.get(app.url("/oauth/forgot-password?tenant=nope")).send().await.unwrap();
+        assert_eq!(unknown.status(), 404);
     }
 }

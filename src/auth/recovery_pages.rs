@@ -1,0 +1,155 @@
+//! Hosted password recovery (DESIGN §6): "Forgot your password?" from the sign-in page, and the
+//! reset page the emailed link opens when the tenant has no `reset_url` of its own. Plain forms,
+//! no JavaScript, CSRF-protected like the other hosted pages; the work is `/auth/*`'s.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::recovery;
+use crate::app::AppState;
+use crate::audit::RequestContext;
+use crate::error::ApiError;
+use crate::oauth::params::Params;
+use crate::oauth::sso;
+use crate::pages;
+use crate::settings;
+use crate::tenants::{self, Tenant, TenantKey};
+use crate::users;
+
+/// `GET /oauth/forgot-password?tenant=<slug>`: the email form.
+pub async fn forgot_password_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
+    forgot_page(&state, &headers, &tenant, StatusCode::OK, false, None)
+}
+
+/// `POST /oauth/forgot-password`: sends the reset link in the background and says so, whether or
+/// not the email is registered (same answer, same timing).
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    context: RequestContext,
+    body: Bytes,
+) -> Response {
+    let params = Params::parse(&body).unwrap_or_default();
+    let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
+    if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
+        let why = Some("This form has expired. Please try again.");
+        return forgot_page(&state, &headers, &tenant, StatusCode::BAD_REQUEST, false, why);
+    }
+    let email = params.get("email").unwrap_or_default().trim().to_string();
+    if users::validate_email(&email).is_err() {
+        let why = Some("Enter the email address of your account.");
+        return forgot_page(&state, &headers, &tenant, StatusCode::BAD_REQUEST, false, why);
+    }
+    let Ok(settings) = settings::load(&state.store, tenant.id).await else { return pages::internal_error() };
+    let base = settings.reset_url.clone().unwrap_or_else(|| recovery::hosted_reset_page(&state, &tenant));
+    let (task_state, task_tenant) = (state.clone(), tenant.clone());
+    tokio::spawn(async move {
+        if let Err(e) = recovery::send_reset_link(&task_state, &task_tenant, &email, &base, context).await {
+            tracing::error!(error = %e, tenant.id = %task_tenant.id, "password reset request failed");
+        }
+    });
+    forgot_page(&state, &headers, &tenant, StatusCode::OK, true, None)
+}
+
+/// `GET /oauth/reset-password?tenant=<slug>&token=…`: the new-password form. The token is only
+/// carried here; it is checked (and spent) when the form comes back.
+pub async fn reset_password_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
+    let token = params.get("token").unwrap_or_default();
+    reset_page(&state, &headers, &tenant, token, StatusCode::OK, None)
+}
+
+/// `POST /oauth/reset-password`: spends the token on the new password.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    context: RequestContext,
+    body: Bytes,
+) -> Response {
+    let params = Params::parse(&body).unwrap_or_default();
+    let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
+    let token = params.get("token").unwrap_or_default();
+    let refuse = |status, why| reset_page(&state, &headers, &tenant, token, status, Some(why));
+    if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
+        return refuse(StatusCode::BAD_REQUEST, "This form has expired. Please try again.".into());
+    }
+    let password = params.get("password").unwrap_or_default();
+    if password.is_empty() || params.get("password_confirmation") != Some(password) {
+        return refuse(StatusCode::BAD_REQUEST, "Enter the same new password twice.".into());
+    }
+    match recovery::apply_reset(&state, &tenant, token, password, context).await {
+        Ok(()) => pages::render(StatusCode::OK, &pages::PasswordChanged { tenant_name: &tenant.name }),
+        Err(ApiError::InvalidResetToken) => pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "Link expired",
+            "This reset link has expired or was already used. Ask for a new one from the sign-in page.",
+        ),
+        Err(ApiError::InvalidPayload { fields: Some(fields), .. }) => {
+            let why = fields.values().next().map_or("is not allowed", String::as_str);
+            refuse(StatusCode::BAD_REQUEST, format!("The new password {why}."))
+        }
+        Err(_) => pages::internal_error(),
+    }
+}
+
+/// The active tenant named by the `tenant` parameter (its slug).
+async fn page_tenant(state: &AppState, params: &Params) -> Option<Tenant> {
+    let slug = params.get("tenant")?;
+    let tenant = tenants::find_tenant(state, &TenantKey::Slug(slug.to_string())).await.ok().flatten()?;
+    tenant.active.then_some(tenant)
+}
+
+fn unknown_tenant() -> Response {
+    pages::error_page(StatusCode::NOT_FOUND, "Unknown organisation", "This link names no organisation we know.")
+}
+
+fn forgot_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    status: StatusCode,
+    sent: bool,
+    error: Option<&str>,
+) -> Response {
+    let (cookie, set_cookie) = sso::csrf_cookie(state, headers);
+    let page = pages::ForgotPassword {
+        tenant_name: &tenant.name,
+        tenant_slug: &tenant.slug,
+        csrf: sso::csrf_field(state, &cookie),
+        sent,
+        error,
+    };
+    pages::with_cookie(pages::render(status, &page), set_cookie)
+}
+
+fn reset_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    token: &str,
+    status: StatusCode,
+    error: Option<String>,
+) -> Response {
+    let (cookie, set_cookie) = sso::csrf_cookie(state, headers);
+    let page = pages::ResetPassword {
+        tenant_name: &tenant.name,
+        tenant_slug: &tenant.slug,
+        token,
+        csrf: sso::csrf_field(state, &cookie),
+        error: error.as_deref(),
+    };
+    pages::with_cookie(pages::render(status, &page), set_cookie)
+}
