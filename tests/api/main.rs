@@ -16,6 +16,7 @@ mod mfa;
 mod oauth;
 mod oauth_support;
 mod oidc_rp;
+mod openapi;
 mod operations;
 mod oversight;
 mod recovery;
