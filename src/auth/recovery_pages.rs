@@ -24,7 +24,10 @@ pub async fn forgot_password_form(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let params = match Params::parse(query.unwrap_or_default().as_bytes()) {
+        Ok(params) => params,
+        Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+    };
     let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
     forgot_page(&state, &headers, &tenant, StatusCode::OK, false, None)
 }
@@ -37,7 +40,10 @@ pub async fn forgot_password(
     context: RequestContext,
     body: Bytes,
 ) -> Response {
-    let params = Params::parse(&body).unwrap_or_default();
+    let params = match Params::parse(&body) {
+        Ok(params) => params,
+        Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+    };
     let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
     if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
         let why = Some("This form has expired. Please try again.");
@@ -66,7 +72,10 @@ pub async fn reset_password_form(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = Params::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let params = match Params::parse(query.unwrap_or_default().as_bytes()) {
+        Ok(params) => params,
+        Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+    };
     let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
     let token = params.get("token").unwrap_or_default();
     reset_page(&state, &headers, &tenant, token, StatusCode::OK, None)
@@ -79,7 +88,10 @@ pub async fn reset_password(
     context: RequestContext,
     body: Bytes,
 ) -> Response {
-    let params = Params::parse(&body).unwrap_or_default();
+    let params = match Params::parse(&body) {
+        Ok(params) => params,
+        Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+    };
     let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
     let token = params.get("token").unwrap_or_default();
     let refuse = |status, why| reset_page(&state, &headers, &tenant, token, status, Some(why));

@@ -97,12 +97,8 @@ pub async fn sign_in(
     context: RequestContext,
     body: Bytes,
 ) -> Response {
-    let params = match Params::parse(&body) {
-        Ok(params) => params,
-        Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
-    };
-    let request = match validate(&state, &params).await {
-        Ok(request) => request,
+    let (params, request) = match form_request(&state, &body).await {
+        Ok(parsed) => parsed,
         Err(refusal) => return refusal,
     };
     let email = params.get("email").unwrap_or_default().trim();
@@ -153,12 +149,8 @@ pub async fn mfa_step(
     context: RequestContext,
     body: Bytes,
 ) -> Response {
-    let params = match Params::parse(&body) {
-        Ok(params) => params,
-        Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
-    };
-    let request = match validate(&state, &params).await {
-        Ok(request) => request,
+    let (params, request) = match form_request(&state, &body).await {
+        Ok(parsed) => parsed,
         Err(refusal) => return refusal,
     };
     let start_over =
@@ -254,12 +246,8 @@ pub async fn consent(
     context: RequestContext,
     body: Bytes,
 ) -> Response {
-    let params = match Params::parse(&body) {
-        Ok(params) => params,
-        Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
-    };
-    let request = match validate(&state, &params).await {
-        Ok(request) => request,
+    let (params, request) = match form_request(&state, &body).await {
+        Ok(parsed) => parsed,
         Err(refusal) => return refusal,
     };
     if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
@@ -298,6 +286,15 @@ pub async fn consent(
         Some("deny") => error_redirect(&state, &request, "access_denied", "the user denied access"),
         _ => pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", "Choose Allow or Deny."),
     }
+}
+
+/// A hosted page's form: its fields, and the authorization request they carry, checked again.
+#[allow(clippy::result_large_err, reason = "the refusal is the response itself, built once per request")]
+async fn form_request(state: &AppState, body: &[u8]) -> Result<(Params, AuthRequest), Response> {
+    let params =
+        Params::parse(body).map_err(|why| pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why))?;
+    let request = validate(state, &params).await?;
+    Ok((params, request))
 }
 
 /// Checks an authorization request. The client and redirect URI first: without both, the only
