@@ -148,7 +148,8 @@ impl App {
 
 /// Background upkeep, ending when the application state is dropped: every minute it reloads
 /// the signing keys (so rotations made elsewhere reach this instance's JWKS), every hour it
-/// deletes expired tokens and codes. Several instances doing the same is harmless.
+/// deletes expired tokens and codes and refreshes SQLite's planner statistics. Several
+/// instances doing the same is harmless.
 fn spawn_maintenance(state: &AppState) {
     let weak = Arc::downgrade(&state.0);
     tokio::spawn(async move {
@@ -165,6 +166,9 @@ fn spawn_maintenance(state: &AppState) {
                 match store::maintenance::delete_expired_rows(state.store.pool(), Timestamp::now()).await {
                     Ok(deleted) => tracing::debug!(deleted, "deleted expired tokens and codes"),
                     Err(e) => tracing::warn!(error = %e, "cannot delete expired tokens and codes"),
+                }
+                if let Err(e) = state.store.refresh_planner_statistics().await {
+                    tracing::warn!(error = %e, "cannot refresh the query planner's statistics");
                 }
             }
         }

@@ -53,8 +53,8 @@ pub async fn list_audit_log(
         until,
     };
     let (pool, tenant_id) = (state.store.pool(), access.tenant.id);
-    let entries =
-        store::audit::list_audit_entries(pool, tenant_id, &filter, pagination.limit(), pagination.offset()).await?;
     let total = store::audit::count_audit_entries(pool, tenant_id, &filter).await?;
+    let (limit, offset) = (pagination.limit(), pagination.offset());
+    let entries = store::audit::list_audit_entries(pool, tenant_id, &filter, total, limit, offset).await?;
     Ok(Json(Page::new(entries, pagination, total)))
 }

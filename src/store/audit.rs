@@ -2,6 +2,7 @@
 
 use sqlx::{Any, Executor};
 
+use super::filter::{Filter, Window};
 use crate::audit::AuditEvent;
 
 pub async fn insert_audit_event<'e>(db: impl Executor<'e, Database = Any>, event: &AuditEvent) -> sqlx::Result<()> {
@@ -76,58 +77,77 @@ pub struct AuditFilter {
     pub until: Option<i64>,
 }
 
-const AUDIT_WHERE: &str = "tenant_id = $1 AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR actor_id = $3) \
-     AND ($4 IS NULL OR target_id = $4) AND ($5 IS NULL OR created_at >= $5) AND ($6 IS NULL OR created_at <= $6)";
+impl AuditFilter {
+    fn to_filter(&self, tenant_id: crate::tenants::TenantId) -> Filter {
+        let mut filter = Filter::tenant(tenant_id);
+        if let Some(action) = &self.action {
+            filter.text("action = ?", action);
+        }
+        if let Some(actor) = &self.actor {
+            filter.text("actor_id = ?", actor);
+        }
+        if let Some(target) = &self.target {
+            filter.text("target_id = ?", target);
+        }
+        if let Some(since) = self.since {
+            filter.int("created_at >= ?", since);
+        }
+        if let Some(until) = self.until {
+            filter.int("created_at <= ?", until);
+        }
+        filter
+    }
+}
 
-/// A page of the tenant's audit rows, newest first (on `audit_log_tenant_created_idx`).
+/// A page of the tenant's audit rows, newest first, of the `total` that match: the page's ids
+/// come from an index alone (`audit_log_tenant_created_idx`, or the action/actor/target one a
+/// filter names; walked from the nearer end), then only the page's own rows are read.
 pub async fn list_audit_entries<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: crate::tenants::TenantId,
     filter: &AuditFilter,
+    total: i64,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<AuditEntry>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let Some(window) = Window::new(total, limit, offset) else { return Ok(Vec::new()) };
+    let filter = filter.to_filter(tenant_id);
+    let sql = format!(
         "SELECT id, actor_type, actor_id, action, target_type, target_id, outcome, ip, user_agent, request_id, \
-         details, created_at FROM audit_log WHERE {AUDIT_WHERE} ORDER BY created_at DESC, id DESC LIMIT $7 OFFSET $8"
-    )))
-    .bind(tenant_id.to_string())
-    .bind(filter.action.as_deref())
-    .bind(filter.actor.as_deref())
-    .bind(filter.target.as_deref())
-    .bind(filter.since)
-    .bind(filter.until)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db)
-    .await
+         details, created_at FROM \
+         (SELECT id AS page_id FROM audit_log WHERE {} ORDER BY {} LIMIT {} OFFSET {}) page \
+         CROSS JOIN audit_log WHERE id = page_id AND tenant_id = $1 ORDER BY created_at DESC, id DESC",
+        filter.clause(),
+        window.order,
+        filter.next_placeholder(1),
+        filter.next_placeholder(2),
+    );
+    sqlx::query_as_with(sqlx::AssertSqlSafe(sql), filter.arguments(&[window.limit, window.offset]))
+        .persistent(filter.cacheable())
+        .fetch_all(db)
+        .await
 }
 
-/// How many rows match; without filters it is the trigger-kept counter (one key read).
+/// How many rows match. Unfiltered or by action alone, it is read from the trigger-kept
+/// per-action counters (a few key reads); other filters count their index range.
 pub async fn count_audit_entries<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: crate::tenants::TenantId,
     filter: &AuditFilter,
 ) -> sqlx::Result<i64> {
-    let unfiltered = filter.action.is_none()
-        && filter.actor.is_none()
-        && filter.target.is_none()
-        && filter.since.is_none()
-        && filter.until.is_none();
-    if unfiltered {
-        return sqlx::query_scalar("SELECT audit_rows FROM tenant_counters WHERE tenant_id = $1")
-            .bind(tenant_id.to_string())
-            .fetch_optional(db)
-            .await
-            .map(Option::unwrap_or_default);
-    }
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM audit_log WHERE {AUDIT_WHERE}")))
+    let only_action =
+        filter.actor.is_none() && filter.target.is_none() && filter.since.is_none() && filter.until.is_none();
+    if only_action {
+        return sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(row_count), 0) AS BIGINT) FROM audit_action_counters \
+             WHERE tenant_id = $1 AND ($2 IS NULL OR action = $2)",
+        )
         .bind(tenant_id.to_string())
         .bind(filter.action.as_deref())
-        .bind(filter.actor.as_deref())
-        .bind(filter.target.as_deref())
-        .bind(filter.since)
-        .bind(filter.until)
         .fetch_one(db)
-        .await
+        .await;
+    }
+    let filter = filter.to_filter(tenant_id);
+    let sql = format!("SELECT COUNT(*) FROM audit_log WHERE {}", filter.clause());
+    sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), filter.arguments(&[])).persistent(false).fetch_one(db).await
 }

@@ -3,6 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, FromRow, Row};
 
+use super::filter::{Filter, Window};
 use super::{get_bool, get_id};
 use crate::tenants::TenantId;
 use crate::types::Timestamp;
@@ -185,52 +186,77 @@ fn contains_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// A page of the tenant's users, newest first, optionally filtered by email substring and status.
+/// The filters of `GET /users`: email substring and status.
+fn user_filter(tenant_id: TenantId, email_contains: Option<&str>, status: Option<UserStatus>) -> Filter {
+    let mut filter = Filter::tenant(tenant_id);
+    if let Some(email) = email_contains {
+        filter.text("email_normalized LIKE ? ESCAPE '\\'", contains_pattern(&crate::users::normalize_email(email)));
+    }
+    match status {
+        None => {}
+        // Literals, not values: a partial index is used only when the statement names its predicate.
+        Some(UserStatus::Active) => filter.literal("status = 'active'"),
+        Some(UserStatus::Suspended) => filter.literal("status <> 'active'"),
+    }
+    filter
+}
+
+/// A page of the tenant's users, newest first, of the `total` that match. The page's ids come
+/// from the covering `users_tenant_created_idx` alone (an index-only walk past the offset, from
+/// the nearer end); only the page's own rows are read from the table. `CROSS JOIN` keeps the
+/// page as the outer loop on SQLite, whose planner otherwise may walk every user to probe it.
 pub async fn list_users<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
     email_contains: Option<&str>,
     status: Option<UserStatus>,
+    total: i64,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<User>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 \
-         AND ($2 IS NULL OR email_normalized LIKE $2 ESCAPE '\\') AND ($3 IS NULL OR status = $3) \
-         ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
-    )))
-    .bind(tenant_id.to_string())
-    .bind(email_contains.map(|e| contains_pattern(&crate::users::normalize_email(e))))
-    .bind(status.map(UserStatus::as_str))
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db)
-    .await
+    let Some(window) = Window::new(total, limit, offset) else { return Ok(Vec::new()) };
+    let filter = user_filter(tenant_id, email_contains, status);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM \
+         (SELECT id AS page_id FROM users WHERE {} ORDER BY {} LIMIT {} OFFSET {}) page \
+         CROSS JOIN users WHERE id = page_id AND tenant_id = $1 ORDER BY created_at DESC, id DESC",
+        filter.clause(),
+        window.order,
+        filter.next_placeholder(1),
+        filter.next_placeholder(2),
+    );
+    sqlx::query_as_with(sqlx::AssertSqlSafe(sql), filter.arguments(&[window.limit, window.offset]))
+        .persistent(filter.cacheable())
+        .fetch_all(db)
+        .await
 }
 
-/// How many users match; without filters it is the trigger-kept counter (one key read).
+/// How many users match. Unfiltered, it is the trigger-kept counter (one key read); active
+/// users are that counter less the few others (on the partial `users_inactive_idx`), so neither
+/// common question counts a million rows.
 pub async fn count_users<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
     email_contains: Option<&str>,
     status: Option<UserStatus>,
 ) -> sqlx::Result<i64> {
-    if email_contains.is_none() && status.is_none() {
-        return sqlx::query_scalar("SELECT users FROM tenant_counters WHERE tenant_id = $1")
+    const ALL: &str = "SELECT users FROM tenant_counters WHERE tenant_id = $1";
+    const INACTIVE: &str = "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND status <> 'active'";
+    if email_contains.is_none() {
+        let sql = match status {
+            None => ALL.to_string(),
+            Some(UserStatus::Active) => format!("SELECT ({ALL}) - ({INACTIVE})"),
+            Some(UserStatus::Suspended) => INACTIVE.to_string(),
+        };
+        return sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(tenant_id.to_string())
             .fetch_optional(db)
             .await
             .map(Option::unwrap_or_default);
     }
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM users WHERE tenant_id = $1 \
-         AND ($2 IS NULL OR email_normalized LIKE $2 ESCAPE '\\') AND ($3 IS NULL OR status = $3)",
-    )
-    .bind(tenant_id.to_string())
-    .bind(email_contains.map(|e| contains_pattern(&crate::users::normalize_email(e))))
-    .bind(status.map(UserStatus::as_str))
-    .fetch_one(db)
-    .await
+    let filter = user_filter(tenant_id, email_contains, status);
+    let sql = format!("SELECT COUNT(*) FROM users WHERE {}", filter.clause());
+    sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), filter.arguments(&[])).persistent(false).fetch_one(db).await
 }
 
 /// Writes the user's editable fields (email, name, status, verification, password hash).

@@ -197,6 +197,16 @@ backend_tests! {
         assert_eq!(emails(&list("email=EXAMPLE.COM").await).len(), 3);
         assert_eq!(emails(&list("email=%25").await), Vec::<String>::new(), "LIKE wildcards are literal");
         assert_eq!(emails(&list("status=suspended").await), vec!["dan@example.com"]);
+        let totals = |page: Value| page["total"].as_i64().unwrap();
+        assert_eq!(totals(list("status=active").await), 3);
+        assert_eq!(totals(list("status=suspended").await), 1);
+        assert_eq!(totals(list("email=example.com&status=active").await), 2);
+        assert_eq!(emails(&list("email=example.com&status=active&per_page=1&page=2").await), vec!["ann@example.com"]);
+        let mut one_by_one = Vec::new();
+        for page in 1..=5 {
+            one_by_one.extend(emails(&list(&format!("per_page=1&page={page}")).await));
+        }
+        assert_eq!(one_by_one, emails(&all), "pages past the middle (read from the oldest end) keep the order");
         let page = list("per_page=2&page=2").await;
         assert_eq!((page["total"].as_i64(), emails(&page).len()), (Some(4), 2));
         let bad = admin_in(&app, Method::GET, "/users?status=gone", "acme").send().await.unwrap();
@@ -286,7 +296,7 @@ backend_tests! {
         assert_eq!(actor, "admin_key");
     }
 
-    async fn unfiltered_totals_stay_exact_through_inserts_and_deletes(backend: Backend) {
+    async fn list_totals_stay_exact_through_inserts_updates_and_deletes(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         app.create_tenant("acme", "Acme").await;
         let mut ids = Vec::new();
@@ -295,6 +305,8 @@ backend_tests! {
             ids.push(user["id"].as_str().unwrap().to_string());
         }
         admin_in(&app, Method::DELETE, &format!("/users/{}", ids[0]), "acme").send().await.unwrap();
+        let suspend = admin_in(&app, Method::PUT, &format!("/users/{}", ids[1]), "acme").json(&json!({ "status": "suspended" }));
+        assert_eq!(suspend.send().await.unwrap().status(), 200);
         let tenant = tenant_id(&app, "acme").await.to_string();
         let pool = app.state.store.pool();
         let real = |sql: &'static str| {
@@ -308,7 +320,24 @@ backend_tests! {
         assert_eq!(users["total"], 2);
         assert_eq!(users["total"].as_i64().unwrap(), real("SELECT COUNT(*) FROM users WHERE tenant_id = $1").await);
         assert_eq!(audit["total"].as_i64().unwrap(), real("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1").await);
-        assert_eq!(audit["total"], 4, "three created, one deleted");
+        assert_eq!(audit["total"], 5, "three created, one deleted, one suspended");
+        let total = |path: &'static str| {
+            let request = admin_in(&app, Method::GET, path, "acme");
+            async move { request.send().await.unwrap().json::<Value>().await.unwrap()["total"].as_i64().unwrap() }
+        };
+        assert_eq!(total("/users?status=active").await, real("SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND status = 'active'").await);
+        assert_eq!(total("/users?status=active").await, 1);
+        assert_eq!(total("/users?status=suspended").await, 1);
+        let created = real("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1 AND action = 'user.created'").await;
+        assert_eq!((total("/audit-log?action=user.created").await, created), (3, 3));
+        assert_eq!(total("/audit-log?action=no.such.action").await, 0);
+        let ids = |page: Value| page["data"].as_array().unwrap().iter().map(|e| e["id"].clone()).collect::<Vec<_>>();
+        let mut one_by_one = Vec::new();
+        for page in 1..=5 {
+            let request = admin_in(&app, Method::GET, &format!("/audit-log?per_page=1&page={page}"), "acme");
+            one_by_one.extend(ids(request.send().await.unwrap().json().await.unwrap()));
+        }
+        assert_eq!(one_by_one, ids(audit), "every row once, newest first, from either end");
         let id = ovlt::tenants::TenantId::parse(&tenant).unwrap();
         app.admin(Method::DELETE, &format!("/tenants/{id}")).send().await.unwrap();
         assert_eq!(real("SELECT COUNT(*) FROM tenant_counters WHERE tenant_id = $1").await, 0, "counters go with the tenant");
