@@ -72,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
         "/users?status=active&page=5000",
         "/users?status=suspended",
         "/users?email=user4242&per_page=10",
+        "/users?email=bench.test&per_page=10",
         "/audit-log?page=1",
         "/audit-log?page=100",
         "/audit-log?page=5000",

@@ -60,10 +60,7 @@ async fn access_token_state(state: &AppState, tenant: &Tenant, token: &str) -> R
     let live = match &claims.sid {
         Some(sid) => store::sessions::access_token_is_live(pool, tenant.id, sid, &claims.jti, Timestamp::now()).await?,
         // A client's own token lives while the client does.
-        None => {
-            !store::sessions::access_token_revoked(pool, tenant.id, &claims.jti).await?
-                && store::clients::find_client(pool, tenant.id, &claims.client_id).await?.is_some()
-        }
+        None => store::sessions::client_token_is_live(pool, tenant.id, &claims.client_id, &claims.jti).await?,
     };
     if !live {
         return Ok(None);

@@ -372,17 +372,23 @@ pub async fn count_live_sessions<'e>(
     .await
 }
 
-/// Whether an access token (by jti) was revoked before its expiry.
-pub async fn access_token_revoked<'e>(
+/// Whether a client's own access token (no session) still counts: its client is not deleted and
+/// its jti is not revoked. One statement, so introspecting such a token is one read after the
+/// caller's own authentication.
+pub async fn client_token_is_live<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
+    client_id: &str,
     jti: &str,
 ) -> sqlx::Result<bool> {
-    let found: Option<String> =
-        sqlx::query_scalar("SELECT jti FROM revoked_access_tokens WHERE tenant_id = $1 AND jti = $2")
-            .bind(tenant_id.to_string())
-            .bind(jti)
-            .fetch_optional(db)
-            .await?;
-    Ok(found.is_some())
+    let live: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM clients c WHERE c.tenant_id = $1 AND c.id = $2 AND c.deleted_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.tenant_id = $1 AND r.jti = $3)",
+    )
+    .bind(tenant_id.to_string())
+    .bind(client_id)
+    .bind(jti)
+    .fetch_one(db)
+    .await?;
+    Ok(live > 0)
 }

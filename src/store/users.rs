@@ -3,6 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, FromRow, Row};
 
+use super::Backend;
 use super::filter::{Filter, Window};
 use super::{get_bool, get_id};
 use crate::tenants::TenantId;
@@ -180,17 +181,50 @@ pub async fn mark_email_verified<'e>(
         .map(|_| ())
 }
 
-/// `%…%` LIKE pattern for a substring, with LIKE's own wildcards escaped.
-fn contains_pattern(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
+/// How an email substring is looked for: `email_normalized LIKE '%…%'` (PostgreSQL answers it
+/// from its pg_trgm index; on SQLite it is a walk), or on SQLite, for texts of three characters
+/// or more, a phrase query on the FTS5 trigram index of migration sqlite/0010 (the trigrams of
+/// a text in a row are exactly the substring).
+struct EmailSearch {
+    text: String,
+    fts: bool,
 }
 
+impl EmailSearch {
+    fn new(backend: Backend, text: &str) -> Self {
+        let text = crate::users::normalize_email(text);
+        let fts = backend == Backend::Sqlite && text.chars().count() >= 3;
+        Self { text, fts }
+    }
+
+    /// The same search as a walk: when most users match, finding a page's worth in date order
+    /// is cheaper than collecting every match from the index and sorting them.
+    fn into_walk(self) -> Self {
+        Self { fts: false, ..self }
+    }
+
+    fn add_to(&self, filter: &mut Filter) {
+        if self.fts {
+            filter.text(&format!("id IN ({TRIGRAM_IDS})"), format!("\"{}\"", self.text.replace('"', "\"\"")));
+        } else {
+            let escaped = self.text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            filter.text("email_normalized LIKE ? ESCAPE '\\'", format!("%{escaped}%"));
+        }
+    }
+}
+
+/// Past this many matches, a trigram search lists its page by walking instead.
+const TRIGRAM_LIST_LIMIT: i64 = 5_000;
+
+/// The ids of the tenant's users whose email contains the phrase (SQLite); `$1` is the tenant.
+const TRIGRAM_IDS: &str = "SELECT k.user_id FROM users_email_search CROSS JOIN user_search_keys k \
+                           WHERE users_email_search MATCH ? AND k.seq = users_email_search.rowid AND k.tenant_id = $1";
+
 /// The filters of `GET /users`: email substring and status.
-fn user_filter(tenant_id: TenantId, email_contains: Option<&str>, status: Option<UserStatus>) -> Filter {
+fn user_filter(tenant_id: TenantId, email: Option<&EmailSearch>, status: Option<UserStatus>) -> Filter {
     let mut filter = Filter::tenant(tenant_id);
-    if let Some(email) = email_contains {
-        filter.text("email_normalized LIKE ? ESCAPE '\\'", contains_pattern(&crate::users::normalize_email(email)));
+    if let Some(email) = email {
+        email.add_to(&mut filter);
     }
     match status {
         None => {}
@@ -205,8 +239,10 @@ fn user_filter(tenant_id: TenantId, email_contains: Option<&str>, status: Option
 /// from the covering `users_tenant_created_idx` alone (an index-only walk past the offset, from
 /// the nearer end); only the page's own rows are read from the table. `CROSS JOIN` keeps the
 /// page as the outer loop on SQLite, whose planner otherwise may walk every user to probe it.
+#[allow(clippy::too_many_arguments)]
 pub async fn list_users<'e>(
     db: impl Executor<'e, Database = Any>,
+    backend: Backend,
     tenant_id: TenantId,
     email_contains: Option<&str>,
     status: Option<UserStatus>,
@@ -215,7 +251,9 @@ pub async fn list_users<'e>(
     offset: i64,
 ) -> sqlx::Result<Vec<User>> {
     let Some(window) = Window::new(total, limit, offset) else { return Ok(Vec::new()) };
-    let filter = user_filter(tenant_id, email_contains, status);
+    let email = email_contains.map(|text| EmailSearch::new(backend, text));
+    let email = email.map(|search| if total > TRIGRAM_LIST_LIMIT { search.into_walk() } else { search });
+    let filter = user_filter(tenant_id, email.as_ref(), status);
     let sql = format!(
         "SELECT {COLUMNS} FROM \
          (SELECT id AS page_id FROM users WHERE {} ORDER BY {} LIMIT {} OFFSET {}) page \
@@ -233,16 +271,17 @@ pub async fn list_users<'e>(
 
 /// How many users match. Unfiltered, it is the trigger-kept counter (one key read); active
 /// users are that counter less the few others (on the partial `users_inactive_idx`), so neither
-/// common question counts a million rows.
+/// common question counts a million rows. An email search counts on its index.
 pub async fn count_users<'e>(
     db: impl Executor<'e, Database = Any>,
+    backend: Backend,
     tenant_id: TenantId,
     email_contains: Option<&str>,
     status: Option<UserStatus>,
 ) -> sqlx::Result<i64> {
     const ALL: &str = "SELECT users FROM tenant_counters WHERE tenant_id = $1";
     const INACTIVE: &str = "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND status <> 'active'";
-    if email_contains.is_none() {
+    let Some(text) = email_contains else {
         let sql = match status {
             None => ALL.to_string(),
             Some(UserStatus::Active) => format!("SELECT ({ALL}) - ({INACTIVE})"),
@@ -253,9 +292,14 @@ pub async fn count_users<'e>(
             .fetch_optional(db)
             .await
             .map(Option::unwrap_or_default);
-    }
-    let filter = user_filter(tenant_id, email_contains, status);
-    let sql = format!("SELECT COUNT(*) FROM users WHERE {}", filter.clause());
+    };
+    let email = EmailSearch::new(backend, text);
+    let filter = user_filter(tenant_id, Some(&email), status);
+    let sql = match (email.fts, status) {
+        // The index and its keys alone, without probing the users rows of every match.
+        (true, None) => format!("SELECT COUNT(*) FROM ({})", TRIGRAM_IDS.replace('?', "$2")),
+        _ => format!("SELECT COUNT(*) FROM users WHERE {}", filter.clause()),
+    };
     sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), filter.arguments(&[])).persistent(false).fetch_one(db).await
 }
 

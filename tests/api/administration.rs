@@ -213,6 +213,40 @@ backend_tests! {
         assert_error(bad, 400, "invalid_payload").await;
     }
 
+    async fn email_search_follows_changes_and_stays_in_its_tenant(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.create_tenant("acme", "Acme").await;
+        app.create_tenant("globex", "Globex").await;
+        let mut ids = Vec::new();
+        for email in ["ann@example.com", "bob@example.org", "cat_1@example.com", "dan%@example.com"] {
+            let user: Value = admin_in(&app, Method::POST, "/users", "acme").json(&json!({ "email": email })).send().await.unwrap().json().await.unwrap();
+            ids.push(user["id"].as_str().unwrap().to_string());
+        }
+        admin_in(&app, Method::POST, "/users", "globex").json(&json!({ "email": "ann@example.com" })).send().await.unwrap();
+        let search = |text: &str| {
+            let request = admin_in(&app, Method::GET, "/users", "acme").query(&[("email", text)]);
+            async move {
+                let page: Value = request.send().await.unwrap().json().await.unwrap();
+                let emails: Vec<String> = page["data"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap().to_string()).collect();
+                (page["total"].as_i64().unwrap(), emails)
+            }
+        };
+
+        assert_eq!(search("ANN@").await, (1, vec!["ann@example.com".to_string()]), "case-insensitive, and the other tenant's ann is not counted");
+        assert_eq!(search("example.com").await.0, 3);
+        assert_eq!(search("t_1").await, (1, vec!["cat_1@example.com".to_string()]), "_ is literal");
+        assert_eq!(search("n%@").await, (1, vec!["dan%@example.com".to_string()]), "% is literal");
+        assert_eq!(search("\"ex").await, (0, vec![]), "a quote is just a character");
+        assert_eq!(search("xa").await.0, 4, "two characters still search");
+
+        let renamed = admin_in(&app, Method::PUT, &format!("/users/{}", ids[1]), "acme").json(&json!({ "email": "bobby@example.net" }));
+        assert_eq!(renamed.send().await.unwrap().status(), 200);
+        assert_eq!(search("bobby@").await, (1, vec!["bobby@example.net".to_string()]), "the index follows an email change");
+        assert_eq!(search("example.org").await.0, 0);
+        admin_in(&app, Method::DELETE, &format!("/users/{}", ids[0]), "acme").send().await.unwrap();
+        assert_eq!(search("ann@").await.0, 0, "a deleted user is not found");
+    }
+
     async fn creating_users_validates_and_refuses_duplicates(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         app.create_tenant("acme", "Acme").await;
@@ -341,5 +375,10 @@ backend_tests! {
         let id = ovlt::tenants::TenantId::parse(&tenant).unwrap();
         app.admin(Method::DELETE, &format!("/tenants/{id}")).send().await.unwrap();
         assert_eq!(real("SELECT COUNT(*) FROM tenant_counters WHERE tenant_id = $1").await, 0, "counters go with the tenant");
+        if backend == crate::helpers::Backend::Sqlite {
+            assert_eq!(real("SELECT COUNT(*) FROM user_search_keys WHERE tenant_id = $1").await, 0, "search keys go with the users");
+            let indexed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users_email_search").fetch_one(pool).await.unwrap();
+            assert_eq!(indexed, 0, "the email index forgets the tenant's users");
+        }
     }
 }
