@@ -249,20 +249,25 @@ async fn refresh_token(
         return Err(refused());
     }
     let granted = session.scope.clone().unwrap_or_default();
-    if let Some(requested) = params.get("scope")
-        && scope_tokens(requested).iter().any(|s| !has_scope(&granted, s))
-    {
-        return Err(OAuthError::invalid_scope("a refresh cannot widen the granted scope"));
-    }
+    // RFC 6749 §6: a refresh may ask for less than was granted (never more); the access token
+    // then carries only that, while the session, and so the next refresh, keeps the whole grant.
+    let scope = match params.get("scope").map(scope_tokens).filter(|requested| !requested.is_empty()) {
+        None => granted.clone(),
+        Some(requested) if requested.iter().any(|s| !has_scope(&granted, s)) => {
+            return Err(OAuthError::invalid_scope("a refresh cannot widen the granted scope"));
+        }
+        Some(requested) => requested.join(" "),
+    };
     let user = store::users::find_user_by_id(&mut *tx, tenant.id, session.user_id).await?;
     let user = user.filter(|u| u.status == UserStatus::Active).ok_or_else(refused)?;
     store::sessions::touch_session(&mut *tx, tenant.id, session.id, now).await?;
     let lifetimes = lifetimes(client, &settings, &granted);
-    let issued = session::issue_tokens(state, &mut tx, &session, lifetimes, now).await?;
+    let narrowed = Session { scope: Some(scope.clone()), ..session };
+    let issued = session::issue_tokens(state, &mut tx, &narrowed, lifetimes, now).await?;
     let mut response = issued.response;
-    response.scope = Some(granted.clone());
-    if has_scope(&granted, "openid") {
-        let token = id_token::issue(state, &session, &user, None, &response.access_token, lifetimes.access, now)
+    response.scope = Some(scope.clone());
+    if has_scope(&scope, "openid") {
+        let token = id_token::issue(state, &narrowed, &user, None, &response.access_token, lifetimes.access, now)
             .map_err(|e| OAuthError::from(crate::error::ApiError::internal(e)))?;
         response.id_token = Some(token);
     }

@@ -52,6 +52,13 @@ async fn token_request_at(app: &TestApp, path: &str, client: &Value, form: &[(&s
         .unwrap()
 }
 
+/// The claims of a JWT, unverified (the server's own tests verify signatures elsewhere).
+fn access_claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
 backend_tests! {
     async fn the_code_flow_signs_in_and_a_code_works_exactly_once(backend: Backend) {
         let app = TestApp::spawn(backend).await;
@@ -298,6 +305,21 @@ backend_tests! {
 
         oauth_error(token_request(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", first)]).await, 400, "invalid_grant").await;
         oauth_error(token_request(&app, &client, &[("grant_type", "refresh_token"), ("refresh_token", second)]).await, 400, "invalid_grant").await;
+
+        // RFC 6749 §6: a narrower scope on refresh narrows the access token, not the grant.
+        let (tokens, _) = tokens_for(&app, &client, "openid email offline_access").await;
+        let refresh_token = tokens["refresh_token"].as_str().unwrap();
+        let widened = [("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("scope", "openid profile")];
+        oauth_error(token_request(&app, &client, &widened).await, 400, "invalid_scope").await;
+        let narrower = [("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("scope", "email")];
+        let narrow: Value = token_request(&app, &client, &narrower).await.json().await.unwrap();
+        assert_eq!(narrow["scope"], "email");
+        assert_eq!(access_claims(narrow["access_token"].as_str().unwrap())["scope"], "email");
+        assert!(narrow.get("id_token").is_none(), "no openid asked, no id_token");
+        let again = [("grant_type", "refresh_token"), ("refresh_token", narrow["refresh_token"].as_str().unwrap())];
+        let whole: Value = token_request(&app, &client, &again).await.json().await.unwrap();
+        assert_eq!(whole["scope"], "openid email offline_access", "the grant itself is unchanged");
+        assert_eq!(access_claims(whole["access_token"].as_str().unwrap())["scope"], "openid email offline_access");
         let (no_offline, _) = tokens_for(&app, &client, "openid").await;
         assert!(no_offline.get("refresh_token").is_none(), "no offline_access, no refresh token");
     }
