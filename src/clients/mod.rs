@@ -21,7 +21,8 @@ use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{Json, Path, nullable};
 use crate::http::pagination::{Page, Pagination};
 use crate::rbac::{ClientsRead, ClientsWrite, Manage};
-use crate::store::{self, clients::ClientRow};
+use crate::store::{self, Tx, clients::ClientRow};
+use crate::tenants::TenantId;
 use crate::types::Timestamp;
 
 /// The scopes every tenant knows; a client may also list scopes of its own (`invoices:read`).
@@ -169,15 +170,11 @@ pub async fn update_client(
     Json(body): Json<ClientRequest>,
 ) -> ApiResult<Json<ClientResponse>> {
     let tenant_id = access.tenant.id;
-    let mut row = store::clients::find_client(state.store.pool(), tenant_id, &id.to_string())
-        .await?
-        .ok_or(ApiError::NotFound("client"))?;
+    let mut tx = state.store.begin().await?;
+    let mut row = locked_client(&mut tx, tenant_id, &id.to_string()).await?;
     apply(&state, &mut row, body, false)?;
     row.updated_at = Timestamp::now();
-    let mut tx = state.store.begin().await?;
-    if !store::clients::update_client(&mut *tx, &row).await? {
-        return Err(ApiError::NotFound("client"));
-    }
+    store::clients::update_client(&mut *tx, &row).await?;
     let event = AuditEvent::new(access.actor, "client.updated", context).in_tenant(tenant_id).target("client", &row.id);
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
@@ -211,24 +208,28 @@ pub async fn rotate_secret(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<SecretResponse>> {
     let tenant_id = access.tenant.id;
-    let mut row = store::clients::find_client(state.store.pool(), tenant_id, &id.to_string())
-        .await?
-        .ok_or(ApiError::NotFound("client"))?;
+    let mut tx = state.store.begin().await?;
+    let mut row = locked_client(&mut tx, tenant_id, &id.to_string()).await?;
     if !row.is_confidential() {
         return Err(ApiError::invalid_payload("a public client has no secret"));
     }
     let secret = crypto::random_token();
     row.secret_hash = Some(crypto::sha256_hex(&secret));
     row.updated_at = Timestamp::now();
-    let mut tx = state.store.begin().await?;
-    if !store::clients::update_client(&mut *tx, &row).await? {
-        return Err(ApiError::NotFound("client"));
-    }
+    store::clients::update_client(&mut *tx, &row).await?;
     let event =
         AuditEvent::new(access.actor, "client.secret_rotated", context).in_tenant(tenant_id).target("client", &row.id);
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
     Ok(Json(SecretResponse { client_secret: secret }))
+}
+
+/// A live client, read under its row lock in `tx` (so that changes made from it are not lost).
+async fn locked_client(tx: &mut Tx, tenant_id: TenantId, id: &str) -> ApiResult<ClientRow> {
+    if !store::clients::lock_client(&mut **tx, tenant_id, id).await? {
+        return Err(ApiError::NotFound("client"));
+    }
+    store::clients::find_client(&mut **tx, tenant_id, id).await?.ok_or(ApiError::NotFound("client"))
 }
 
 /// Applies the request to the row and validates the result as a whole.

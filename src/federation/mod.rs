@@ -115,13 +115,18 @@ pub async fn update_provider(
     Json(body): Json<ProviderRequest>,
 ) -> ApiResult<Json<ProviderResponse>> {
     let tenant_id = access.tenant.id;
-    let mut row = store::identity_providers::find_provider(state.store.pool(), tenant_id, &id.to_string())
+    let id = id.to_string();
+    // Read under the row lock, so a concurrent PUT's changes are not written over.
+    let mut tx = state.store.begin().await?;
+    if !store::identity_providers::lock_provider(&mut *tx, tenant_id, &id).await? {
+        return Err(ApiError::NotFound("identity provider"));
+    }
+    let mut row = store::identity_providers::find_provider(&mut *tx, tenant_id, &id)
         .await?
         .ok_or(ApiError::NotFound("identity provider"))?;
     let secret_changed = body.client_secret.is_some();
     apply(&state, &mut row, body)?;
     row.updated_at = Timestamp::now();
-    let mut tx = state.store.begin().await?;
     store::identity_providers::update_provider(&mut *tx, tenant_id, &row).await?;
     let event = AuditEvent::new(access.actor, "identity_provider.updated", context)
         .in_tenant(tenant_id)

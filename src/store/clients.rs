@@ -122,6 +122,23 @@ pub async fn update_client<'e>(db: impl Executor<'e, Database = Any>, c: &Client
     Ok(result.rows_affected() == 1)
 }
 
+/// Locks a live client's row for the rest of the transaction (a no-op write: PostgreSQL takes
+/// the row lock, SQLite's transaction already holds the writer lock), so a read-modify-write of
+/// it cannot interleave with another — a PUT that read the row before a secret rotation would
+/// otherwise write the old secret back. False when there is no such client.
+pub async fn lock_client<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    id: &str,
+) -> sqlx::Result<bool> {
+    sqlx::query("UPDATE clients SET updated_at = updated_at WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL")
+        .bind(tenant_id.to_string())
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|done| done.rows_affected() == 1)
+}
+
 /// A live client of the tenant.
 pub async fn find_client<'e>(
     db: impl Executor<'e, Database = Any>,

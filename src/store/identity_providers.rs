@@ -67,6 +67,21 @@ pub async fn insert_provider<'e>(
     .map(|_| ())
 }
 
+/// Locks a provider's row for the rest of the transaction (a no-op write; see
+/// `clients::lock_client`). False when there is no such provider.
+pub async fn lock_provider<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    id: &str,
+) -> sqlx::Result<bool> {
+    sqlx::query("UPDATE identity_providers SET updated_at = updated_at WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id.to_string())
+        .bind(id)
+        .execute(db)
+        .await
+        .map(|done| done.rows_affected() == 1)
+}
+
 pub async fn update_provider<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
