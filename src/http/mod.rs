@@ -14,7 +14,7 @@ use axum::routing::{delete, get, post, put};
 use crate::app::AppState;
 use crate::auth::recovery_pages;
 use crate::mfa::api as mfa;
-use crate::oauth::{authorize, introspect, logout, token, userinfo};
+use crate::oauth::{authorize, enrol, introspect, logout, token, userinfo};
 use crate::rbac::api as roles;
 use crate::{audit, auth, clients, discovery, federation, health, openapi, sessions, settings, tenants, users};
 
@@ -95,6 +95,7 @@ fn auth_routes(state: &AppState) -> Router<AppState> {
         .route("/auth/mfa/backup-codes", post(mfa::regenerate_backup_codes))
         .route("/oauth/sign-in", post(authorize::sign_in))
         .route("/oauth/mfa", post(authorize::mfa_step))
+        .route("/oauth/mfa/enrol", post(enrol::enrol_step))
         .route(
             "/oauth/forgot-password",
             get(recovery_pages::forgot_password_form).post(recovery_pages::forgot_password),

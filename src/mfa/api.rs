@@ -103,7 +103,8 @@ pub async fn setup(
         .target("user", user.id);
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
-    Ok(Json(SetupAnswer { secret: new.secret_base32, qr_code: new.qr_code, otpauth_url: new.otpauth_url }))
+    let view = new.view;
+    Ok(Json(SetupAnswer { secret: view.secret_base32, qr_code: view.qr_code, otpauth_url: view.otpauth_url }))
 }
 
 /// `POST /auth/mfa/confirm {totp_code}` (Bearer, or an enrolment `mfa_token`) → `{backup_codes}`
@@ -152,18 +153,9 @@ pub async fn confirm(
         audit::record(pool, event).await?;
         return Err(ApiError::InvalidOtp);
     };
-    let (codes, digests) = super::new_backup_codes(&state, tenant.id, user.id);
     let mut tx = state.store.begin().await?;
-    if !store::mfa::accept_totp_step(&mut *tx, tenant.id, user.id, found.step, found.enrolled_at, true, now).await? {
-        return Err(ApiError::InvalidOtp);
-    }
-    store::mfa::set_mfa_enabled(&mut *tx, tenant.id, user.id, true, now).await?;
-    store::mfa::replace_backup_codes(&mut tx, tenant.id, user.id, &digests, now).await?;
-    let event = AuditEvent::new(Actor::User(user.id), "mfa.enabled", context.clone())
-        .in_tenant(tenant.id)
-        .target("user", user.id)
-        .outcome("success");
-    audit::record(&mut *tx, event).await?;
+    let enabled = super::enable_authenticator(&state, &mut tx, tenant.id, user.id, &found, context.clone()).await?;
+    let Some(codes) = enabled else { return Err(ApiError::InvalidOtp) };
     let Some(token) = enrol_token else {
         tx.commit().await?;
         return Ok(Json(BackupCodes { backup_codes: codes }).into_response());

@@ -15,7 +15,7 @@ use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::crypto::{self, secretbox};
 use crate::error::{ApiError, ApiResult};
 use crate::settings::TenantSettings;
-use crate::store;
+use crate::store::{self, Tx};
 use crate::tenants::{Tenant, TenantId};
 use crate::types::Timestamp;
 use crate::users::{self, User, UserId};
@@ -183,13 +183,18 @@ pub async fn totp_step(
     Ok(step.map(|step| TotpMatch { step, enrolled_at: row.created_at }))
 }
 
+/// What a user's authenticator app needs: the secret as text, and the otpauth URL, also as a
+/// QR code (a PNG data URL).
+pub struct AuthenticatorView {
+    pub secret_base32: String,
+    pub otpauth_url: String,
+    pub qr_code: String,
+}
+
 /// A new authenticator for a user: the secret sealed for storage, and what the user's app needs.
 pub struct NewAuthenticator {
     pub sealed_secret: Vec<u8>,
-    pub secret_base32: String,
-    pub otpauth_url: String,
-    /// A PNG of `otpauth_url` as a data URL.
-    pub qr_code: String,
+    pub view: AuthenticatorView,
 }
 
 pub async fn new_authenticator(
@@ -200,20 +205,69 @@ pub async fn new_authenticator(
 ) -> ApiResult<NewAuthenticator> {
     // 160 bits, the HMAC-SHA-1 key size RFC 4226 §4 recommends.
     let secret = crypto::random_bytes::<20>();
+    let view = view_of(secret.to_vec(), tenant, settings, user).await?;
+    Ok(NewAuthenticator {
+        sealed_secret: secretbox::seal(&state.master_key, &secret, &secret_purpose(tenant.id, user.id)),
+        view,
+    })
+}
+
+/// The user's authenticator that is being enrolled (not yet confirmed), shown again.
+pub async fn pending_authenticator(
+    state: &AppState,
+    tenant: &Tenant,
+    settings: &TenantSettings,
+    user: &User,
+) -> ApiResult<Option<AuthenticatorView>> {
+    let Some(row) = store::mfa::find_totp(state.store.pool(), tenant.id, user.id).await? else { return Ok(None) };
+    if row.confirmed {
+        return Ok(None);
+    }
+    let secret = secretbox::open(&state.master_key, &row.secret, &secret_purpose(tenant.id, user.id))
+        .map_err(ApiError::internal)?;
+    view_of(secret, tenant, settings, user).await.map(Some)
+}
+
+async fn view_of(
+    secret: Vec<u8>,
+    tenant: &Tenant,
+    settings: &TenantSettings,
+    user: &User,
+) -> ApiResult<AuthenticatorView> {
     let issuer = settings.display_name.as_deref().unwrap_or(&tenant.name).replace(':', " ");
-    let totp =
-        authenticator(secret.to_vec(), issuer.trim(), &user.email.replace(':', " ")).map_err(ApiError::internal)?;
+    let totp = authenticator(secret, issuer.trim(), &user.email.replace(':', " ")).map_err(ApiError::internal)?;
     let otpauth_url = totp.to_url().map_err(ApiError::internal)?;
     let secret_base32 = totp.secret().to_base32();
     // Drawing and compressing the QR code is a millisecond of CPU: off the async workers.
     let png = tokio::task::spawn_blocking(move || totp.to_qr_base64()).await.map_err(ApiError::internal)?;
     let qr_code = format!("data:image/png;base64,{}", png.map_err(ApiError::internal)?);
-    Ok(NewAuthenticator {
-        sealed_secret: secretbox::seal(&state.master_key, &secret, &secret_purpose(tenant.id, user.id)),
-        secret_base32,
-        otpauth_url,
-        qr_code,
-    })
+    Ok(AuthenticatorView { secret_base32, otpauth_url, qr_code })
+}
+
+/// Turns a pending authenticator on, in `tx`, once a code proved it (`found`): MFA enabled, ten
+/// new backup codes (returned, to be shown once), audited. None when that code's step was
+/// taken meanwhile (a replay racing this one): nothing is enabled.
+pub async fn enable_authenticator(
+    state: &AppState,
+    tx: &mut Tx,
+    tenant_id: TenantId,
+    user_id: UserId,
+    found: &TotpMatch,
+    context: RequestContext,
+) -> ApiResult<Option<Vec<String>>> {
+    let now = Timestamp::now();
+    if !store::mfa::accept_totp_step(&mut **tx, tenant_id, user_id, found.step, found.enrolled_at, true, now).await? {
+        return Ok(None);
+    }
+    let (codes, digests) = new_backup_codes(state, tenant_id, user_id);
+    store::mfa::set_mfa_enabled(&mut **tx, tenant_id, user_id, true, now).await?;
+    store::mfa::replace_backup_codes(tx, tenant_id, user_id, &digests, now).await?;
+    let event = AuditEvent::new(Actor::User(user_id), "mfa.enabled", context)
+        .in_tenant(tenant_id)
+        .target("user", user_id)
+        .outcome("success");
+    audit::record(&mut **tx, event).await?;
+    Ok(Some(codes))
 }
 
 fn authenticator(secret: Vec<u8>, issuer: &str, account: &str) -> Result<Totp, totp_rs::TotpError> {

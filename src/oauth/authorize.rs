@@ -61,7 +61,7 @@ pub struct AuthRequest {
     pub prompt_consent: bool,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
-    hidden: Hidden,
+    pub(super) hidden: Hidden,
 }
 
 /// `GET /oauth/authorize`.
@@ -131,10 +131,8 @@ pub async fn sign_in(
         Ok(mfa::NextStep::Challenge { mfa_token }) => {
             mfa_page(&state, &headers, &request, &mfa_token, StatusCode::OK, None).await
         }
-        Ok(mfa::NextStep::Enrol { .. }) => {
-            let why = "This organisation requires two-step verification. Set up an authenticator for your \
-                       account first, then sign in again.";
-            sign_in_page(&state, &headers, &request, StatusCode::FORBIDDEN, email, Some(why)).await
+        Ok(mfa::NextStep::Enrol { mfa_token }) => {
+            super::enrol::begin(&state, &headers, &request, &user, &mfa_token, context).await
         }
         Err(_) => pages::internal_error(),
     }
@@ -206,6 +204,27 @@ async fn start_sso_session(
     amr: &str,
     context: RequestContext,
 ) -> Response {
+    match open_sso_session(state, headers, request, user, amr, context).await {
+        Ok((session, cookie)) => {
+            let mut response = proceed(state, headers, request, Some(session)).await;
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            response
+        }
+        Err(refusal) => refusal,
+    }
+}
+
+/// Records a sign-in as the browser's SSO session (ending the one it replaces): the session and
+/// the cookie that names it.
+#[allow(clippy::result_large_err, reason = "the refusal is the response itself, built once per request")]
+pub(super) async fn open_sso_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthRequest,
+    user: &User,
+    amr: &str,
+    context: RequestContext,
+) -> Result<(Session, HeaderValue), Response> {
     let tenant = &request.tenant;
     let now = Timestamp::now();
     let session = Session::new(user, amr, &request.settings, now);
@@ -231,12 +250,10 @@ async fn start_sso_session(
     };
     if let Err(e) = started.await {
         tracing::error!(error = %e, "cannot start an SSO session");
-        return pages::internal_error();
+        return Err(pages::internal_error());
     }
-    let mut response = proceed(state, headers, request, Some(session.clone())).await;
     let max_age = session.expires_at.0 - now.0;
-    response.headers_mut().append(header::SET_COOKIE, sso::set_sso_cookie(state, tenant.id, &browser_token, max_age));
-    response
+    Ok((session, sso::set_sso_cookie(state, tenant.id, &browser_token, max_age)))
 }
 
 /// `POST /oauth/consent`: the consent form's Allow or Deny.
@@ -290,7 +307,7 @@ pub async fn consent(
 
 /// A hosted page's form: its fields, and the authorization request they carry, checked again.
 #[allow(clippy::result_large_err, reason = "the refusal is the response itself, built once per request")]
-async fn form_request(state: &AppState, body: &[u8]) -> Result<(Params, AuthRequest), Response> {
+pub(super) async fn form_request(state: &AppState, body: &[u8]) -> Result<(Params, AuthRequest), Response> {
     let params =
         Params::parse(body).map_err(|why| pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why))?;
     let request = validate(state, &params).await?;
@@ -474,7 +491,7 @@ async fn issue_code(state: &AppState, request: &AuthRequest, session: &Session) 
     redirect(state, &request.redirect_uri, &[("code", &code)], request.state.as_deref())
 }
 
-async fn sign_in_page(
+pub(super) async fn sign_in_page(
     state: &AppState,
     headers: &HeaderMap,
     request: &AuthRequest,

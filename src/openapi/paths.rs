@@ -38,7 +38,10 @@ fn authorization_answers(op: Op) -> Op {
             "To the client's redirect URI with `code` (or `error` and `error_description`), `state` and `iss` \
              (RFC 9207).",
         )
-        .html(200, "A hosted page: the sign-in form, the second-factor form or the consent form.")
+        .html(
+            200,
+            "A hosted page: the sign-in form, the second-factor or authenticator enrolment form, or the consent form.",
+        )
         .html(400, "An error page: no valid client or redirect URI (never a redirect then), or a malformed request.")
 }
 
@@ -554,7 +557,7 @@ fn auth() -> Vec<Op> {
         )
         .html(400, "The sign-in form again (an expired form, a missing email or password), or an error page.")
         .html(401, "The sign-in form again: incorrect email or password.")
-        .html(403, "The sign-in form again: a suspended or unverified account, or MFA enrolment required.")
+        .html(403, "The sign-in form again: a suspended or unverified account.")
         .rate_limited(),
         authorization_answers(
             Op::new("post", "/oauth/mfa", "hostedMfa", "oauth", "The hosted second-factor form.")
@@ -574,6 +577,27 @@ fn auth() -> Vec<Op> {
         )
         .html(400, "The MFA form again (no code), the sign-in form (an expired form or sign-in), or an error page.")
         .html(401, "The MFA form again: a wrong or used code.")
+        .rate_limited(),
+        Op::new("post", "/oauth/mfa/enrol", "hostedMfaEnrol", "oauth", "The hosted authenticator enrolment form.")
+                .describe(
+                    "Shown after the password when the tenant's mfa_policy is required and the user has no \
+                     authenticator: the first six digits from the new authenticator turn MFA on, start the SSO \
+                     session and show the ten backup codes once, with a button that carries on with the \
+                     authorization. Rate-limited per IP like /auth (the 429 is JSON).",
+                )
+                .security(Auth::Public)
+                .form_body(hosted_form(
+                    &["csrf_token", "mfa_token", "code"],
+                    json!({
+                        "csrf_token": text("From the form."),
+                        "mfa_token": { "type": "string" },
+                        "code": text("Six digits.")
+                    }),
+                ))
+        .html_pages()
+        .html(200, "The backup codes page (with the SSO session cookie).")
+        .html(400, "The enrolment form again (not six digits), the sign-in form (an expired form or sign-in), or an error page.")
+        .html(401, "The enrolment form again: a wrong code.")
         .rate_limited(),
         hosted_recovery(
             Op::new(

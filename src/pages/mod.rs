@@ -7,7 +7,9 @@ use axum::response::{Html, IntoResponse, Response};
 
 /// Pages load nothing but their own inline style, and no other site may frame them. There is no
 /// `form-action`: browsers apply it to the redirect after a form post, which goes to the client.
-const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'";
+/// Images only as data URLs (the enrolment page's QR code).
+const PAGE_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'";
 
 /// Hidden form fields: the authorization request's parameters, carried from page to page.
 pub type Hidden = Vec<(String, String)>;
@@ -33,6 +35,30 @@ pub struct MfaCode<'a> {
     pub csrf: String,
     pub mfa_token: &'a str,
     pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "mfa_enrol.html")]
+pub struct MfaEnrol<'a> {
+    pub tenant_name: &'a str,
+    pub client_name: &'a str,
+    pub hidden: Hidden,
+    pub csrf: String,
+    pub mfa_token: &'a str,
+    pub secret: &'a str,
+    /// A PNG data URL.
+    pub qr_code: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "backup_codes.html")]
+pub struct BackupCodes<'a> {
+    pub tenant_name: &'a str,
+    pub client_name: &'a str,
+    pub codes: Vec<String>,
+    /// The authorization request, sent again by the Continue button.
+    pub hidden: Hidden,
 }
 
 #[derive(Template)]

@@ -436,6 +436,62 @@ backend_tests! {
         let replay = browser.submit(&page, "/oauth/mfa", &[("code", "123456")]).await;
         assert!(replay.text().await.unwrap().contains("action=\"/oauth/sign-in\""));
     }
+
+    async fn the_hosted_sign_in_enrols_an_authenticator_when_the_tenant_requires_one(backend: Backend) {
+        use crate::oauth_support::{REDIRECT_URI, hidden_fields, redirect_params};
+        let app = TestApp::spawn(backend).await;
+        app.create_tenant("acme", "Acme").await;
+        app.set_settings("acme", json!({ "mfa_policy": "required" })).await;
+        app.register("acme", "alice@example.com").await;
+        let client = create_client(&app, "acme", json!({})).await;
+        let (mut params, verifier) = authorization_params(&client, "openid email");
+        params.push(("prompt".into(), "login".into()));
+        let browser = Browser::new(&app);
+
+        let page = browser.authorize(&as_refs(&params)).await.text().await.unwrap();
+        let response = browser.sign_in(&page, "alice@example.com").await;
+        assert_eq!(response.status(), 200);
+        let csp = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+        let page = response.text().await.unwrap();
+        assert!(page.contains("action=\"/oauth/mfa/enrol\"") && page.contains("src=\"data:image/png;base64,"), "{page}");
+        assert!(csp.contains("img-src data:"), "the QR code may load: {csp}");
+        let secret = page.split("<code id=\"secret\">").nth(1).unwrap().split('<').next().unwrap().to_string();
+        let mut authenticator = Authenticator::new(&secret);
+
+        let far_off = totp(&base32_decode(&secret), current_step() + 100);
+        let wrong = browser.submit(&page, "/oauth/mfa/enrol", &[("code", &far_off)]).await;
+        assert_eq!(wrong.status(), 401);
+        let enrol_form = wrong.text().await.unwrap();
+        assert!(enrol_form.contains("not right") && enrol_form.contains(&secret), "the same authenticator is shown again");
+        let code = authenticator.next_code().await;
+        let enrolled = browser.submit(&enrol_form, "/oauth/mfa/enrol", &[("code", &code)]).await;
+        assert_eq!(enrolled.status(), 200);
+        let page = enrolled.text().await.unwrap();
+        assert_eq!(page.matches("<li><code>").count(), 10, "ten backup codes, shown once: {page}");
+        let carried = hidden_fields(&page);
+        assert!(!carried.iter().any(|(name, _)| name == "prompt"), "prompt=login is satisfied by this sign-in");
+
+        let continued = browser.authorize(&as_refs(&carried)).await;
+        assert_eq!(continued.status(), 303, "the SSO session started: no second sign-in");
+        let redirect = redirect_params(&continued);
+        let tokens: Value = token_request(&app, &client, &[
+            ("grant_type", "authorization_code"),
+            ("code", &redirect["code"]),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", &verifier),
+        ]).await.json().await.unwrap();
+        use base64::Engine;
+        let id_token = tokens["id_token"].as_str().unwrap();
+        let claims: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id_token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]));
+        let answer: Value = login(&app, "alice@example.com", json!({})).await.json().await.unwrap();
+        assert_eq!(answer["mfa_required"], true, "MFA is on for the next sign-in: {answer}");
+        // The enrolment token is spent: the form cannot enrol again.
+        let code = authenticator.next_code().await;
+        let replay = browser.submit(&enrol_form, "/oauth/mfa/enrol", &[("code", &code)]).await;
+        assert_eq!(replay.status(), 400);
+        assert!(replay.text().await.unwrap().contains("Your sign-in expired"));
+    }
 }
 
 backend_tests! {

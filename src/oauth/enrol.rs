@@ -1,0 +1,170 @@
+//! The hosted MFA enrolment step: when the tenant requires two-step verification and the user
+//! who just gave the right password has none, the sign-in shows an authenticator to scan and
+//! asks for its first code. A right code turns MFA on, starts the SSO session and shows the ten
+//! backup codes once, with a button that carries on with the authorization.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+
+use super::authorize::{AuthRequest, form_request, open_sso_session, sign_in_page};
+use super::sso;
+use crate::app::AppState;
+use crate::audit::{self, Actor, AuditEvent, RequestContext};
+use crate::error::ApiError;
+use crate::mfa::{self, AuthenticatorView};
+use crate::pages;
+use crate::store;
+use crate::types::Timestamp;
+use crate::users::User;
+
+/// After the password step: a new pending authenticator for the user, and the page to enrol it.
+pub(super) async fn begin(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthRequest,
+    user: &User,
+    mfa_token: &str,
+    context: RequestContext,
+) -> Response {
+    let tenant = &request.tenant;
+    let Ok(new) = mfa::new_authenticator(state, tenant, &request.settings, user).await else {
+        return pages::internal_error();
+    };
+    let begun = async {
+        let mut tx = state.store.begin().await?;
+        if !store::mfa::begin_totp_enrolment(&mut *tx, tenant.id, user.id, &new.sealed_secret, Timestamp::now()).await?
+        {
+            return Ok(false);
+        }
+        let event = AuditEvent::new(Actor::User(user.id), "mfa.setup_started", context)
+            .in_tenant(tenant.id)
+            .target("user", user.id);
+        audit::record(&mut *tx, event).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(true)
+    };
+    match begun.await {
+        Ok(true) => enrol_page(state, headers, request, mfa_token, &new.view, StatusCode::OK, None),
+        // MFA was turned on meanwhile (another tab): the normal code step applies.
+        Ok(false) => start_over(state, headers, request).await,
+        Err(_) => pages::internal_error(),
+    }
+}
+
+/// `POST /oauth/mfa/enrol`: the first code from the new authenticator.
+pub async fn enrol_step(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    context: RequestContext,
+    body: Bytes,
+) -> Response {
+    let (params, request) = match form_request(&state, &body).await {
+        Ok(parsed) => parsed,
+        Err(refusal) => return refusal,
+    };
+    if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
+        return start_over(&state, &headers, &request).await;
+    }
+    let (tenant, settings) = (&request.tenant, &request.settings);
+    let token = params.get("mfa_token").unwrap_or_default();
+    let user = match mfa::challenge_user(&state, tenant, token, mfa::PURPOSE_ENROL).await {
+        Ok(user) if !user.mfa_enabled => user,
+        Ok(_) | Err(ApiError::InvalidToken) => return start_over(&state, &headers, &request).await,
+        Err(_) => return pages::internal_error(),
+    };
+    let view = match mfa::pending_authenticator(&state, tenant, settings, &user).await {
+        Ok(Some(view)) => view,
+        Ok(None) => return start_over(&state, &headers, &request).await,
+        Err(_) => return pages::internal_error(),
+    };
+    let page = |status, why| enrol_page(&state, &headers, &request, token, &view, status, Some(why));
+    let code: String = params.get("code").unwrap_or_default().chars().filter(|c| !c.is_whitespace()).collect();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return page(StatusCode::BAD_REQUEST, "Enter the six digits your authenticator app shows.");
+    }
+    match mfa::reserve_attempt(&state, tenant.id, token).await {
+        Ok(()) => {}
+        Err(ApiError::InvalidToken) => return start_over(&state, &headers, &request).await,
+        Err(_) => return pages::internal_error(),
+    }
+    let found = match mfa::totp_step(&state, tenant.id, user.id, &code, false).await {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            let event = AuditEvent::new(Actor::User(user.id), "mfa.failed", context)
+                .in_tenant(tenant.id)
+                .target("user", user.id)
+                .outcome("failure")
+                .details(serde_json::json!({ "factor": "totp", "reason": "wrong_code", "stage": "confirm" }));
+            if audit::record(state.store.pool(), event).await.is_err() {
+                return pages::internal_error();
+            }
+            return page(StatusCode::UNAUTHORIZED, "That code is not right. Try the current one.");
+        }
+        Err(_) => return pages::internal_error(),
+    };
+    let enabled = async {
+        let mut tx = state.store.begin().await?;
+        let Some(codes) =
+            mfa::enable_authenticator(&state, &mut tx, tenant.id, user.id, &found, context.clone()).await?
+        else {
+            return Ok(None);
+        };
+        let digest = mfa::challenge_digest(token);
+        if !store::mfa::consume_challenge(&mut *tx, tenant.id, &digest, Timestamp::now()).await? {
+            return Ok(None);
+        }
+        tx.commit().await?;
+        Ok::<_, ApiError>(Some(codes))
+    };
+    let codes = match enabled.await {
+        Ok(Some(codes)) => codes,
+        Ok(None) => return start_over(&state, &headers, &request).await,
+        Err(_) => return pages::internal_error(),
+    };
+    let (_, cookie) =
+        match open_sso_session(&state, &headers, &request, &user, mfa::AMR_WITH_SECOND_FACTOR, context).await {
+            Ok(opened) => opened,
+            Err(refusal) => return refusal,
+        };
+    // Carrying on re-sends the authorization request; a prompt=login in it is already satisfied.
+    let hidden = request.hidden.iter().filter(|(name, value)| !(name == "prompt" && value.contains("login"))).cloned();
+    let page = pages::BackupCodes {
+        tenant_name: &tenant.name,
+        client_name: &request.client.name,
+        codes,
+        hidden: hidden.collect(),
+    };
+    let mut response = pages::render(StatusCode::OK, &page);
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
+}
+
+fn enrol_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthRequest,
+    mfa_token: &str,
+    view: &AuthenticatorView,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let (cookie, set_cookie) = sso::csrf_cookie(state, headers);
+    let page = pages::MfaEnrol {
+        tenant_name: &request.tenant.name,
+        client_name: &request.client.name,
+        hidden: request.hidden.clone(),
+        csrf: sso::csrf_field(state, &cookie),
+        mfa_token,
+        secret: &view.secret_base32,
+        qr_code: &view.qr_code,
+        error,
+    };
+    pages::with_cookie(pages::render(status, &page), set_cookie)
+}
+
+async fn start_over(state: &AppState, headers: &HeaderMap, request: &AuthRequest) -> Response {
+    let why = "Your sign-in expired. Please sign in again.";
+    sign_in_page(state, headers, request, StatusCode::BAD_REQUEST, "", Some(why)).await
+}
