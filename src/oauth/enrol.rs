@@ -5,7 +5,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::authorize::{AuthRequest, form_request, open_sso_session, sign_in_page};
@@ -123,22 +123,36 @@ pub async fn enrol_step(
         Ok(None) => return start_over(&state, &headers, &request).await,
         Err(_) => return pages::internal_error(),
     };
-    let (_, cookie) =
-        match open_sso_session(&state, &headers, &request, &user, mfa::AMR_WITH_SECOND_FACTOR, context).await {
-            Ok(opened) => opened,
-            Err(refusal) => return refusal,
-        };
-    // Carrying on re-sends the authorization request; a prompt=login in it is already satisfied.
-    let hidden = request.hidden.iter().filter(|(name, value)| !(name == "prompt" && value.contains("login"))).cloned();
+    // MFA is on now, so the codes are shown whatever happens next; without an SSO session (it
+    // could not be recorded) Continue leads to a normal sign-in with the new authenticator.
+    let cookie = match open_sso_session(&state, &headers, &request, &user, mfa::AMR_WITH_SECOND_FACTOR, context).await {
+        Ok((_, cookie)) => Some(cookie),
+        Err(_) => None,
+    };
     let page = pages::BackupCodes {
         tenant_name: &tenant.name,
         client_name: &request.client.name,
         codes,
-        hidden: hidden.collect(),
+        hidden: carried_on(&request.hidden),
     };
-    let mut response = pages::render(StatusCode::OK, &page);
-    response.headers_mut().append(header::SET_COOKIE, cookie);
-    response
+    pages::with_cookie(pages::render(StatusCode::OK, &page), cookie)
+}
+
+/// The authorization request as the Continue button sends it again: this sign-in has just
+/// satisfied `prompt=login` and any `max_age`, so those go (asking again would show the sign-in
+/// form to a user who signed in a minute ago); everything else, `prompt=consent` included, stays.
+fn carried_on(hidden: &[(String, String)]) -> Vec<(String, String)> {
+    hidden
+        .iter()
+        .filter(|(name, _)| name != "max_age")
+        .filter_map(|(name, value)| {
+            if name != "prompt" {
+                return Some((name.clone(), value.clone()));
+            }
+            let kept: Vec<&str> = value.split(' ').filter(|p| !p.is_empty() && *p != "login").collect();
+            (!kept.is_empty()).then(|| (name.clone(), kept.join(" ")))
+        })
+        .collect()
 }
 
 fn enrol_page(
@@ -167,4 +181,17 @@ fn enrol_page(
 async fn start_over(state: &AppState, headers: &HeaderMap, request: &AuthRequest) -> Response {
     let why = "Your sign-in expired. Please sign in again.";
     sign_in_page(state, headers, request, StatusCode::BAD_REQUEST, "", Some(why)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::carried_on;
+
+    #[test]
+    fn continuing_drops_what_the_sign_in_satisfied_and_keeps_consent() {
+        let pair = |name: &str, value: &str| (name.to_string(), value.to_string());
+        let request = [pair("client_id", "c"), pair("prompt", "login consent"), pair("max_age", "0")];
+        assert_eq!(carried_on(&request), [pair("client_id", "c"), pair("prompt", "consent")]);
+        assert_eq!(carried_on(&[pair("prompt", "login")]), []);
+    }
 }

@@ -169,7 +169,9 @@ impl Store {
     /// re-analyses only tables that changed much, within a row limit, so an hourly run is cheap.
     /// PostgreSQL's autovacuum does this on its own.
     pub async fn refresh_planner_statistics(&self) -> sqlx::Result<()> {
-        if self.backend == Backend::Sqlite {
+        if let Some(writer) = &self.sqlite_writer {
+            // ANALYZE writes its statistics: it queues with this process's other writers.
+            let _turn = writer.lock().await;
             sqlx::raw_sql("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002").execute(&self.pool).await?;
         }
         Ok(())

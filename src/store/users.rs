@@ -182,25 +182,44 @@ pub async fn mark_email_verified<'e>(
 }
 
 /// How an email substring is looked for: `email_normalized LIKE '%…%'` (PostgreSQL answers it
-/// from its pg_trgm index; on SQLite it is a walk), or on SQLite, for texts of three characters
-/// or more, a phrase query on the FTS5 trigram index of migration sqlite/0010 (the trigrams of
-/// a text in a row are exactly the substring).
-struct EmailSearch {
+/// from its pg_trgm index; on SQLite it walks the tenant's own users), or on SQLite, in a big
+/// tenant and for texts of three characters or more, a phrase query on the FTS5 trigram index of
+/// migration sqlite/0010 (the trigrams of a text in a row are exactly the substring).
+#[derive(Debug, Clone)]
+pub struct EmailSearch {
     text: String,
     fts: bool,
 }
 
-impl EmailSearch {
-    fn new(backend: Backend, text: &str) -> Self {
-        let text = crate::users::normalize_email(text);
-        let fts = backend == Backend::Sqlite && text.chars().count() >= 3;
-        Self { text, fts }
-    }
+/// The FTS5 index holds every tenant's emails, so a search on it visits other tenants' matches
+/// too; below this many users, walking the tenant's own rows is cheaper.
+const FTS_FROM_USERS: i64 = 10_000;
 
+/// Decides how to search the tenant's users for `text` (one counter read on SQLite).
+pub async fn email_search<'e>(
+    db: impl Executor<'e, Database = Any>,
+    backend: Backend,
+    tenant_id: TenantId,
+    text: &str,
+) -> sqlx::Result<EmailSearch> {
+    let text = crate::users::normalize_email(text);
+    let fts = if backend == Backend::Sqlite && text.chars().count() >= 3 {
+        let users: Option<i64> = sqlx::query_scalar("SELECT users FROM tenant_counters WHERE tenant_id = $1")
+            .bind(tenant_id.to_string())
+            .fetch_optional(db)
+            .await?;
+        users.unwrap_or_default() >= FTS_FROM_USERS
+    } else {
+        false
+    };
+    Ok(EmailSearch { text, fts })
+}
+
+impl EmailSearch {
     /// The same search as a walk: when most users match, finding a page's worth in date order
     /// is cheaper than collecting every match from the index and sorting them.
-    fn into_walk(self) -> Self {
-        Self { fts: false, ..self }
+    fn walk(&self) -> Self {
+        Self { fts: false, ..self.clone() }
     }
 
     fn add_to(&self, filter: &mut Filter) {
@@ -239,20 +258,17 @@ fn user_filter(tenant_id: TenantId, email: Option<&EmailSearch>, status: Option<
 /// from the covering `users_tenant_created_idx` alone (an index-only walk past the offset, from
 /// the nearer end); only the page's own rows are read from the table. `CROSS JOIN` keeps the
 /// page as the outer loop on SQLite, whose planner otherwise may walk every user to probe it.
-#[allow(clippy::too_many_arguments)]
 pub async fn list_users<'e>(
     db: impl Executor<'e, Database = Any>,
-    backend: Backend,
     tenant_id: TenantId,
-    email_contains: Option<&str>,
+    email: Option<&EmailSearch>,
     status: Option<UserStatus>,
     total: i64,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<User>> {
     let Some(window) = Window::new(total, limit, offset) else { return Ok(Vec::new()) };
-    let email = email_contains.map(|text| EmailSearch::new(backend, text));
-    let email = email.map(|search| if total > TRIGRAM_LIST_LIMIT { search.into_walk() } else { search });
+    let email = email.map(|search| if total > TRIGRAM_LIST_LIMIT { search.walk() } else { search.clone() });
     let filter = user_filter(tenant_id, email.as_ref(), status);
     let sql = format!(
         "SELECT {COLUMNS} FROM \
@@ -274,14 +290,13 @@ pub async fn list_users<'e>(
 /// common question counts a million rows. An email search counts on its index.
 pub async fn count_users<'e>(
     db: impl Executor<'e, Database = Any>,
-    backend: Backend,
     tenant_id: TenantId,
-    email_contains: Option<&str>,
+    email: Option<&EmailSearch>,
     status: Option<UserStatus>,
 ) -> sqlx::Result<i64> {
-    const ALL: &str = "SELECT users FROM tenant_counters WHERE tenant_id = $1";
+    const ALL: &str = "SELECT COALESCE((SELECT users FROM tenant_counters WHERE tenant_id = $1), 0)";
     const INACTIVE: &str = "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND status <> 'active'";
-    let Some(text) = email_contains else {
+    let Some(email) = email else {
         let sql = match status {
             None => ALL.to_string(),
             Some(UserStatus::Active) => format!("SELECT ({ALL}) - ({INACTIVE})"),
@@ -293,8 +308,7 @@ pub async fn count_users<'e>(
             .await
             .map(Option::unwrap_or_default);
     };
-    let email = EmailSearch::new(backend, text);
-    let filter = user_filter(tenant_id, Some(&email), status);
+    let filter = user_filter(tenant_id, Some(email), status);
     let sql = match (email.fts, status) {
         // The index and its keys alone, without probing the users rows of every match.
         (true, None) => format!("SELECT COUNT(*) FROM ({})", TRIGRAM_IDS.replace('?', "$2")),

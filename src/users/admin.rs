@@ -60,10 +60,13 @@ pub async fn list_users(
     let email = filter.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
     let pool = state.store.pool();
     let tenant_id = access.tenant.id;
-    let backend = state.store.backend();
-    let total = store::users::count_users(pool, backend, tenant_id, email, status).await?;
+    let email = match email {
+        Some(text) => Some(store::users::email_search(pool, state.store.backend(), tenant_id, text).await?),
+        None => None,
+    };
+    let total = store::users::count_users(pool, tenant_id, email.as_ref(), status).await?;
     let (limit, offset) = (pagination.limit(), pagination.offset());
-    let users = store::users::list_users(pool, backend, tenant_id, email, status, total, limit, offset).await?;
+    let users = store::users::list_users(pool, tenant_id, email.as_ref(), status, total, limit, offset).await?;
     Ok(Json(Page::new(users.iter().map(UserResponse::from).collect(), pagination, total)))
 }
 

@@ -223,6 +223,12 @@ backend_tests! {
             ids.push(user["id"].as_str().unwrap().to_string());
         }
         admin_in(&app, Method::POST, "/users", "globex").json(&json!({ "email": "ann@example.com" })).send().await.unwrap();
+        // 10,000 more users make acme big enough for SQLite's FTS5 index (smaller tenants walk).
+        let fillers = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) \
+             INSERT INTO users (id, tenant_id, email, email_normalized, email_verified, status, mfa_enabled, failed_logins, created_at, updated_at) \
+             SELECT '00000000-0000-7000-8000-' || (100000000000 + i), $1, 'filler' || i || '@bulk.test', \
+             'filler' || i || '@bulk.test', 1 = 0, 'active', 1 = 0, 0, 1, 1 FROM n";
+        sqlx::query(fillers).bind(tenant_id(&app, "acme").await.to_string()).execute(app.state.store.pool()).await.unwrap();
         let search = |text: &str| {
             let request = admin_in(&app, Method::GET, "/users", "acme").query(&[("email", text)]);
             async move {
@@ -238,6 +244,7 @@ backend_tests! {
         assert_eq!(search("n%@").await, (1, vec!["dan%@example.com".to_string()]), "% is literal");
         assert_eq!(search("\"ex").await, (0, vec![]), "a quote is just a character");
         assert_eq!(search("xa").await.0, 4, "two characters still search");
+        assert_eq!(search("filler9999@").await.0, 1);
 
         let renamed = admin_in(&app, Method::PUT, &format!("/users/{}", ids[1]), "acme").json(&json!({ "email": "bobby@example.net" }));
         assert_eq!(renamed.send().await.unwrap().status(), 200);
