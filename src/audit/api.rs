@@ -52,9 +52,12 @@ pub async fn list_audit_log(
         since,
         until,
     };
-    let (pool, tenant_id) = (state.store.pool(), access.tenant.id);
-    let total = store::audit::count_audit_entries(pool, tenant_id, &filter).await?;
+    let tenant_id = access.tenant.id;
+    // One snapshot: the total decides where a page past the middle is read from.
+    let mut snapshot = state.store.begin_read().await?;
+    let total = store::audit::count_audit_entries(&mut *snapshot, tenant_id, &filter).await?;
     let (limit, offset) = (pagination.limit(), pagination.offset());
-    let entries = store::audit::list_audit_entries(pool, tenant_id, &filter, total, limit, offset).await?;
+    let entries = store::audit::list_audit_entries(&mut *snapshot, tenant_id, &filter, total, limit, offset).await?;
+    snapshot.commit().await?;
     Ok(Json(Page::new(entries, pagination, total)))
 }

@@ -163,6 +163,17 @@ impl Store {
         }
     }
 
+    /// Begins a read-only transaction that sees one snapshot throughout: a list's total and its
+    /// page then agree (a page past the middle is found from the total). SQLite's deferred
+    /// transaction takes no writer lock and holds its snapshot from its first read; PostgreSQL
+    /// needs REPEATABLE READ for that.
+    pub async fn begin_read(&self) -> sqlx::Result<Transaction<'static, Any>> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN DEFERRED").await,
+            Backend::Postgres => self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await,
+        }
+    }
+
     /// Refreshes the query planner's statistics where ovlt must do it itself: SQLite keeps none
     /// unless asked, and without them it may prefer a big covering index to a small partial one
     /// (counting a tenant's suspended users walked all million users, 165 ms). `PRAGMA optimize`

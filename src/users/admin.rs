@@ -64,9 +64,12 @@ pub async fn list_users(
         Some(text) => Some(store::users::email_search(pool, state.store.backend(), tenant_id, text).await?),
         None => None,
     };
-    let total = store::users::count_users(pool, tenant_id, email.as_ref(), status).await?;
+    let mut snapshot = state.store.begin_read().await?;
+    let total = store::users::count_users(&mut *snapshot, tenant_id, email.as_ref(), status).await?;
     let (limit, offset) = (pagination.limit(), pagination.offset());
-    let users = store::users::list_users(pool, tenant_id, email.as_ref(), status, total, limit, offset).await?;
+    let users =
+        store::users::list_users(&mut *snapshot, tenant_id, email.as_ref(), status, total, limit, offset).await?;
+    snapshot.commit().await?;
     Ok(Json(Page::new(users.iter().map(UserResponse::from).collect(), pagination, total)))
 }
 
