@@ -120,7 +120,7 @@ async fn verify_counted(
         && match factor {
             Factor::Totp(code) => match totp_step(state, tenant.id, user.id, code, true).await? {
                 Some(found) => {
-                    store::mfa::accept_totp_step(pool, tenant.id, user.id, found.step, found.enrolled_at, false, now)
+                    store::mfa::accept_totp_step(pool, tenant.id, user.id, found.step, &found.sealed_secret, false, now)
                         .await?
                 }
                 None => false,
@@ -155,10 +155,11 @@ async fn verify_counted(
     Ok(())
 }
 
-/// A TOTP code that matched: its time step, and the secret (by its creation time) it matched.
+/// A TOTP code that matched: its time step, and the secret it matched, as stored (sealed with a
+/// fresh nonce, so it names one enrolment exactly; a creation time in seconds would not).
 pub struct TotpMatch {
     pub step: i64,
-    pub enrolled_at: i64,
+    pub sealed_secret: Vec<u8>,
 }
 
 /// The time step a TOTP code matches (within one step of now), checked against the user's
@@ -180,7 +181,7 @@ pub async fn totp_step(
     let totp = authenticator(secret, "ovlt", "user").map_err(ApiError::internal)?;
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     let step = totp.check_current(&code).and_then(|step| i64::try_from(step).ok());
-    Ok(step.map(|step| TotpMatch { step, enrolled_at: row.created_at }))
+    Ok(step.map(|step| TotpMatch { step, sealed_secret: row.secret }))
 }
 
 /// What a user's authenticator app needs: the secret as text, and the otpauth URL, also as a
@@ -256,7 +257,8 @@ pub async fn enable_authenticator(
     context: RequestContext,
 ) -> ApiResult<Option<Vec<String>>> {
     let now = Timestamp::now();
-    if !store::mfa::accept_totp_step(&mut **tx, tenant_id, user_id, found.step, found.enrolled_at, true, now).await? {
+    if !store::mfa::accept_totp_step(&mut **tx, tenant_id, user_id, found.step, &found.sealed_secret, true, now).await?
+    {
         return Ok(None);
     }
     let (codes, digests) = new_backup_codes(state, tenant_id, user_id);

@@ -14,8 +14,6 @@ use crate::users::UserId;
 pub struct TotpRow {
     pub secret: Vec<u8>,
     pub confirmed: bool,
-    /// When this secret was made: pins an acceptance to the secret the code was checked against.
-    pub created_at: i64,
 }
 
 /// Starts (or restarts) an enrolment with a new sealed secret. Returns false, changing nothing,
@@ -48,17 +46,15 @@ pub async fn find_totp<'e>(
     tenant_id: TenantId,
     user_id: UserId,
 ) -> sqlx::Result<Option<TotpRow>> {
-    let row =
-        sqlx::query("SELECT secret, confirmed_at, created_at FROM mfa_totp WHERE tenant_id = $1 AND user_id = $2")
-            .bind(tenant_id.to_string())
-            .bind(user_id.to_string())
-            .fetch_optional(db)
-            .await?;
+    let row = sqlx::query("SELECT secret, confirmed_at FROM mfa_totp WHERE tenant_id = $1 AND user_id = $2")
+        .bind(tenant_id.to_string())
+        .bind(user_id.to_string())
+        .fetch_optional(db)
+        .await?;
     row.map(|row| {
         Ok(TotpRow {
             secret: row.try_get("secret")?,
             confirmed: row.try_get::<Option<i64>, _>("confirmed_at")?.is_some(),
-            created_at: row.try_get("created_at")?,
         })
     })
     .transpose()
@@ -66,24 +62,24 @@ pub async fn find_totp<'e>(
 
 /// Records that the code of time step `step` was accepted; false when that step (or a later
 /// one) was accepted before, i.e. the code is a replay. `confirm` also completes an enrolment
-/// (and only an unconfirmed one); otherwise only a confirmed authenticator matches. `created_at`
+/// (and only an unconfirmed one); otherwise only a confirmed authenticator matches. `sealed_secret`
 /// pins the secret the code was checked against: a setup racing in between makes this fail.
 pub async fn accept_totp_step<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
     user_id: UserId,
     step: i64,
-    created_at: i64,
+    sealed_secret: &[u8],
     confirm: bool,
     now: Timestamp,
 ) -> sqlx::Result<bool> {
     let sql = if confirm {
         "UPDATE mfa_totp SET last_step = $3, confirmed_at = $4, updated_at = $4 \
-         WHERE tenant_id = $1 AND user_id = $2 AND created_at = $5 AND confirmed_at IS NULL \
+         WHERE tenant_id = $1 AND user_id = $2 AND secret = $5 AND confirmed_at IS NULL \
            AND (last_step IS NULL OR last_step < $3)"
     } else {
         "UPDATE mfa_totp SET last_step = $3, updated_at = $4 \
-         WHERE tenant_id = $1 AND user_id = $2 AND created_at = $5 AND confirmed_at IS NOT NULL \
+         WHERE tenant_id = $1 AND user_id = $2 AND secret = $5 AND confirmed_at IS NOT NULL \
            AND (last_step IS NULL OR last_step < $3)"
     };
     let result = sqlx::query(sql)
@@ -91,7 +87,7 @@ pub async fn accept_totp_step<'e>(
         .bind(user_id.to_string())
         .bind(step)
         .bind(now.unix_seconds())
-        .bind(created_at)
+        .bind(sealed_secret)
         .execute(db)
         .await?;
     Ok(result.rows_affected() == 1)

@@ -127,7 +127,22 @@ impl Store {
     /// lock on a file beside the database serialises the migrators.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self.backend {
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => {
+                POSTGRES_MIGRATIONS.run(&self.pool).await?;
+                // Migration 0009 goes on without pg_trgm when the extension cannot be created.
+                let indexed: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'users_email_trgm_idx')",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                if !indexed {
+                    tracing::warn!(
+                        "no trigram index on users' emails (the pg_trgm extension could not be created): \
+                         email search scans the tenant's users; CREATE EXTENSION pg_trgm and \
+                         CREATE INDEX users_email_trgm_idx ON users USING gin (email_normalized gin_trgm_ops)"
+                    );
+                }
+            }
             Backend::Sqlite => {
                 let _lock = match &self.sqlite_file {
                     Some(file) => Some(lock_file(file.with_extension("migrate.lock")).await?),
