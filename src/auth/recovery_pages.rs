@@ -136,15 +136,13 @@ fn forgot_page(
     sent: bool,
     error: Option<&str>,
 ) -> Response {
-    let (cookie, set_cookie) = sso::csrf_cookie(state, headers);
-    let page = pages::ForgotPassword {
+    sso::form_page(state, headers, status, |csrf| pages::ForgotPassword {
         tenant_name: &tenant.name,
         tenant_slug: &tenant.slug,
-        csrf: sso::csrf_field(state, &cookie),
+        csrf,
         sent,
         error,
-    };
-    pages::with_cookie(pages::render(status, &page), set_cookie)
+    })
 }
 
 fn reset_page(
@@ -155,13 +153,11 @@ fn reset_page(
     status: StatusCode,
     error: Option<String>,
 ) -> Response {
-    let (cookie, set_cookie) = sso::csrf_cookie(state, headers);
-    let page = pages::ResetPassword {
+    sso::form_page(state, headers, status, |csrf| pages::ResetPassword {
         tenant_name: &tenant.name,
         tenant_slug: &tenant.slug,
         token,
-        csrf: sso::csrf_field(state, &cookie),
+        csrf,
         error: error.as_deref(),
-    };
-    pages::with_cookie(pages::render(status, &page), set_cookie)
+    })
 }

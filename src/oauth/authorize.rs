@@ -503,17 +503,15 @@ pub(super) async fn sign_in_page(
     let slug: String = form_urlencoded::byte_serialize(request.tenant.slug.as_bytes()).collect();
     let reset_url =
         request.settings.reset_url.clone().unwrap_or_else(|| format!("/oauth/forgot-password?tenant={slug}"));
-    let (cookie, set_cookie) = sso::csrf_cookie(state, headers);
-    let page = pages::SignIn {
+    sso::form_page(state, headers, status, |csrf| pages::SignIn {
         tenant_name: &request.tenant.name,
         client_name: &request.client.name,
         hidden: request.hidden.clone(),
-        csrf: sso::csrf_field(state, &cookie),
+        csrf,
         email,
         error,
         reset_url: &reset_url,
-    };
-    pages::with_cookie(pages::render(status, &page), set_cookie)
+    })
 }
 
 async fn mfa_page(
@@ -524,16 +522,14 @@ async fn mfa_page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
-    let (cookie, set_cookie) = sso::csrf_cookie(state, headers);
-    let page = pages::MfaCode {
+    sso::form_page(state, headers, status, |csrf| pages::MfaCode {
         tenant_name: &request.tenant.name,
         client_name: &request.client.name,
         hidden: request.hidden.clone(),
-        csrf: sso::csrf_field(state, &cookie),
+        csrf,
         mfa_token,
         error,
-    };
-    pages::with_cookie(pages::render(status, &page), set_cookie)
+    })
 }
 
 async fn consent_page(state: &AppState, headers: &HeaderMap, request: &AuthRequest, session: &Session) -> Response {
@@ -541,16 +537,14 @@ async fn consent_page(state: &AppState, headers: &HeaderMap, request: &AuthReque
         Ok(Some(user)) => user,
         _ => return pages::internal_error(),
     };
-    let (cookie, set_cookie) = sso::csrf_cookie(state, headers);
-    let page = pages::Consent {
+    sso::form_page(state, headers, StatusCode::OK, |csrf| pages::Consent {
         tenant_name: &request.tenant.name,
         client_name: &request.client.name,
         email: &user.email,
         scopes: scope_tokens(&request.scope).into_iter().map(pages::describe_scope).collect(),
         hidden: request.hidden.clone(),
-        csrf: sso::csrf_field(state, &cookie),
-    };
-    pages::with_cookie(pages::render(StatusCode::OK, &page), set_cookie)
+        csrf,
+    })
 }
 
 fn error_redirect(state: &AppState, request: &AuthRequest, error: &str, description: &str) -> Response {

@@ -164,18 +164,16 @@ fn enrol_page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
-    let (cookie, set_cookie) = sso::csrf_cookie(state, headers);
-    let page = pages::MfaEnrol {
+    sso::form_page(state, headers, status, |csrf| pages::MfaEnrol {
         tenant_name: &request.tenant.name,
         client_name: &request.client.name,
         hidden: request.hidden.clone(),
-        csrf: sso::csrf_field(state, &cookie),
+        csrf,
         mfa_token,
         secret: &view.secret_base32,
         qr_code: &view.qr_code,
         error,
-    };
-    pages::with_cookie(pages::render(status, &page), set_cookie)
+    })
 }
 
 async fn start_over(state: &AppState, headers: &HeaderMap, request: &AuthRequest) -> Response {

@@ -97,15 +97,13 @@ async fn logout(
     // A valid hint for a browser that is already signed out has nothing left to confirm.
     if !(confirmed || hint_is_current || (hint.is_some() && sessions.is_empty())) {
         let tenant_name = client.as_ref().map_or("every application", |c| c.tenant.name.as_str());
-        let (cookie, set_cookie) = sso::csrf_cookie(state, headers);
         let hidden: Hidden =
             params.pairs().iter().filter(|(name, _)| LOGOUT_PARAMS.contains(&name.as_str())).cloned().collect();
-        let page = pages::LogoutConfirm { tenant_name, hidden, csrf: sso::csrf_field(state, &cookie) };
-        let mut response = pages::render(StatusCode::OK, &page);
-        if let Some(set_cookie) = set_cookie {
-            response.headers_mut().append(header::SET_COOKIE, set_cookie);
-        }
-        return response;
+        return sso::form_page(state, headers, StatusCode::OK, |csrf| pages::LogoutConfirm {
+            tenant_name,
+            hidden,
+            csrf,
+        });
     }
     let now = Timestamp::now();
     for (tenant_id, session) in &sessions {

@@ -7,7 +7,8 @@
 //! the field.
 
 use aws_lc_rs::hmac;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
@@ -16,6 +17,7 @@ use crate::app::AppState;
 use crate::auth::cookie::read_cookie;
 use crate::auth::session::Session;
 use crate::crypto;
+use crate::pages;
 use crate::settings::TenantSettings;
 use crate::store;
 use crate::tenants::{Tenant, TenantId};
@@ -74,6 +76,19 @@ pub fn csrf_cookie(state: &AppState, headers: &HeaderMap) -> (String, Option<Hea
             (value, Some(set))
         }
     }
+}
+
+/// Renders a hosted form: `page` receives the CSRF field, and the answer carries the CSRF cookie
+/// it pairs with when the browser needs a new one.
+pub fn form_page<T: askama::Template>(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    page: impl FnOnce(String) -> T,
+) -> Response {
+    let (cookie, set_cookie) = csrf_cookie(state, headers);
+    let page = page(csrf_field(state, &cookie));
+    pages::with_cookie(pages::render(status, &page), set_cookie)
 }
 
 /// The form field that goes with a CSRF cookie value.

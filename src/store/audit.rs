@@ -2,7 +2,7 @@
 
 use sqlx::{Any, Executor};
 
-use super::filter::{Filter, Window};
+use super::filter::{Filter, Window, fetch_page};
 use crate::audit::AuditEvent;
 
 pub async fn insert_audit_event<'e>(db: impl Executor<'e, Database = Any>, event: &AuditEvent) -> sqlx::Result<()> {
@@ -99,9 +99,8 @@ impl AuditFilter {
     }
 }
 
-/// A page of the tenant's audit rows, newest first, of the `total` that match: the page's ids
-/// come from an index alone (`audit_log_tenant_created_idx`, or the action/actor/target one a
-/// filter names; walked from the nearer end), then only the page's own rows are read.
+/// A page of the tenant's audit rows, newest first, of the `total` that match (on
+/// `audit_log_tenant_created_idx`, or the action/actor/target index a filter names).
 pub async fn list_audit_entries<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: crate::tenants::TenantId,
@@ -112,20 +111,9 @@ pub async fn list_audit_entries<'e>(
 ) -> sqlx::Result<Vec<AuditEntry>> {
     let Some(window) = Window::new(total, limit, offset) else { return Ok(Vec::new()) };
     let filter = filter.to_filter(tenant_id);
-    let sql = format!(
-        "SELECT id, actor_type, actor_id, action, target_type, target_id, outcome, ip, user_agent, request_id, \
-         details, created_at FROM \
-         (SELECT id AS page_id FROM audit_log WHERE {} ORDER BY {} LIMIT {} OFFSET {}) page \
-         CROSS JOIN audit_log WHERE id = page_id AND tenant_id = $1 ORDER BY created_at DESC, id DESC",
-        filter.clause(),
-        window.order,
-        filter.next_placeholder(1),
-        filter.next_placeholder(2),
-    );
-    sqlx::query_as_with(sqlx::AssertSqlSafe(sql), filter.arguments(&[window.limit, window.offset]))
-        .persistent(filter.cacheable())
-        .fetch_all(db)
-        .await
+    const COLUMNS: &str = "id, actor_type, actor_id, action, target_type, target_id, outcome, ip, user_agent, \
+                           request_id, details, created_at";
+    fetch_page(db, "audit_log", COLUMNS, &filter, &window).await
 }
 
 /// How many rows match. Unfiltered or by action alone, it is read from the trigger-kept

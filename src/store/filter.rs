@@ -6,8 +6,8 @@
 //! date order). So each list statement names only its present filters, and filtered ones are
 //! planned with their values instead of being cached.
 
-use sqlx::Arguments;
-use sqlx::any::AnyArguments;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, Arguments, Executor, FromRow};
 
 use crate::tenants::TenantId;
 
@@ -80,6 +80,35 @@ impl Filter {
         }
         arguments
     }
+}
+
+/// One page of `table` (newest first) in `window`, of the rows `filter` matches. The page's ids
+/// come from an index alone (a covering walk past the offset), then only the page's own rows are
+/// read. `CROSS JOIN` keeps the page as the outer loop on SQLite, whose planner otherwise may
+/// walk every row of the tenant to probe it.
+pub async fn fetch_page<'e, O>(
+    db: impl Executor<'e, Database = Any>,
+    table: &str,
+    columns: &str,
+    filter: &Filter,
+    window: &Window,
+) -> sqlx::Result<Vec<O>>
+where
+    O: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    let sql = format!(
+        "SELECT {columns} FROM \
+         (SELECT id AS page_id FROM {table} WHERE {} ORDER BY {} LIMIT {} OFFSET {}) page \
+         CROSS JOIN {table} WHERE id = page_id AND tenant_id = $1 ORDER BY created_at DESC, id DESC",
+        filter.clause(),
+        window.order,
+        filter.next_placeholder(1),
+        filter.next_placeholder(2),
+    );
+    sqlx::query_as_with(sqlx::AssertSqlSafe(sql), filter.arguments(&[window.limit, window.offset]))
+        .persistent(filter.cacheable())
+        .fetch_all(db)
+        .await
 }
 
 /// Which stretch of a newest-first list a page is read from. A page past the middle is read

@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, FromRow, Row};
 
 use super::Backend;
-use super::filter::{Filter, Window};
+use super::filter::{Filter, Window, fetch_page};
 use super::{get_bool, get_id};
 use crate::tenants::TenantId;
 use crate::types::Timestamp;
@@ -254,10 +254,8 @@ fn user_filter(tenant_id: TenantId, email: Option<&EmailSearch>, status: Option<
     filter
 }
 
-/// A page of the tenant's users, newest first, of the `total` that match. The page's ids come
-/// from the covering `users_tenant_created_idx` alone (an index-only walk past the offset, from
-/// the nearer end); only the page's own rows are read from the table. `CROSS JOIN` keeps the
-/// page as the outer loop on SQLite, whose planner otherwise may walk every user to probe it.
+/// A page of the tenant's users, newest first, of the `total` that match (on the covering
+/// `users_tenant_created_idx`, or a search's own index).
 pub async fn list_users<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
@@ -270,19 +268,7 @@ pub async fn list_users<'e>(
     let Some(window) = Window::new(total, limit, offset) else { return Ok(Vec::new()) };
     let email = email.map(|search| if total > TRIGRAM_LIST_LIMIT { search.walk() } else { search.clone() });
     let filter = user_filter(tenant_id, email.as_ref(), status);
-    let sql = format!(
-        "SELECT {COLUMNS} FROM \
-         (SELECT id AS page_id FROM users WHERE {} ORDER BY {} LIMIT {} OFFSET {}) page \
-         CROSS JOIN users WHERE id = page_id AND tenant_id = $1 ORDER BY created_at DESC, id DESC",
-        filter.clause(),
-        window.order,
-        filter.next_placeholder(1),
-        filter.next_placeholder(2),
-    );
-    sqlx::query_as_with(sqlx::AssertSqlSafe(sql), filter.arguments(&[window.limit, window.offset]))
-        .persistent(filter.cacheable())
-        .fetch_all(db)
-        .await
+    fetch_page(db, "users", COLUMNS, &filter, &window).await
 }
 
 /// How many users match. Unfiltered, it is the trigger-kept counter (one key read); active
