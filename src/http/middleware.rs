@@ -36,6 +36,7 @@ pub struct RequestId(pub String);
 /// Wraps the router in every layer, in the order the module comment gives.
 pub fn apply(router: Router<AppState>, config: &Config) -> Router<AppState> {
     let mut router = router
+        .layer(middleware::from_fn(refuse_nul_in_uri))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(
             ServiceBuilder::new()
@@ -80,6 +81,18 @@ fn record_response<B>(response: &Response<B>, latency: Duration, span: &Span) {
     span.record("status", response.status().as_u16());
     span.record("latency_ms", latency.as_secs_f64() * 1000.0);
     tracing::info!("request finished");
+}
+
+/// No text ovlt keeps may hold a NUL (PostgreSQL's text cannot, and no identifier, email or
+/// token has one), so a `%00` in the path or query is a client mistake, 400, before it can reach
+/// a statement as a database error and answer 500.
+async fn refuse_nul_in_uri(request: Request, next: Next) -> axum::response::Response {
+    let encodes_nul = |text: &str| text.as_bytes().windows(3).any(|w| w == b"%00");
+    let uri = request.uri();
+    if encodes_nul(uri.path()) || uri.query().is_some_and(encodes_nul) {
+        return ApiError::invalid_payload("the request contains a NUL character").into_response();
+    }
+    next.run(request).await
 }
 
 /// Keeps a well-formed incoming `x-request-id` (so a caller can correlate), replaces anything

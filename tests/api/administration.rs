@@ -245,6 +245,8 @@ backend_tests! {
         assert_eq!(search("\"ex").await, (0, vec![]), "a quote is just a character");
         assert_eq!(search("xa").await.0, 4, "two characters still search");
         assert_eq!(search("filler9999@").await.0, 1);
+        let nul = admin_in(&app, Method::GET, "/users", "acme").query(&[("email", "nn\u{0}@")]).send().await.unwrap();
+        assert_error(nul, 400, "invalid_payload").await;
 
         let renamed = admin_in(&app, Method::PUT, &format!("/users/{}", ids[1]), "acme").json(&json!({ "email": "bobby@example.net" }));
         assert_eq!(renamed.send().await.unwrap().status(), 200);
