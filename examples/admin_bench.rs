@@ -68,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
         "/users?page=1",
         "/users?page=100",
         "/users?page=5000",
+        "/users?page=10000",
         "/users?page=20000",
         "/users?status=active&page=5000",
         "/users?status=suspended",
@@ -76,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
         "/audit-log?page=1",
         "/audit-log?page=100",
         "/audit-log?page=5000",
+        "/audit-log?page=10000",
         "/audit-log?action=login.succeeded&page=2",
         "/audit-log?actor=u4242",
     ] {

@@ -15,6 +15,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use crate::coherence::{self, Coherence};
 use crate::config::keys::{self, KeySource};
 use crate::config::{Config, MasterKey};
 use crate::crypto::{self, password::PasswordHasher};
@@ -22,6 +23,7 @@ use crate::discovery;
 use crate::http::client_ip::RateLimiter;
 use crate::keys::KeyRing;
 use crate::mail::Mailer;
+use crate::oauth::client_cache::ClientCache;
 use crate::store::{self, Store};
 use crate::tenants::{self, TenantCache};
 use crate::types::Timestamp;
@@ -34,6 +36,10 @@ pub struct AppStateInner {
     pub config: Config,
     pub store: Store,
     pub tenants: TenantCache,
+    /// Authenticated clients and live client tokens (see [`crate::oauth::client_cache`]).
+    pub clients: ClientCache,
+    /// Whether the caches may be trusted: the polled cache epoch.
+    pub coherence: Arc<Coherence>,
     /// SHA-256 of the admin key: requests are compared against it in constant time.
     pub admin_key_digest: [u8; 32],
     /// Encrypts secrets at rest (signing keys, TOTP secrets, IdP secrets).
@@ -48,6 +54,15 @@ pub struct AppStateInner {
     pub mailer: Mailer,
     /// Requests per client IP per minute on `/auth/*`.
     pub rate_limiter: RateLimiter,
+}
+
+impl AppStateInner {
+    /// Empties this instance's caches of tenants and clients: called after a write to cached
+    /// state commits (and when the cache epoch moves), so the next request reads the database.
+    pub fn forget_cached_state(&self) {
+        self.tenants.invalidate_all();
+        self.clients.forget_all();
+    }
 }
 
 impl Deref for AppState {
@@ -97,8 +112,11 @@ impl App {
 
         let key_ring =
             KeyRing::load(store.clone(), keys.master_key.clone()).await.context("cannot load signing keys")?;
+        let coherence = Arc::new(Coherence::default());
         let state = AppState(Arc::new(AppStateInner {
             tenants: TenantCache::new(config.tenant_cache_ttl),
+            clients: ClientCache::new(coherence.clone()),
+            coherence,
             admin_key_digest: crypto::sha256(keys.admin_key.expose().as_bytes()),
             master_key: keys.master_key,
             keys: key_ring,
@@ -110,6 +128,7 @@ impl App {
             config,
         }));
         spawn_maintenance(&state);
+        coherence::spawn_poller(&state.0);
         let router = crate::http::router(state.clone());
         Ok(Self { listener, router, state })
     }

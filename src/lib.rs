@@ -13,6 +13,8 @@ pub mod auth;
 pub mod cli;
 /// OAuth clients of a tenant (administration) and which redirect URIs they may register.
 pub mod clients;
+/// Keeping the per-instance caches true to the shared database: the polled cache epoch.
+pub mod coherence;
 /// Typed configuration from `OVLT_*` variables (and `.env`), with redacted secrets.
 pub mod config;
 /// Random tokens, digests, constant-time comparison, password hashing, sealing secrets.

@@ -372,14 +372,7 @@ pub async fn revoke(
     let now = Timestamp::now();
     if let Some(claims) = bearer::verify_access_token(&state, &token).await {
         if claims.tid == tenant_id.to_string() && claims.sub == user.user_id.to_string() {
-            store::sessions::revoke_access_token(
-                state.store.pool(),
-                tenant_id,
-                &claims.jti,
-                Timestamp(claims.exp),
-                now,
-            )
-            .await?;
+            session::revoke_access_token(&state, tenant_id, &claims.jti, Timestamp(claims.exp), now).await?;
             let event = AuditEvent::new(Actor::User(user.user_id), "token.revoked", context)
                 .in_tenant(tenant_id)
                 .target("access_token", &claims.jti)

@@ -191,3 +191,18 @@ pub async fn issue_tokens(
 pub fn refresh_token_digest(token: &str) -> String {
     crypto::sha256_hex(token)
 }
+
+/// Refuses the access token `jti` from now on (until it expires): recorded for every instance,
+/// and this instance's cached answers about the tenant's tokens dropped at once (the others
+/// drop theirs at their next cache-epoch poll).
+pub async fn revoke_access_token(
+    state: &AppState,
+    tenant_id: TenantId,
+    jti: &str,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    store::sessions::revoke_access_token(state.store.pool(), tenant_id, jti, expires_at, now).await?;
+    state.clients.forget_tenant(tenant_id);
+    Ok(())
+}

@@ -174,6 +174,28 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
 }
 
 /// Unknown routes answer 404 in our shape.
+/// After a write through [`super::cached_state_routes`] this instance empties its caches, so its
+/// next request sees the change: when the handler's future ends — answered, failed, or dropped
+/// with the connection — which is after its transaction committed or rolled back. Other
+/// instances see the change at their next cache-epoch poll (the database's triggers bump it).
+pub async fn forget_cached_state_after_writes(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response<Body> {
+    struct ForgetOnDrop(AppState);
+    impl Drop for ForgetOnDrop {
+        fn drop(&mut self) {
+            self.0.forget_cached_state();
+        }
+    }
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(request).await;
+    }
+    let _forget = ForgetOnDrop(state);
+    next.run(request).await
+}
+
 pub async fn route_not_found() -> ApiError {
     ApiError::NotFound("route")
 }

@@ -35,14 +35,12 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/introspect", post(introspect::introspect))
         .route("/oauth/revoke", post(introspect::revoke))
         .route("/oauth/logout", get(logout::logout_get).post(logout::logout_post))
-        // Tenants (operator: X-OVLT-Admin-Key).
-        .route("/tenants", get(tenants::list_tenants).post(tenants::create_tenant))
-        .route("/tenants/slugs", get(tenants::list_tenant_slugs))
-        .route("/tenants/{id}", get(tenants::get_tenant).patch(tenants::update_tenant).delete(tenants::delete_tenant))
         // The tenant selected by x-ovlt-tenant-slug / x-ovlt-tenant-id (public facts only).
         .route("/tenant", get(tenants::current_tenant))
         // A tenant's users (tenant header; Bearer where noted in the handler), rate-limited per IP.
         .merge(auth_routes(&state))
+        // Tenants (operator), settings, roles, permissions, clients (tenant administration).
+        .merge(cached_state_routes(&state))
         .route("/users/me", get(users::get_me))
         .route("/users/me/password", put(users::change_my_password))
         // Tenant administration: tenant header + admin key, or a bearer with the permission.
@@ -51,20 +49,8 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{id}/verification-code", get(users::issue_verification_code))
         .route("/users/{id}/password-reset-token", get(users::issue_password_reset_token))
         .route("/users/{id}/mfa", delete(mfa::reset_user_mfa))
-        .route("/settings", get(settings::get_settings).put(settings::put_settings))
-        .route("/roles", get(roles::list_roles).post(roles::create_role))
-        .route("/roles/{id}", get(roles::get_role).put(roles::update_role).delete(roles::delete_role))
-        .route("/roles/{id}/permissions", get(roles::list_role_permissions).post(roles::grant_permission))
-        .route("/roles/{role_id}/permissions/{perm_id}", delete(roles::revoke_permission))
-        .route("/permissions", get(roles::list_permissions).post(roles::create_permission))
-        .route("/permissions/{id}", put(roles::update_permission).delete(roles::delete_permission))
         .route("/users/{id}/roles", get(roles::list_user_roles).post(roles::assign_role))
         .route("/users/{user_id}/roles/{role_id}", delete(roles::unassign_role))
-        .route("/clients", get(clients::list_clients).post(clients::create_client))
-        .route("/clients/{id}", get(clients::get_client).put(clients::update_client).delete(clients::delete_client))
-        .route("/clients/{id}/secret", post(clients::rotate_secret))
-        .route("/clients/{id}/roles", get(clients::roles::list_client_roles).post(clients::roles::assign_client_role))
-        .route("/clients/{client_id}/roles/{role_id}", delete(clients::roles::unassign_client_role))
         .route("/sessions", get(sessions::list_sessions))
         .route("/sessions/{id}", delete(sessions::revoke_session))
         .route("/audit-log", get(audit::api::list_audit_log))
@@ -74,6 +60,31 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(middleware::method_not_allowed);
     let routes = routes.layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::resolve_client_ip));
     middleware::apply(routes, &state.config).with_state(state)
+}
+
+/// The management routes that write what instances cache (tenants, settings, clients, roles,
+/// permissions): after each write this instance forgets its cached state at once (see
+/// [`middleware::forget_cached_state_after_writes`]).
+fn cached_state_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        // Tenants (operator: X-OVLT-Admin-Key).
+        .route("/tenants", get(tenants::list_tenants).post(tenants::create_tenant))
+        .route("/tenants/slugs", get(tenants::list_tenant_slugs))
+        .route("/tenants/{id}", get(tenants::get_tenant).patch(tenants::update_tenant).delete(tenants::delete_tenant))
+        // Tenant administration: tenant header + admin key, or a bearer with the permission.
+        .route("/settings", get(settings::get_settings).put(settings::put_settings))
+        .route("/roles", get(roles::list_roles).post(roles::create_role))
+        .route("/roles/{id}", get(roles::get_role).put(roles::update_role).delete(roles::delete_role))
+        .route("/roles/{id}/permissions", get(roles::list_role_permissions).post(roles::grant_permission))
+        .route("/roles/{role_id}/permissions/{perm_id}", delete(roles::revoke_permission))
+        .route("/permissions", get(roles::list_permissions).post(roles::create_permission))
+        .route("/permissions/{id}", put(roles::update_permission).delete(roles::delete_permission))
+        .route("/clients", get(clients::list_clients).post(clients::create_client))
+        .route("/clients/{id}", get(clients::get_client).put(clients::update_client).delete(clients::delete_client))
+        .route("/clients/{id}/secret", post(clients::rotate_secret))
+        .route("/clients/{id}/roles", get(clients::roles::list_client_roles).post(clients::roles::assign_client_role))
+        .route("/clients/{client_id}/roles/{role_id}", delete(clients::roles::unassign_client_role))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::forget_cached_state_after_writes))
 }
 
 fn auth_routes(state: &AppState) -> Router<AppState> {

@@ -2,6 +2,8 @@
 //! §2.3.1): `client_secret_basic` or `client_secret_post` for confidential clients, the bare
 //! `client_id` for public ones. One method per request.
 
+use std::time::Instant;
+
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use base64::Engine;
@@ -26,10 +28,13 @@ pub struct AuthenticatedClient {
     pub settings: Option<TenantSettings>,
     /// Whether any role is granted to the client (else its tokens carry none: no query).
     pub has_roles: bool,
+    /// The client's role and permission names, when read with it (a cached lookup reads them).
+    pub grants: Option<(Vec<String>, Vec<String>)>,
 }
 
 /// How much a client lookup reads: the token endpoint and the hosted pages need the tenant's
-/// settings and the client's role presence; introspection, revocation and logout do not.
+/// settings and the client's role presence; introspection, revocation and logout do not. A
+/// lookup whose answer will be cached reads everything, whatever it was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
     WithSettings,
@@ -77,7 +82,8 @@ pub async fn authenticate(
     Ok(client)
 }
 
-/// A live client by `client_id` and its tenant, when that tenant is enabled.
+/// A live client by `client_id` and its tenant, when that tenant is enabled: from this
+/// instance's cache when it holds the client, else from the database (and then cached).
 pub async fn find_live_client(
     state: &AppState,
     client_id: &str,
@@ -86,13 +92,28 @@ pub async fn find_live_client(
     if uuid::Uuid::parse_str(client_id).is_err() {
         return Ok(None);
     }
-    let with_settings = lookup == Lookup::WithSettings;
-    let found = store::clients::find_client_by_client_id(state.store.pool(), client_id, with_settings).await?;
+    let now = Instant::now();
+    if let Some(cached) = state.clients.client(client_id, now) {
+        return Ok(Some(cached));
+    }
+    let read_at = state.clients.generation();
+    let caching = state.clients.in_use(now);
+    let with_settings = caching || lookup == Lookup::WithSettings;
+    let pool = state.store.pool();
+    let found = store::clients::find_client_by_client_id(pool, client_id, with_settings).await?;
     let Some((client, settings_json, has_roles)) = found else { return Ok(None) };
     let tenant = tenants::find_tenant(state, &TenantKey::Id(client.tenant_id)).await?;
     let Some(tenant) = tenant.filter(|t| t.active) else { return Ok(None) };
     let settings = with_settings.then(|| settings::parse(tenant.id, settings_json.as_deref())).transpose()?;
-    Ok(Some(AuthenticatedClient { client, tenant, settings, has_roles }))
+    let grants = match caching && has_roles {
+        true => Some(store::clients::client_grants(pool, tenant.id, &client.id).await?),
+        false => None,
+    };
+    let found = AuthenticatedClient { client, tenant, settings, has_roles, grants };
+    if caching {
+        state.clients.insert_client(&found, read_at, now);
+    }
+    Ok(Some(found))
 }
 
 /// `Authorization: Basic base64(urlencode(id):urlencode(secret))`, if present.

@@ -1,5 +1,7 @@
 //! Token introspection (RFC 7662) and revocation (RFC 7009).
 
+use std::time::Instant;
+
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -11,13 +13,13 @@ use super::{OAuthError, no_store_json};
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::auth::bearer::verify_access_token;
-use crate::auth::session::{DIRECT_CLIENT_ID, DIRECT_SCOPE, refresh_token_digest};
+use crate::auth::session::{self, DIRECT_CLIENT_ID, DIRECT_SCOPE, refresh_token_digest};
 use crate::crypto;
 use crate::error::ApiError;
 use crate::http::extract::ADMIN_KEY_HEADER;
 use crate::settings;
 use crate::store;
-use crate::tenants::{self, Tenant};
+use crate::tenants::{self, Tenant, TenantId};
 use crate::types::Timestamp;
 
 /// `POST /oauth/introspect`: a confidential client of the tenant (its secret), or the operator
@@ -59,8 +61,7 @@ async fn access_token_state(state: &AppState, tenant: &Tenant, token: &str) -> R
     let pool = state.store.pool();
     let live = match &claims.sid {
         Some(sid) => store::sessions::access_token_is_live(pool, tenant.id, sid, &claims.jti, Timestamp::now()).await?,
-        // A client's own token lives while the client does.
-        None => store::sessions::client_token_is_live(pool, tenant.id, &claims.client_id, &claims.jti).await?,
+        None => client_token_is_live(state, tenant.id, &claims.client_id, &claims.jti).await?,
     };
     if !live {
         return Ok(None);
@@ -84,6 +85,21 @@ async fn access_token_state(state: &AppState, tenant: &Tenant, token: &str) -> R
         answer["sid"] = json!(sid);
     }
     Ok(Some(answer))
+}
+
+/// A client's own token lives while the client does and until it is revoked; a token found
+/// live is remembered (see [`crate::oauth::client_cache`]).
+async fn client_token_is_live(state: &AppState, tenant: TenantId, client_id: &str, jti: &str) -> sqlx::Result<bool> {
+    let now = Instant::now();
+    if state.clients.token_is_live(tenant, jti, now) {
+        return Ok(true);
+    }
+    let read_at = state.clients.generation();
+    let live = store::sessions::client_token_is_live(state.store.pool(), tenant, client_id, jti).await?;
+    if live {
+        state.clients.insert_live_token(tenant, jti, read_at, now);
+    }
+    Ok(live)
 }
 
 async fn refresh_token_state(state: &AppState, tenant: &Tenant, token: &str) -> Result<Option<Value>, OAuthError> {
@@ -144,7 +160,7 @@ async fn revoke_token(
     if let Some(claims) = verify_access_token(state, token).await {
         if claims.tid == tenant_id.to_string() && claims.client_id == client.client.id {
             let pool = state.store.pool();
-            store::sessions::revoke_access_token(pool, tenant_id, &claims.jti, Timestamp(claims.exp), now).await?;
+            session::revoke_access_token(state, tenant_id, &claims.jti, Timestamp(claims.exp), now).await?;
             let event = AuditEvent::new(actor, "token.revoked", context)
                 .in_tenant(tenant_id)
                 .target("access_token", &claims.jti);

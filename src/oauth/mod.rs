@@ -7,6 +7,7 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod client_cache;
 pub mod enrol;
 pub mod id_token;
 pub mod introspect;

@@ -194,9 +194,10 @@ async fn client_credentials(
     };
     let tenant = &client.tenant;
     let ttl = client.client.access_token_ttl_seconds.unwrap_or(client.settings()?.access_token_ttl_seconds);
-    let (roles, permissions) = match client.has_roles {
-        true => store::clients::client_grants(state.store.pool(), tenant.id, &client.client.id).await?,
-        false => (Vec::new(), Vec::new()),
+    let (roles, permissions) = match (&client.grants, client.has_roles) {
+        (Some(grants), _) => grants.clone(),
+        (None, true) => store::clients::client_grants(state.store.pool(), tenant.id, &client.client.id).await?,
+        (None, false) => (Vec::new(), Vec::new()),
     };
     let now = Timestamp::now();
     let claims = AccessClaims {

@@ -17,3 +17,8 @@ pub async fn claim_once<'e>(db: impl Executor<'e, Database = Any>, key: &str, no
     .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// The cache epoch (migration 0011): moves whenever state that instances cache is written.
+pub async fn cache_epoch<'e>(db: impl Executor<'e, Database = Any>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT generation FROM cache_epoch WHERE id = 1").fetch_one(db).await
+}

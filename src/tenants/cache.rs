@@ -1,9 +1,10 @@
 //! A short-lived cache of resolved tenants, so the common request does no database read.
 //!
 //! Entries live at most the configured TTL (≤ 5 s). A change made through this instance
-//! drops the tenant's entries at once; a change made through another instance is seen here
-//! when the entry expires. Only tenants that exist are cached, so its size is bounded by the
-//! number of tenants; unknown slugs always go to the database.
+//! drops the tenant's entries at once; a change made through another instance is seen here at
+//! the next cache-epoch poll ([`crate::coherence`]), or at the latest when the entry expires.
+//! Only tenants that exist are cached, so its size is bounded by the number of tenants; unknown
+//! slugs always go to the database.
 //!
 //! A lookup that started before an invalidation must not write its (possibly stale) answer
 //! back afterwards: callers take a [`Generation`] before reading the database and
@@ -11,10 +12,10 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Tenant, TenantId};
+use crate::coherence::{Generation, Invalidations};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TenantKey {
@@ -22,25 +23,21 @@ pub enum TenantKey {
     Slug(String),
 }
 
-/// The cache's invalidation count when a database lookup began.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Generation(u64);
-
 #[derive(Debug)]
 pub struct TenantCache {
     ttl: Duration,
     entries: RwLock<HashMap<TenantKey, (Tenant, Instant)>>,
-    invalidations: AtomicU64,
+    invalidations: Invalidations,
 }
 
 impl TenantCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: RwLock::new(HashMap::new()), invalidations: AtomicU64::new(0) }
+        Self { ttl, entries: RwLock::new(HashMap::new()), invalidations: Invalidations::default() }
     }
 
     /// Take this before reading the database, and hand it to [`Self::insert`].
     pub fn generation(&self) -> Generation {
-        Generation(self.invalidations.load(Ordering::Acquire))
+        self.invalidations.generation()
     }
 
     /// The cached tenant for `key` if it was stored less than the TTL before `now`.
@@ -57,7 +54,7 @@ impl TenantCache {
             return;
         }
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if self.generation() != read_at {
+        if !self.invalidations.unchanged_since(read_at) {
             return;
         }
         if entries.len() >= 1024 {
@@ -70,8 +67,15 @@ impl TenantCache {
     /// Drops every entry of the tenant (its id and whatever slug it was cached under).
     pub fn invalidate(&self, id: TenantId) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        self.invalidations.fetch_add(1, Ordering::AcqRel);
+        self.invalidations.bump();
         entries.retain(|_, (tenant, _)| tenant.id != id);
+    }
+
+    /// Drops every entry.
+    pub fn invalidate_all(&self) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        self.invalidations.bump();
+        entries.clear();
     }
 }
 

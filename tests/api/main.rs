@@ -6,6 +6,7 @@ mod helpers;
 mod administration;
 mod auth;
 mod browser;
+mod caches;
 mod clients;
 mod http_conventions;
 mod identity_providers;

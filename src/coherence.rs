@@ -1,0 +1,157 @@
+//! Keeping this instance's caches true to the database that several instances share
+//! (docs/decisions/0008-coherent-caches.md).
+//!
+//! Every write to cached state bumps one counter in the database, by trigger, in the writer's
+//! transaction (`cache_epoch`, migration 0011). Each instance reads it every
+//! [`POLL_INTERVAL`] and empties its caches when it moved, so a change through another instance
+//! is seen within one poll; a change through this instance empties them at once (the writer
+//! calls [`crate::app::AppStateInner::forget_cached_state`] after its commit). A cache is used
+//! only while the counter was read within [`TRUST_WINDOW`]: an instance that cannot read it
+//! (database unreachable, poller stalled) falls back to the database on every request rather
+//! than answer from state it can no longer vouch for.
+//!
+//! A lookup that read the database before an invalidation must not store its (possibly stale)
+//! answer afterwards: caches count their invalidations ([`Invalidations`]); a lookup takes a
+//! [`Generation`] before it reads and its answer is stored only if none happened since.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::app::AppStateInner;
+use crate::store;
+
+/// How often each instance reads the cache epoch: the longest a change made through another
+/// instance can go unseen here.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Caches are trusted only while the epoch was read this recently.
+pub const TRUST_WINDOW: Duration = Duration::from_secs(1);
+
+/// Whether this instance's view of the cache epoch is current.
+#[derive(Debug)]
+pub struct Coherence {
+    started: Instant,
+    /// Milliseconds after `started` of the last successful poll, plus one (0: never).
+    last_poll: AtomicU64,
+    /// The epoch that poll read.
+    epoch: AtomicI64,
+}
+
+impl Default for Coherence {
+    fn default() -> Self {
+        Self { started: Instant::now(), last_poll: AtomicU64::new(0), epoch: AtomicI64::new(i64::MIN) }
+    }
+}
+
+impl Coherence {
+    /// Whether a cached answer may be used (and a fresh one stored) at `now`.
+    pub fn trusted(&self, now: Instant) -> bool {
+        match self.last_poll.load(Ordering::Acquire) {
+            0 => false,
+            polled => self.millis(now).saturating_sub(polled) <= TRUST_WINDOW.as_millis() as u64,
+        }
+    }
+
+    /// Records a poll that read `epoch` at `now`. When the epoch moved, the caller empties the
+    /// caches first: a lookup may trust them again only after that.
+    pub(crate) fn observe(&self, epoch: i64, now: Instant) {
+        self.epoch.store(epoch, Ordering::Release);
+        self.last_poll.store(self.millis(now), Ordering::Release);
+    }
+
+    /// Milliseconds from start-up to `now`, plus one so that 0 can mean "never".
+    fn millis(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.started).as_millis() as u64 + 1
+    }
+
+    fn epoch_moved(&self, epoch: i64) -> bool {
+        self.epoch.load(Ordering::Acquire) != epoch
+    }
+}
+
+/// A cache's invalidation count when a database lookup began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation(u64);
+
+/// Counts a cache's invalidations (see the module docs).
+#[derive(Debug, Default)]
+pub struct Invalidations(AtomicU64);
+
+impl Invalidations {
+    /// Take this before reading the database, and store the answer only if it is still current.
+    pub fn generation(&self) -> Generation {
+        Generation(self.0.load(Ordering::Acquire))
+    }
+
+    /// Counts one invalidation; call it while holding the cache's write lock.
+    pub fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn unchanged_since(&self, read_at: Generation) -> bool {
+        self.generation() == read_at
+    }
+}
+
+/// Reads the cache epoch every [`POLL_INTERVAL`] until the application state is dropped.
+pub fn spawn_poller(state: &Arc<AppStateInner>) {
+    let weak = Arc::downgrade(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(POLL_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { break };
+            match store::system::cache_epoch(state.store.pool()).await {
+                Ok(epoch) => {
+                    if state.coherence.epoch_moved(epoch) {
+                        state.forget_cached_state();
+                    }
+                    state.coherence.observe(epoch, Instant::now());
+                    if std::mem::take(&mut failing) {
+                        tracing::info!("reading the cache epoch again: caches back in use");
+                    }
+                }
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "cannot read the cache epoch: caches unused until it can be read");
+                }
+                Err(_) => {}
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_is_trusted_before_the_first_poll() {
+        let coherence = Coherence::default();
+        assert!(!coherence.trusted(Instant::now()));
+    }
+
+    #[test]
+    fn trust_lasts_one_window_after_a_poll() {
+        let coherence = Coherence::default();
+        let polled = coherence.started + Duration::from_secs(10);
+        assert!(coherence.epoch_moved(7), "any epoch moves the unknown one");
+        coherence.observe(7, polled);
+        assert!(coherence.trusted(polled + TRUST_WINDOW));
+        assert!(!coherence.trusted(polled + TRUST_WINDOW + Duration::from_millis(2)));
+        assert!(!coherence.epoch_moved(7));
+        assert!(coherence.epoch_moved(8));
+    }
+
+    #[test]
+    fn a_generation_taken_before_a_bump_is_stale() {
+        let invalidations = Invalidations::default();
+        let read_at = invalidations.generation();
+        assert!(invalidations.unchanged_since(read_at));
+        invalidations.bump();
+        assert!(!invalidations.unchanged_since(read_at));
+    }
+}
