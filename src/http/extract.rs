@@ -19,11 +19,25 @@ use crate::http::middleware::RequestId;
 /// The operator's key header.
 pub const ADMIN_KEY_HEADER: &str = "x-ovlt-admin-key";
 
-/// A JSON body; malformed JSON, a wrong content type or an oversized body answer 400/413 in
-/// our error shape.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body; malformed JSON, a wrong content type, a NUL in a string (see
+/// [`escapes_nul`]) or an oversized body answer 400/413 in our error shape.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match OptionalJson::from_request(request, state).await? {
+            OptionalJson(Some(value)) => Ok(Self(value)),
+            OptionalJson(None) => Err(ApiError::invalid_payload("the request body is not valid JSON")),
+        }
+    }
+}
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
@@ -109,9 +123,22 @@ where
         if !is_json {
             return Err(ApiError::invalid_payload("expected a JSON body with content-type: application/json"));
         }
+        if escapes_nul(&bytes) {
+            return Err(ApiError::invalid_payload("the request contains a NUL character"));
+        }
         let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
         Ok(Self(Some(value)))
     }
+}
+
+/// Whether a JSON text holds the escape `\u0000` (a raw NUL byte is not valid JSON at all). No
+/// text ovlt keeps may hold a NUL — PostgreSQL's text cannot — so it is refused as bad input
+/// before it can reach a statement and fail there as a 500. `\\u0000` (an escaped backslash,
+/// then the letters) is not a NUL.
+fn escapes_nul(json: &[u8]) -> bool {
+    json.windows(6).enumerate().any(|(at, window)| {
+        window == b"\\u0000" && json[..at].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
+    })
 }
 
 /// For `#[serde(default, deserialize_with = "nullable")]` on an `Option<Option<T>>` field:
@@ -122,4 +149,17 @@ where
     T: serde::Deserialize<'de>,
 {
     <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escapes_nul;
+
+    #[test]
+    fn only_an_escaped_nul_counts() {
+        assert!(escapes_nul(br#"{"name":"a\u0000b"}"#));
+        assert!(escapes_nul(br#"{"name":"\\\u0000"}"#), "an escaped backslash, then a NUL");
+        assert!(!escapes_nul(br#"{"name":"\\u0000"}"#), "an escaped backslash, then the letters");
+        assert!(!escapes_nul(br#"{"name":"\u0001"}"#));
+    }
 }

@@ -12,10 +12,14 @@ use super::OAuthError;
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
-    /// Parses `a=1&b=2`; a repeated parameter name is an error naming it.
+    /// Parses `a=1&b=2`; a repeated parameter name is an error naming it, and so is a NUL
+    /// (`%00`), which no value ovlt keeps may hold.
     pub fn parse(encoded: &[u8]) -> Result<Self, String> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (name, value) in form_urlencoded::parse(encoded) {
+            if name.contains('\0') || value.contains('\0') {
+                return Err("the request contains a NUL character".into());
+            }
             if pairs.iter().any(|(n, _)| *n == name) {
                 return Err(format!("the {name} parameter is repeated"));
             }

@@ -55,6 +55,26 @@ backend_tests! {
         assert_error(not_an_object, 400, "invalid_payload").await;
     }
 
+    async fn a_nul_in_a_json_string_or_a_form_value_answers_400_never_500(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.create_tenant("acme", "Acme").await;
+        let create_user = |name: &str| {
+            app.admin(Method::POST, "/users")
+                .header("x-ovlt-tenant-slug", "acme")
+                .json(&json!({ "email": "nul@acme.test", "name": name }))
+                .send()
+        };
+
+        assert_error(create_user("a\u{0}b").await.unwrap(), 400, "invalid_payload").await;
+        let login = app.tenant(Method::POST, "/auth/login", "acme").json(&json!({ "email": "a\u{0}@acme.test", "password": "x" }));
+        assert_error(login.send().await.unwrap(), 400, "invalid_payload").await;
+        let token = app.request(Method::POST, "/oauth/token").form(&[("grant_type", "client_credentials"), ("client_id", "a\u{0}")]).send().await.unwrap();
+        assert_eq!(token.status(), 400);
+        assert_eq!(token.json::<Value>().await.unwrap()["error"], "invalid_request");
+        let literal = create_user("back\\u0000slash").await.unwrap();
+        assert_eq!(literal.status(), 201, "the letters \\u0000 are just text");
+    }
+
     async fn a_wrongly_typed_field_is_refused_without_echoing_the_value(backend: Backend) {
         let app = TestApp::spawn(backend).await;
 
