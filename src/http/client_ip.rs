@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -103,12 +104,22 @@ fn bucket(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Middleware for `/auth/*`: 429 `rate_limited` with `Retry-After` over the limit.
+/// Middleware for `/auth/*` and the hosted forms: 429 with `Retry-After` over the limit — our
+/// JSON `rate_limited` for the API, a page for a person at a hosted form (`/oauth/*`).
 pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>().copied() {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if let Err(retry_after_secs) = state.rate_limiter.check(ip, now) {
-            return ApiError::RateLimited { retry_after_secs }.into_response();
+            if !request.uri().path().starts_with("/oauth/") {
+                return ApiError::RateLimited { retry_after_secs }.into_response();
+            }
+            let mut page = crate::pages::error_page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                "Too many requests came from your network. Please wait a minute and try again.",
+            );
+            page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            return page;
         }
     }
     next.run(request).await

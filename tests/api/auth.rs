@@ -495,6 +495,11 @@ mod limits {
             assert!((1..=60).contains(&retry_after));
             assert_error(limited, 429, "rate_limited").await;
             assert_eq!(app.request(Method::GET, "/health").send().await.unwrap().status(), 200, "only /auth/* is limited");
+            let hosted = app.request(Method::POST, "/oauth/sign-in").form(&[("email", "nobody@example.com")]).send().await.unwrap();
+            assert_eq!(hosted.status(), 429);
+            assert!(hosted.headers().contains_key("retry-after"));
+            assert!(hosted.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "a person gets a page");
+            assert!(hosted.text().await.unwrap().contains("Too many attempts"));
         }
 
         async fn forwarded_addresses_count_only_behind_a_trusted_proxy(backend: Backend) {
