@@ -57,7 +57,7 @@ pub async fn list_audit_log(
     let mut snapshot = state.store.begin_read().await?;
     let total = store::audit::count_audit_entries(&mut *snapshot, tenant_id, &filter).await?;
     let (limit, offset) = (pagination.limit(), pagination.offset());
-    let entries = store::audit::list_audit_entries(&mut *snapshot, tenant_id, &filter, total, limit, offset).await?;
+    let entries = store::audit::list_audit_entries(&mut snapshot, tenant_id, &filter, total, limit, offset).await?;
     snapshot.commit().await?;
     Ok(Json(Page::new(entries, pagination, total)))
 }

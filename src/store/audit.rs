@@ -2,7 +2,7 @@
 
 use sqlx::{Any, Executor};
 
-use super::filter::{Filter, Window, fetch_page};
+use super::filter::{Filter, fetch_page};
 use crate::audit::AuditEvent;
 
 pub async fn insert_audit_event<'e>(db: impl Executor<'e, Database = Any>, event: &AuditEvent) -> sqlx::Result<()> {
@@ -101,19 +101,18 @@ impl AuditFilter {
 
 /// A page of the tenant's audit rows, newest first, of the `total` that match (on
 /// `audit_log_tenant_created_idx`, or the action/actor/target index a filter names).
-pub async fn list_audit_entries<'e>(
-    db: impl Executor<'e, Database = Any>,
+pub async fn list_audit_entries(
+    db: &mut sqlx::AnyConnection,
     tenant_id: crate::tenants::TenantId,
     filter: &AuditFilter,
     total: i64,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<AuditEntry>> {
-    let Some(window) = Window::new(total, limit, offset) else { return Ok(Vec::new()) };
     let filter = filter.to_filter(tenant_id);
     const COLUMNS: &str = "id, actor_type, actor_id, action, target_type, target_id, outcome, ip, user_agent, \
                            request_id, details, created_at";
-    fetch_page(db, "audit_log", COLUMNS, &filter, &window).await
+    fetch_page(db, "audit_log", COLUMNS, &filter, (total, limit, offset)).await
 }
 
 /// How many rows match. Unfiltered or by action alone, it is read from the trigger-kept

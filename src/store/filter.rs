@@ -7,7 +7,7 @@
 //! planned with their values instead of being cached.
 
 use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{Any, Arguments, Executor, FromRow};
+use sqlx::{AnyConnection, Arguments, FromRow};
 
 use crate::tenants::TenantId;
 
@@ -60,6 +60,19 @@ impl Filter {
         &self.clause
     }
 
+    /// Whether the filter selects every row of the tenant (no condition but the tenant's).
+    fn is_whole_tenant(&self) -> bool {
+        self.clause == "tenant_id = $1"
+    }
+
+    /// The tenant id this filter starts with.
+    fn tenant_value(&self) -> &str {
+        match &self.values[0] {
+            Value::Text(tenant) => tenant,
+            Value::Int(_) => unreachable!("a filter starts with its tenant id"),
+        }
+    }
+
     /// Placeholder for the next value bound after the filter's own (e.g. a LIMIT).
     pub fn next_placeholder(&self, nth: usize) -> String {
         format!("${}", self.values.len() + nth)
@@ -82,30 +95,53 @@ impl Filter {
     }
 }
 
-/// One page of `table` (newest first) in `window`, of the rows `filter` matches. The page's ids
-/// come from an index alone (a covering walk past the offset), then only the page's own rows are
-/// read. `CROSS JOIN` keeps the page as the outer loop on SQLite, whose planner otherwise may
-/// walk every row of the tenant to probe it.
-pub async fn fetch_page<'e, O>(
-    db: impl Executor<'e, Database = Any>,
+/// One page of `table` (newest first) of the `total` rows `filter` matches, `limit` rows from
+/// `offset`; empty past the end. The page's ids come from an index alone (a covering walk past
+/// the offset), then only the page's own rows are read. `CROSS JOIN` keeps the page as the outer
+/// loop on SQLite, whose planner otherwise may walk every row of the tenant to probe it.
+///
+/// Unfiltered, the walk starts at the day the page falls in (found from `list_day_counts`,
+/// migration 0012) rather than at the newest or oldest row, so it passes at most one day's rows.
+pub async fn fetch_page<O>(
+    db: &mut AnyConnection,
     table: &str,
     columns: &str,
     filter: &Filter,
-    window: &Window,
+    (total, limit, offset): (i64, i64, i64),
 ) -> sqlx::Result<Vec<O>>
 where
     O: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
 {
+    let Some(mut window) = Window::new(total, limit, offset) else { return Ok(Vec::new()) };
+    if filter.is_whole_tenant() {
+        let sql = format!(
+            "SELECT day, row_count FROM list_day_counts WHERE tenant_id = $1 AND list = $2 AND row_count > 0 \
+             ORDER BY day {}",
+            window.direction()
+        );
+        let days: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(filter.tenant_value())
+            .bind(table)
+            .fetch_all(&mut *db)
+            .await?;
+        window.start_in_its_day(&days);
+    }
+    let mut clause = filter.clause().to_string();
+    if window.from.is_some() {
+        let bound = if window.descending { "<" } else { ">=" };
+        clause.push_str(&format!(" AND created_at {bound} {}", filter.next_placeholder(3)));
+    }
+    let order = if window.descending { "created_at DESC, id DESC" } else { "created_at ASC, id ASC" };
     let sql = format!(
         "SELECT {columns} FROM \
-         (SELECT id AS page_id FROM {table} WHERE {} ORDER BY {} LIMIT {} OFFSET {}) page \
+         (SELECT id AS page_id FROM {table} WHERE {clause} ORDER BY {order} LIMIT {} OFFSET {}) page \
          CROSS JOIN {table} WHERE id = page_id AND tenant_id = $1 ORDER BY created_at DESC, id DESC",
-        filter.clause(),
-        window.order,
         filter.next_placeholder(1),
         filter.next_placeholder(2),
     );
-    sqlx::query_as_with(sqlx::AssertSqlSafe(sql), filter.arguments(&[window.limit, window.offset]))
+    let mut extra = vec![window.limit, window.offset];
+    extra.extend(window.from);
+    sqlx::query_as_with(sqlx::AssertSqlSafe(sql), filter.arguments(&extra))
         .persistent(filter.cacheable())
         .fetch_all(db)
         .await
@@ -113,13 +149,17 @@ where
 
 /// Which stretch of a newest-first list a page is read from. A page past the middle is read
 /// from the oldest end instead (ascending, then turned around), so no page walks more than half
-/// of the list to reach its offset.
+/// of the list to reach its offset; with the rows per day known, the walk starts `from` the
+/// page's own day (`created_at <` its end, or `>=` its start when ascending).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Window {
-    pub order: &'static str,
+    pub descending: bool,
     pub limit: i64,
     pub offset: i64,
+    pub from: Option<i64>,
 }
+
+const DAY: i64 = 86_400;
 
 impl Window {
     /// None when the page lies wholly past the `total` matching rows.
@@ -128,21 +168,40 @@ impl Window {
             return None;
         }
         if offset <= total / 2 {
-            return Some(Self { order: "created_at DESC, id DESC", limit, offset });
+            return Some(Self { descending: true, limit, offset, from: None });
         }
         let limit = limit.min(total - offset);
-        Some(Self { order: "created_at ASC, id ASC", limit, offset: total - offset - limit })
+        Some(Self { descending: false, limit, offset: total - offset - limit, from: None })
+    }
+
+    fn direction(&self) -> &'static str {
+        if self.descending { "DESC" } else { "ASC" }
+    }
+
+    /// Moves the start of the walk to the day holding row `offset`, given `(day, rows)` in the
+    /// walk's direction: the rows of the days before it are skipped by the bound instead of
+    /// walked. Left as it is if the days do not reach the offset.
+    pub fn start_in_its_day(&mut self, days: &[(i64, i64)]) {
+        let mut before = 0;
+        for &(day, rows) in days {
+            if self.offset < before + rows {
+                self.from = Some(if self.descending { (day + 1) * DAY } else { day * DAY });
+                self.offset -= before;
+                return;
+            }
+            before += rows;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Window;
+    use super::{DAY, Window};
 
     #[test]
     fn deep_pages_are_read_from_the_oldest_end() {
-        let newest = |limit, offset| Some(Window { order: "created_at DESC, id DESC", limit, offset });
-        let oldest = |limit, offset| Some(Window { order: "created_at ASC, id ASC", limit, offset });
+        let newest = |limit, offset| Some(Window { descending: true, limit, offset, from: None });
+        let oldest = |limit, offset| Some(Window { descending: false, limit, offset, from: None });
         assert_eq!(Window::new(100, 10, 0), newest(10, 0));
         assert_eq!(Window::new(100, 10, 50), newest(10, 50));
         assert_eq!(Window::new(100, 10, 60), oldest(10, 30), "rows 60..70 newest-first are 30..40 oldest-first");
@@ -150,5 +209,34 @@ mod tests {
         assert_eq!(Window::new(95, 10, 90), oldest(5, 0), "a short last page");
         assert_eq!(Window::new(100, 10, 100), None);
         assert_eq!(Window::new(0, 10, 0), None);
+    }
+
+    #[test]
+    fn the_walk_starts_in_the_day_of_the_offset() {
+        // 100 rows: 30 on day 12 (newest), 50 on day 11, 20 on day 10.
+        let mut page = Window::new(100, 10, 35).unwrap();
+        page.start_in_its_day(&[(12, 30), (11, 50), (10, 20)]);
+        assert_eq!(
+            page,
+            Window { descending: true, limit: 10, offset: 5, from: Some(12 * DAY) },
+            "day 11 ends where day 12 starts"
+        );
+        let mut first = Window::new(100, 10, 0).unwrap();
+        first.start_in_its_day(&[(12, 30), (11, 50), (10, 20)]);
+        assert_eq!(first, Window { descending: true, limit: 10, offset: 0, from: Some(13 * DAY) });
+        let mut deep = Window::new(100, 10, 85).unwrap();
+        deep.start_in_its_day(&[(10, 20), (11, 50), (12, 30)]);
+        assert_eq!(
+            deep,
+            Window { descending: false, limit: 10, offset: 5, from: Some(10 * DAY) },
+            "oldest-first offset 5 is in day 10"
+        );
+        let mut unknown = Window::new(100, 10, 40).unwrap();
+        unknown.start_in_its_day(&[(12, 30)]);
+        assert_eq!(
+            unknown,
+            Window { descending: true, limit: 10, offset: 40, from: None },
+            "counts that fall short change nothing"
+        );
     }
 }

@@ -1,10 +1,10 @@
 //! Users, always within a tenant.
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, FromRow, Row};
+use sqlx::{Any, AnyConnection, Executor, FromRow, Row};
 
 use super::Backend;
-use super::filter::{Filter, Window, fetch_page};
+use super::filter::{Filter, fetch_page};
 use super::{get_bool, get_id};
 use crate::tenants::TenantId;
 use crate::types::Timestamp;
@@ -256,8 +256,8 @@ fn user_filter(tenant_id: TenantId, email: Option<&EmailSearch>, status: Option<
 
 /// A page of the tenant's users, newest first, of the `total` that match (on the covering
 /// `users_tenant_created_idx`, or a search's own index).
-pub async fn list_users<'e>(
-    db: impl Executor<'e, Database = Any>,
+pub async fn list_users(
+    db: &mut AnyConnection,
     tenant_id: TenantId,
     email: Option<&EmailSearch>,
     status: Option<UserStatus>,
@@ -265,10 +265,9 @@ pub async fn list_users<'e>(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<User>> {
-    let Some(window) = Window::new(total, limit, offset) else { return Ok(Vec::new()) };
     let email = email.map(|search| if total > TRIGRAM_LIST_LIMIT { search.walk() } else { search.clone() });
     let filter = user_filter(tenant_id, email.as_ref(), status);
-    fetch_page(db, "users", COLUMNS, &filter, &window).await
+    fetch_page(db, "users", COLUMNS, &filter, (total, limit, offset)).await
 }
 
 /// How many users match. Unfiltered, it is the trigger-kept counter (one key read); active

@@ -68,7 +68,7 @@ pub async fn list_users(
     let total = store::users::count_users(&mut *snapshot, tenant_id, email.as_ref(), status).await?;
     let (limit, offset) = (pagination.limit(), pagination.offset());
     let users =
-        store::users::list_users(&mut *snapshot, tenant_id, email.as_ref(), status, total, limit, offset).await?;
+        store::users::list_users(&mut snapshot, tenant_id, email.as_ref(), status, total, limit, offset).await?;
     snapshot.commit().await?;
     Ok(Json(Page::new(users.iter().map(UserResponse::from).collect(), pagination, total)))
 }
