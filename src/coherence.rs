@@ -104,6 +104,9 @@ pub fn spawn_poller(state: &Arc<AppStateInner>) {
         loop {
             tick.tick().await;
             let Some(state) = weak.upgrade() else { break };
+            if state.store.pool().is_closed() {
+                break; // shutting down
+            }
             match store::system::cache_epoch(state.store.pool()).await {
                 Ok(epoch) => {
                     if state.coherence.epoch_moved(epoch) {

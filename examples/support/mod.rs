@@ -102,6 +102,8 @@ pub struct Outcome {
     pub p50: f64,
     pub p99: f64,
     pub per_cpu_second: f64,
+    /// The load generator's own CPU time per answered request, in microseconds.
+    pub client_cpu_us: f64,
     pub errors: usize,
 }
 
@@ -113,6 +115,7 @@ where
     Fut: std::future::Future<Output = bool> + Send + 'static,
 {
     let cpu_before = cpu_seconds(pid);
+    let client_cpu_before = cpu_seconds(std::process::id());
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let request = Arc::new(request);
@@ -142,9 +145,11 @@ where
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = (cpu_seconds(pid) - cpu_before).max(1e-9);
+    let client_cpu = cpu_seconds(std::process::id()) - client_cpu_before;
     let count = latencies.len() as f64;
     let (p50, p99) = percentiles(latencies);
-    Outcome { concurrency, rate: count / elapsed, p50, p99, per_cpu_second: count / cpu, errors }
+    let client_cpu_us = client_cpu / count.max(1.0) * 1e6;
+    Outcome { concurrency, rate: count / elapsed, p50, p99, per_cpu_second: count / cpu, client_cpu_us, errors }
 }
 
 /// p50 and p99 in milliseconds.
