@@ -14,7 +14,7 @@ use axum::routing::{delete, get, post, put};
 use crate::app::AppState;
 use crate::auth::recovery_pages;
 use crate::mfa::api as mfa;
-use crate::oauth::{authorize, enrol, introspect, logout, token, userinfo};
+use crate::oauth::{authorize, enrol, introspect, logout, sign_in, token, userinfo};
 use crate::rbac::api as roles;
 use crate::{audit, auth, clients, discovery, federation, health, openapi, sessions, settings, tenants, users};
 
@@ -29,7 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::openapi_json))
         // The OAuth 2.0 / OpenID Connect authorization server: the client names the tenant.
         .route("/oauth/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
-        .route("/oauth/consent", post(authorize::consent))
+        .route("/oauth/consent", post(sign_in::consent))
         .route("/oauth/token", post(token::token))
         .route("/oauth/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
         .route("/oauth/introspect", post(introspect::introspect))
@@ -104,8 +104,8 @@ fn auth_routes(state: &AppState) -> Router<AppState> {
         .route("/auth/mfa/challenge", post(mfa::challenge))
         .route("/auth/mfa/disable", post(mfa::disable))
         .route("/auth/mfa/backup-codes", post(mfa::regenerate_backup_codes))
-        .route("/oauth/sign-in", post(authorize::sign_in))
-        .route("/oauth/mfa", post(authorize::mfa_step))
+        .route("/oauth/sign-in", post(sign_in::sign_in))
+        .route("/oauth/mfa", post(sign_in::mfa_step))
         .route("/oauth/mfa/enrol", post(enrol::enrol_step))
         .route(
             "/oauth/forgot-password",

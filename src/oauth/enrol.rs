@@ -8,7 +8,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::authorize::{AuthRequest, form_request, open_sso_session, sign_in_page};
+use super::authorize::{AuthRequest, form_request, sign_in_page};
+use super::sign_in::open_sso_session;
 use super::sso;
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};

@@ -13,6 +13,7 @@ pub mod id_token;
 pub mod introspect;
 pub mod logout;
 pub mod params;
+pub mod sign_in;
 pub mod sso;
 pub mod token;
 pub mod userinfo;

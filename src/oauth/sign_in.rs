@@ -1,0 +1,256 @@
+//! The hosted forms of an authorization (see [`super::authorize`]): sign-in
+//! (`POST /oauth/sign-in`), the second factor (`POST /oauth/mfa`) and consent
+//! (`POST /oauth/consent`). Each checks the request it carries again, then its own step; a
+//! sign-in that succeeds opens the browser's SSO session and the authorization carries on.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+
+use super::authorize::{AuthRequest, error_redirect, form_request, issue_code, proceed, sign_in_page};
+use super::{scope_tokens, sso};
+use crate::app::AppState;
+use crate::audit::{self, Actor, AuditEvent, RequestContext};
+use crate::auth::{self, session::Session};
+use crate::crypto;
+use crate::error::ApiError;
+use crate::mfa;
+use crate::pages;
+use crate::store;
+use crate::types::Timestamp;
+use crate::users::User;
+
+/// `POST /oauth/sign-in`: the sign-in form. A correct password starts an SSO session (cookie)
+/// and the authorization carries on; anything else shows the form again with what went wrong.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    context: RequestContext,
+    body: Bytes,
+) -> Response {
+    let (params, request) = match form_request(&state, &body).await {
+        Ok(parsed) => parsed,
+        Err(refusal) => return refusal,
+    };
+    let email = params.get("email").unwrap_or_default().trim();
+    if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
+        let why = "This form has expired. Please sign in again.";
+        return sign_in_page(&state, &headers, &request, StatusCode::BAD_REQUEST, email, Some(why)).await;
+    }
+    let password = params.get("password").unwrap_or_default();
+    if email.is_empty() || password.is_empty() {
+        let why = "Enter your email and password.";
+        return sign_in_page(&state, &headers, &request, StatusCode::BAD_REQUEST, email, Some(why)).await;
+    }
+    let tenant = &request.tenant;
+    let settings = &request.settings;
+    let user = match auth::verify_password_login(&state, tenant, settings, email, password, &context).await {
+        Ok(user) => user,
+        Err(err) => {
+            let (status, why) = match err {
+                ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Incorrect email or password."),
+                ApiError::UserSuspended => (StatusCode::FORBIDDEN, "This account is suspended."),
+                ApiError::EmailNotVerified => (StatusCode::FORBIDDEN, "Verify your email address before signing in."),
+                _ => return pages::internal_error(),
+            };
+            return sign_in_page(&state, &headers, &request, status, email, Some(why)).await;
+        }
+    };
+    let next = mfa::after_password(&state, tenant, settings, &user, None, &context).await;
+    match next {
+        Ok(mfa::NextStep::SignedIn { amr }) => start_sso_session(&state, &headers, &request, &user, amr, context).await,
+        Ok(mfa::NextStep::Challenge { mfa_token }) => {
+            mfa_page(&state, &headers, &request, &mfa_token, StatusCode::OK, None).await
+        }
+        Ok(mfa::NextStep::Enrol { mfa_token }) => {
+            super::enrol::begin(&state, &headers, &request, &user, &mfa_token, context).await
+        }
+        Err(_) => pages::internal_error(),
+    }
+}
+
+/// `POST /oauth/mfa`: the second step of a hosted sign-in, for a user with MFA. The code field
+/// takes the authenticator's six digits or a backup code; the `mfa_token` from the password step
+/// rides in a hidden field (it dies after five wrong codes or five minutes).
+pub async fn mfa_step(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    context: RequestContext,
+    body: Bytes,
+) -> Response {
+    let (params, request) = match form_request(&state, &body).await {
+        Ok(parsed) => parsed,
+        Err(refusal) => return refusal,
+    };
+    let start_over =
+        |why: &'static str| sign_in_page(&state, &headers, &request, StatusCode::BAD_REQUEST, "", Some(why));
+    if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
+        return start_over("This form has expired. Please sign in again.").await;
+    }
+    let tenant = &request.tenant;
+    let token = params.get("mfa_token").unwrap_or_default();
+    let user = match mfa::challenge_user(&state, tenant, token, mfa::PURPOSE_VERIFY).await {
+        Ok(user) if user.mfa_enabled => user,
+        Ok(_) | Err(ApiError::InvalidToken) => return start_over("Your sign-in expired. Please sign in again.").await,
+        Err(_) => return pages::internal_error(),
+    };
+    let code: String = params.get("code").unwrap_or_default().chars().filter(|c| !c.is_whitespace()).collect();
+    if code.is_empty() {
+        let why = Some("Enter the code from your authenticator app.");
+        return mfa_page(&state, &headers, &request, token, StatusCode::BAD_REQUEST, why).await;
+    }
+    let factor = if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        mfa::Factor::Totp(&code)
+    } else {
+        mfa::Factor::BackupCode(&code)
+    };
+    match mfa::reserve_attempt(&state, tenant.id, token).await {
+        Ok(()) => {}
+        Err(ApiError::InvalidToken) => return start_over("Your sign-in expired. Please sign in again.").await,
+        Err(_) => return pages::internal_error(),
+    }
+    match mfa::verify(&state, tenant, &request.settings, &user, factor, &context).await {
+        Ok(()) => {}
+        Err(ApiError::InvalidOtp) => {
+            let why = Some("That code is not right, or was already used. Try the current one.");
+            return mfa_page(&state, &headers, &request, token, StatusCode::UNAUTHORIZED, why).await;
+        }
+        Err(_) => return pages::internal_error(),
+    }
+    let digest = mfa::challenge_digest(token);
+    match store::mfa::consume_challenge(state.store.pool(), tenant.id, &digest, Timestamp::now()).await {
+        Ok(true) => start_sso_session(&state, &headers, &request, &user, mfa::AMR_WITH_SECOND_FACTOR, context).await,
+        Ok(false) => start_over("Your sign-in expired. Please sign in again.").await,
+        Err(_) => pages::internal_error(),
+    }
+}
+
+/// Starts the browser's SSO session (cookie) for a user who has signed in, and carries on with
+/// the authorization.
+async fn start_sso_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthRequest,
+    user: &User,
+    amr: &str,
+    context: RequestContext,
+) -> Response {
+    match open_sso_session(state, headers, request, user, amr, context).await {
+        Ok((session, cookie)) => {
+            let mut response = proceed(state, headers, request, Some(session)).await;
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            response
+        }
+        Err(refusal) => refusal,
+    }
+}
+
+/// Records a sign-in as the browser's SSO session (ending the one it replaces): the session and
+/// the cookie that names it.
+#[allow(clippy::result_large_err, reason = "the refusal is the response itself, built once per request")]
+pub(super) async fn open_sso_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthRequest,
+    user: &User,
+    amr: &str,
+    context: RequestContext,
+) -> Result<(Session, HeaderValue), Response> {
+    let tenant = &request.tenant;
+    let now = Timestamp::now();
+    let session = Session::new(user, amr, &request.settings, now);
+    let browser_token = crypto::random_token();
+    let replaced = sso::current_session(state, tenant, &request.settings, headers).await.ok().flatten();
+    let started = async {
+        let mut tx = state.store.begin().await?;
+        let (ip, agent) = (context.ip.as_deref(), context.user_agent.as_deref());
+        store::sessions::insert_session(&mut *tx, &session, ip, agent, Some(&crypto::sha256_hex(&browser_token)))
+            .await?;
+        store::users::record_login_success(&mut *tx, tenant.id, user.id, now).await?;
+        // The browser's previous sign-in ends; apps signed in through it keep their sessions.
+        if let Some(old) = &replaced {
+            store::sessions::revoke_session(&mut *tx, tenant.id, old.id, "replaced", now).await?;
+        }
+        let event = AuditEvent::new(Actor::User(user.id), "login.succeeded", context.clone())
+            .in_tenant(tenant.id)
+            .target("session", session.id)
+            .outcome("success")
+            .details(serde_json::json!({ "via": "hosted", "client_id": request.client.id, "amr": amr }));
+        audit::record(&mut *tx, event).await?;
+        tx.commit().await
+    };
+    if let Err(e) = started.await {
+        tracing::error!(error = %e, "cannot start an SSO session");
+        return Err(pages::internal_error());
+    }
+    let max_age = session.expires_at.0 - now.0;
+    Ok((session, sso::set_sso_cookie(state, tenant.id, &browser_token, max_age)))
+}
+
+/// `POST /oauth/consent`: the consent form's Allow or Deny.
+pub async fn consent(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    context: RequestContext,
+    body: Bytes,
+) -> Response {
+    let (params, request) = match form_request(&state, &body).await {
+        Ok(parsed) => parsed,
+        Err(refusal) => return refusal,
+    };
+    if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
+        return pages::error_page(StatusCode::BAD_REQUEST, "Form expired", "This form has expired. Please try again.");
+    }
+    let tenant = &request.tenant;
+    let settings = &request.settings;
+    let Ok(current) = sso::current_session(&state, tenant, settings, &headers).await else {
+        return pages::internal_error();
+    };
+    let Some(session) = current else {
+        return sign_in_page(&state, &headers, &request, StatusCode::OK, "", None).await;
+    };
+    match params.get("decision") {
+        Some("allow") => {
+            let pool = state.store.pool();
+            let (tenant_id, user_id, client_id) = (tenant.id, session.user_id, request.client.id.as_str());
+            let saved = async {
+                let previous = store::oauth::find_consent(pool, tenant_id, user_id, client_id).await?;
+                let granted = scope_tokens(&format!("{} {}", previous.unwrap_or_default(), request.scope)).join(" ");
+                let mut tx = state.store.begin().await?;
+                store::oauth::save_consent(&mut *tx, tenant_id, user_id, client_id, &granted, Timestamp::now()).await?;
+                let event = AuditEvent::new(Actor::User(user_id), "consent.granted", context)
+                    .in_tenant(tenant_id)
+                    .target("client", client_id)
+                    .details(serde_json::json!({ "scope": request.scope }));
+                audit::record(&mut *tx, event).await?;
+                tx.commit().await
+            };
+            if let Err(e) = saved.await {
+                tracing::error!(error = %e, "cannot save consent");
+                return pages::internal_error();
+            }
+            issue_code(&state, &request, &session).await
+        }
+        Some("deny") => error_redirect(&state, &request, "access_denied", "the user denied access"),
+        _ => pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", "Choose Allow or Deny."),
+    }
+}
+
+async fn mfa_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthRequest,
+    mfa_token: &str,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    sso::form_page(state, headers, status, |csrf| pages::MfaCode {
+        tenant_name: &request.tenant.name,
+        client_name: &request.client.name,
+        hidden: request.hidden.clone(),
+        csrf,
+        mfa_token,
+        error,
+    })
+}
