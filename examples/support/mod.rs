@@ -4,6 +4,8 @@
 // Each example compiles this module on its own and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod connections;
+
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

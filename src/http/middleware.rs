@@ -6,6 +6,7 @@
 //! inside the header layers so a 500 from a panic carries them too.
 
 use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -18,7 +19,6 @@ use axum::response::IntoResponse;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tracing::{Span, field};
 
@@ -33,20 +33,20 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Wraps the router in every layer, in the order the module comment gives.
+/// Wraps the router in every layer, in the order the module comment gives. (Each
+/// `Router::layer` call boxes the routes' service once more, and every request clones and
+/// drops each box: the security headers are one layer for that reason.)
 pub fn apply(router: Router<AppState>, config: &Config) -> Router<AppState> {
     let mut router = router
-        .layer(middleware::from_fn(refuse_nul_in_uri))
-        .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async { ApiError::RequestTimeout }))
-                .timeout(config.request_timeout),
+                .timeout(config.request_timeout)
+                .layer(DefaultBodyLimit::max(config.body_limit))
+                .layer(middleware::from_fn(refuse_nul_in_uri)),
         )
-        .layer(CatchPanicLayer::custom(panic_response));
-    for (name, value) in security_headers(config) {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
-    }
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::map_response_with_state(Arc::new(security_headers(config)), add_security_headers));
     if let Some(cors) = cors_layer(&config.cors_origins) {
         router = router.layer(cors);
     }
@@ -59,6 +59,19 @@ pub fn apply(router: Router<AppState>, config: &Config) -> Router<AppState> {
                 .on_failure(()),
         )
         .layer(middleware::from_fn(request_id))
+}
+
+/// The defaults of [`security_headers`] on every answer that does not set its own.
+async fn add_security_headers(
+    axum::extract::State(headers): axum::extract::State<Arc<Vec<(HeaderName, HeaderValue)>>>,
+    mut response: Response<Body>,
+) -> Response<Body> {
+    for (name, value) in headers.iter() {
+        if !response.headers().contains_key(name) {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    response
 }
 
 /// One span per request. `tenant.id` is filled in by the tenant extractor when there is one.
