@@ -20,9 +20,7 @@ use crate::store;
 use crate::types::Timestamp;
 use crate::users::User;
 
-/// After the password step: the page to enrol an authenticator — the user's pending one if a
-/// password step already began one (a second sign-in, a resubmitted form: an app that scanned it
-/// keeps working), else a new one.
+/// After the password step: a new pending authenticator for the user, and the page to enrol it.
 pub(super) async fn begin(
     state: &AppState,
     headers: &HeaderMap,
@@ -32,11 +30,6 @@ pub(super) async fn begin(
     context: RequestContext,
 ) -> Response {
     let tenant = &request.tenant;
-    match mfa::pending_authenticator(state, tenant, &request.settings, user).await {
-        Ok(Some(view)) => return enrol_page(state, headers, request, mfa_token, &view, StatusCode::OK, None),
-        Ok(None) => {}
-        Err(_) => return pages::internal_error(),
-    }
     let Ok(new) = mfa::new_authenticator(state, tenant, &request.settings, user).await else {
         return pages::internal_error();
     };
