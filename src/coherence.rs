@@ -18,6 +18,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use sqlx::Any;
+use sqlx::pool::PoolConnection;
+
 use crate::app::AppStateInner;
 use crate::store;
 
@@ -25,8 +28,9 @@ use crate::store;
 /// instance can go unseen here.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Caches are trusted only while the epoch was read this recently.
-pub const TRUST_WINDOW: Duration = Duration::from_secs(1);
+/// Caches are trusted only while the last epoch read was sent this recently (three polls): an
+/// instance that cannot read the epoch stops answering from its caches this soon.
+pub const TRUST_WINDOW: Duration = Duration::from_millis(300);
 
 /// Whether this instance's view of the cache epoch is current.
 #[derive(Debug)]
@@ -94,34 +98,47 @@ impl Invalidations {
     }
 }
 
-/// Reads the cache epoch every [`POLL_INTERVAL`] until the application state is dropped.
+/// Reads the cache epoch every [`POLL_INTERVAL`] until the application state is dropped, on a
+/// connection of its own (a pool saturated by requests must not delay the poll, or the caches
+/// would be bypassed just when they help most).
 pub fn spawn_poller(state: &Arc<AppStateInner>) {
     let weak = Arc::downgrade(state);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(POLL_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut connection: Option<PoolConnection<Any>> = None;
         let mut failing = false;
         loop {
             tick.tick().await;
             let Some(state) = weak.upgrade() else { break };
             if state.store.pool().is_closed() {
-                break; // shutting down
+                break; // shutting down: give the connection back
             }
-            match store::system::cache_epoch(state.store.pool()).await {
+            // The read vouches for the caches from when it was sent, not from when it returned.
+            let sent_at = Instant::now();
+            let read = async {
+                let connection = match &mut connection {
+                    Some(connection) => connection,
+                    None => connection.insert(state.store.pool().acquire().await?),
+                };
+                store::system::cache_epoch(&mut **connection).await
+            };
+            match read.await {
                 Ok(epoch) => {
                     if state.coherence.epoch_moved(epoch) {
                         state.forget_cached_state();
                     }
-                    state.coherence.observe(epoch, Instant::now());
+                    state.coherence.observe(epoch, sent_at);
                     if std::mem::take(&mut failing) {
                         tracing::info!("reading the cache epoch again: caches back in use");
                     }
                 }
-                Err(e) if !failing => {
-                    failing = true;
-                    tracing::warn!(error = %e, "cannot read the cache epoch: caches unused until it can be read");
+                Err(e) => {
+                    connection = None;
+                    if !std::mem::replace(&mut failing, true) {
+                        tracing::warn!(error = %e, "cannot read the cache epoch: caches unused until it can be read");
+                    }
                 }
-                Err(_) => {}
             }
         }
     });

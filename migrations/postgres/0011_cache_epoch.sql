@@ -10,26 +10,63 @@ CREATE TABLE cache_epoch (
 );
 INSERT INTO cache_epoch (id, generation) VALUES (1, 0);
 
+-- Statement triggers see the statement's rows in transition tables, so a statement that changed
+-- nothing (an INSERT … ON CONFLICT DO NOTHING, an UPDATE matching no row) moves nothing: a
+-- client revoking the same token again must not empty every instance's caches.
 CREATE FUNCTION bump_cache_epoch() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE cache_epoch SET generation = generation + 1 WHERE id = 1;
+    IF EXISTS (SELECT 1 FROM changed_rows) THEN
+        UPDATE cache_epoch SET generation = generation + 1 WHERE id = 1;
+    END IF;
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER tenants_cache_epoch AFTER INSERT OR UPDATE OR DELETE ON tenants
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
-CREATE TRIGGER tenant_settings_cache_epoch AFTER INSERT OR UPDATE OR DELETE ON tenant_settings
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
-CREATE TRIGGER clients_cache_epoch AFTER INSERT OR UPDATE OR DELETE ON clients
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
-CREATE TRIGGER client_roles_cache_epoch AFTER INSERT OR UPDATE OR DELETE ON client_roles
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
-CREATE TRIGGER roles_cache_epoch AFTER INSERT OR UPDATE OR DELETE ON roles
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
-CREATE TRIGGER permissions_cache_epoch AFTER INSERT OR UPDATE OR DELETE ON permissions
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
-CREATE TRIGGER role_permissions_cache_epoch AFTER INSERT OR UPDATE OR DELETE ON role_permissions
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
-CREATE TRIGGER revoked_access_tokens_cache_epoch AFTER INSERT OR UPDATE OR DELETE ON revoked_access_tokens
-    FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER tenants_inserted_cache_epoch AFTER INSERT ON tenants
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER tenants_updated_cache_epoch AFTER UPDATE ON tenants
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER tenants_deleted_cache_epoch AFTER DELETE ON tenants
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER tenant_settings_inserted_cache_epoch AFTER INSERT ON tenant_settings
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER tenant_settings_updated_cache_epoch AFTER UPDATE ON tenant_settings
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER tenant_settings_deleted_cache_epoch AFTER DELETE ON tenant_settings
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER clients_inserted_cache_epoch AFTER INSERT ON clients
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER clients_updated_cache_epoch AFTER UPDATE ON clients
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER clients_deleted_cache_epoch AFTER DELETE ON clients
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER client_roles_inserted_cache_epoch AFTER INSERT ON client_roles
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER client_roles_updated_cache_epoch AFTER UPDATE ON client_roles
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER client_roles_deleted_cache_epoch AFTER DELETE ON client_roles
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER roles_inserted_cache_epoch AFTER INSERT ON roles
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER roles_updated_cache_epoch AFTER UPDATE ON roles
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER roles_deleted_cache_epoch AFTER DELETE ON roles
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER permissions_inserted_cache_epoch AFTER INSERT ON permissions
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER permissions_updated_cache_epoch AFTER UPDATE ON permissions
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER permissions_deleted_cache_epoch AFTER DELETE ON permissions
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER role_permissions_inserted_cache_epoch AFTER INSERT ON role_permissions
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER role_permissions_updated_cache_epoch AFTER UPDATE ON role_permissions
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER role_permissions_deleted_cache_epoch AFTER DELETE ON role_permissions
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER revoked_access_tokens_inserted_cache_epoch AFTER INSERT ON revoked_access_tokens
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER revoked_access_tokens_updated_cache_epoch AFTER UPDATE ON revoked_access_tokens
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+CREATE TRIGGER revoked_access_tokens_deleted_cache_epoch AFTER DELETE ON revoked_access_tokens
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();

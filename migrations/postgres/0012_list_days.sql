@@ -12,12 +12,6 @@ CREATE TABLE list_day_counts (
     CONSTRAINT list_day_counts_pkey PRIMARY KEY (tenant_id, list, day)
 );
 
-INSERT INTO list_day_counts (tenant_id, list, day, row_count)
-SELECT tenant_id, 'users', created_at / 86400, COUNT(*) FROM users GROUP BY tenant_id, created_at / 86400;
-INSERT INTO list_day_counts (tenant_id, list, day, row_count)
-SELECT tenant_id, 'audit_log', created_at / 86400, COUNT(*) FROM audit_log
-WHERE tenant_id IS NOT NULL GROUP BY tenant_id, created_at / 86400;
-
 CREATE FUNCTION list_days_in() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO list_day_counts AS c (tenant_id, list, day, row_count)
@@ -44,3 +38,11 @@ CREATE TRIGGER audit_log_days_in AFTER INSERT ON audit_log
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION list_days_in();
 CREATE TRIGGER audit_log_days_out AFTER DELETE ON audit_log
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION list_days_out();
+
+-- Counted after the triggers exist: creating them waits for writers in flight and holds new
+-- ones until this migration commits, so no row is counted twice or missed during a rolling deploy.
+INSERT INTO list_day_counts (tenant_id, list, day, row_count)
+SELECT tenant_id, 'users', created_at / 86400, COUNT(*) FROM users GROUP BY tenant_id, created_at / 86400;
+INSERT INTO list_day_counts (tenant_id, list, day, row_count)
+SELECT tenant_id, 'audit_log', created_at / 86400, COUNT(*) FROM audit_log
+WHERE tenant_id IS NOT NULL GROUP BY tenant_id, created_at / 86400;

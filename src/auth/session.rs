@@ -194,7 +194,8 @@ pub fn refresh_token_digest(token: &str) -> String {
 
 /// Refuses the access token `jti` from now on (until it expires): recorded for every instance,
 /// and this instance's cached answers about the tenant's tokens dropped at once (the others
-/// drop theirs at their next cache-epoch poll).
+/// drop theirs at their next cache-epoch poll). Revoking it again changes nothing and forgets
+/// nothing.
 pub async fn revoke_access_token(
     state: &AppState,
     tenant_id: TenantId,
@@ -202,7 +203,8 @@ pub async fn revoke_access_token(
     expires_at: Timestamp,
     now: Timestamp,
 ) -> sqlx::Result<()> {
-    store::sessions::revoke_access_token(state.store.pool(), tenant_id, jti, expires_at, now).await?;
-    state.clients.forget_tenant(tenant_id);
+    if store::sessions::revoke_access_token(state.store.pool(), tenant_id, jti, expires_at, now).await? {
+        state.clients.forget_tenant(tenant_id);
+    }
     Ok(())
 }

@@ -109,7 +109,7 @@ where
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/json"));
+            .is_some_and(is_json_media_type);
         let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge
@@ -129,6 +129,13 @@ where
         let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
         Ok(Self(Some(value)))
     }
+}
+
+/// `application/json` or a `+json` type (`application/merge-patch+json`), parameters aside — what
+/// axum's own `Json` accepts.
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Whether a JSON text holds the escape `\u0000` (a raw NUL byte is not valid JSON at all). No
@@ -153,7 +160,16 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::escapes_nul;
+    use super::{escapes_nul, is_json_media_type};
+
+    #[test]
+    fn json_and_plus_json_types_are_json() {
+        assert!(is_json_media_type("application/json"));
+        assert!(is_json_media_type("Application/JSON; charset=utf-8"));
+        assert!(is_json_media_type("application/merge-patch+json"));
+        assert!(!is_json_media_type("application/jsonx"));
+        assert!(!is_json_media_type("text/json"));
+    }
 
     #[test]
     fn only_an_escaped_nul_counts() {

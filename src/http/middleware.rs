@@ -186,29 +186,39 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     ApiError::internal(anyhow::anyhow!("handler panicked: {detail}")).into_response()
 }
 
-/// Unknown routes answer 404 in our shape.
-/// After a write through [`super::cached_state_routes`] this instance empties its caches, so its
-/// next request sees the change: when the handler's future ends — answered, failed, or dropped
-/// with the connection — which is after its transaction committed or rolled back. Other
-/// instances see the change at their next cache-epoch poll (the database's triggers bump it).
+/// After a successful write through [`super::cached_state_routes`] this instance empties its
+/// caches, so its next request sees the change; other instances see it at their next
+/// cache-epoch poll (the database's triggers move the epoch). Refused requests (no credentials,
+/// bad input) forget nothing, so they cannot be used to keep the caches empty. A handler dropped
+/// before it answered (the connection closed) may have committed: that forgets too.
 pub async fn forget_cached_state_after_writes(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: Request,
     next: Next,
 ) -> Response<Body> {
-    struct ForgetOnDrop(AppState);
-    impl Drop for ForgetOnDrop {
+    struct ForgetIfDropped(Option<AppState>);
+    impl Drop for ForgetIfDropped {
         fn drop(&mut self) {
-            self.0.forget_cached_state();
+            if let Some(state) = self.0.take() {
+                state.forget_cached_state();
+            }
         }
     }
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(request).await;
     }
-    let _forget = ForgetOnDrop(state);
-    next.run(request).await
+    let mut pending = ForgetIfDropped(Some(state));
+    let response = next.run(request).await;
+    let state = pending.0.take();
+    if response.status().is_success()
+        && let Some(state) = state
+    {
+        state.forget_cached_state();
+    }
+    response
 }
 
+/// Unknown routes answer 404 in our shape.
 pub async fn route_not_found() -> ApiError {
     ApiError::NotFound("route")
 }

@@ -64,7 +64,7 @@ impl ClientCache {
     }
 
     pub fn insert_client(&self, client: &AuthenticatedClient, read_at: Generation, now: Instant) {
-        self.insert(read_at, now, |entries| {
+        self.insert(read_at, |entries| {
             bounded(&mut entries.clients).insert(client.client.id.clone(), (client.clone(), now));
         });
     }
@@ -79,7 +79,7 @@ impl ClientCache {
     }
 
     pub fn insert_live_token(&self, tenant: TenantId, jti: &str, read_at: Generation, now: Instant) {
-        self.insert(read_at, now, |entries| {
+        self.insert(read_at, |entries| {
             bounded(&mut entries.live_tokens).insert(jti.to_string(), (tenant, now));
         });
     }
@@ -100,8 +100,9 @@ impl ClientCache {
 
     /// Stores an answer read at `read_at`, unless anything was invalidated since (the answer
     /// may predate the change) or the cache is not in use.
-    fn insert(&self, read_at: Generation, now: Instant, store: impl FnOnce(&mut Entries)) {
-        if !self.in_use(now) {
+    fn insert(&self, read_at: Generation, store: impl FnOnce(&mut Entries)) {
+        // Trusted now, after the read: the lookup's own start may be a poll older.
+        if !self.in_use(Instant::now()) {
             return;
         }
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
@@ -177,7 +178,9 @@ mod tests {
         cache.insert_live_token(tenant, "a", cache.generation(), now);
         let later = now + crate::coherence::TRUST_WINDOW + Duration::from_millis(5);
         assert!(!cache.token_is_live(tenant, "a", later));
-        cache.insert_live_token(tenant, "b", cache.generation(), later);
-        assert!(!cache.token_is_live(tenant, "b", now), "nothing stored while untrusted");
+        let never_polled = ClientCache::new(Arc::new(Coherence::default()));
+        never_polled.insert_live_token(tenant, "b", never_polled.generation(), now);
+        never_polled.coherence.observe(1, Instant::now());
+        assert!(!never_polled.token_is_live(tenant, "b", Instant::now()), "nothing stored while untrusted");
     }
 }

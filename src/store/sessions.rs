@@ -284,13 +284,14 @@ pub async fn find_refresh_token<'e>(
     .transpose()
 }
 
+/// Records `jti` as revoked; false when it already was.
 pub async fn revoke_access_token<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
     jti: &str,
     expires_at: Timestamp,
     now: Timestamp,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<bool> {
     sqlx::query(
         "INSERT INTO revoked_access_tokens (jti, tenant_id, expires_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $4) ON CONFLICT (jti) DO NOTHING",
@@ -301,7 +302,7 @@ pub async fn revoke_access_token<'e>(
     .bind(now.unix_seconds())
     .execute(db)
     .await
-    .map(|_| ())
+    .map(|done| done.rows_affected() == 1)
 }
 
 /// A session as the administration API lists it.

@@ -130,6 +130,24 @@ backend_tests! {
         assert_eq!(introspect("/oauth/revoke").await.unwrap().status(), 200);
         let after: Value = introspect("/oauth/introspect").await.unwrap().json().await.unwrap();
         assert_eq!(after, json!({ "active": false }));
+        let epoch = ovlt::store::system::cache_epoch(app.state.store.pool()).await.unwrap();
+        assert_eq!(introspect("/oauth/revoke").await.unwrap().status(), 200);
+        assert_eq!(ovlt::store::system::cache_epoch(app.state.store.pool()).await.unwrap(), epoch, "revoking again changes nothing, empties no cache");
+    }
+
+    async fn a_refused_write_forgets_nothing(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.create_tenant("acme", "Acme").await;
+        let client = create_client(&app, "acme", json!({ "scopes": ["invoices:read"] })).await;
+        caches_in_use(&app).await;
+        warm(&app, &client).await;
+
+        let path = format!("/clients/{}", client["id"].as_str().unwrap());
+        let anonymous = app.tenant(Method::DELETE, &path, "acme").send().await.unwrap();
+        assert_eq!(anonymous.status(), 401);
+
+        let cached = app.state.clients.client(client["client_id"].as_str().unwrap(), Instant::now());
+        assert!(cached.is_some(), "a request without credentials cannot empty the caches");
     }
 
     async fn a_change_through_another_instance_or_plain_sql_arrives_within_a_poll(backend: Backend) {
