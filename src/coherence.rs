@@ -1,11 +1,13 @@
 //! Keeping this instance's caches true to the database that several instances share
 //! (docs/decisions/0008-coherent-caches.md).
 //!
-//! Every write to cached state bumps one counter in the database, by trigger, in the writer's
-//! transaction (`cache_epoch`, migration 0011). Each instance reads it every
-//! [`POLL_INTERVAL`] and empties its caches when it moved, so a change through another instance
-//! is seen within one poll; a change through this instance empties them at once (the writer
-//! calls [`crate::app::AppStateInner::forget_cached_state`] after its commit). A cache is used
+//! Every write to cached state bumps a counter in the database, by trigger, in the writer's
+//! transaction (`cache_epoch`, migration 0011; revoked tokens have a counter of their own). Each
+//! instance reads them every [`POLL_INTERVAL`] and empties its caches when one moved — all of
+//! them for a change of state, only the live client tokens for a revocation — so a change
+//! through another instance is seen within one poll; a change through this instance empties
+//! them at once (the writer calls [`crate::app::AppStateInner::forget_cached_state`] after its
+//! commit). A cache is used
 //! only while the counter was read within [`TRUST_WINDOW`]: an instance that cannot read it
 //! (database unreachable, poller stalled) falls back to the database on every request rather
 //! than answer from state it can no longer vouch for.
@@ -23,6 +25,7 @@ use sqlx::pool::PoolConnection;
 
 use crate::app::AppStateInner;
 use crate::store;
+use crate::store::system::CacheEpoch;
 
 /// How often each instance reads the cache epoch: the longest a change made through another
 /// instance can go unseen here.
@@ -38,13 +41,27 @@ pub struct Coherence {
     started: Instant,
     /// Milliseconds after `started` of the last successful poll, plus one (0: never).
     last_poll: AtomicU64,
-    /// The epoch that poll read.
-    epoch: AtomicI64,
+    /// The epoch that poll read: its state and revocation counters.
+    state: AtomicI64,
+    revocations: AtomicI64,
+}
+
+/// What moved since the last poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moved {
+    Nothing,
+    Revocations,
+    State,
 }
 
 impl Default for Coherence {
     fn default() -> Self {
-        Self { started: Instant::now(), last_poll: AtomicU64::new(0), epoch: AtomicI64::new(i64::MIN) }
+        Self {
+            started: Instant::now(),
+            last_poll: AtomicU64::new(0),
+            state: AtomicI64::new(i64::MIN),
+            revocations: AtomicI64::new(i64::MIN),
+        }
     }
 }
 
@@ -59,8 +76,9 @@ impl Coherence {
 
     /// Records a poll that read `epoch` at `now`. When the epoch moved, the caller empties the
     /// caches first: a lookup may trust them again only after that.
-    pub(crate) fn observe(&self, epoch: i64, now: Instant) {
-        self.epoch.store(epoch, Ordering::Release);
+    pub(crate) fn observe(&self, epoch: CacheEpoch, now: Instant) {
+        self.state.store(epoch.state, Ordering::Release);
+        self.revocations.store(epoch.revocations, Ordering::Release);
         self.last_poll.store(self.millis(now), Ordering::Release);
     }
 
@@ -69,8 +87,14 @@ impl Coherence {
         now.saturating_duration_since(self.started).as_millis() as u64 + 1
     }
 
-    fn epoch_moved(&self, epoch: i64) -> bool {
-        self.epoch.load(Ordering::Acquire) != epoch
+    fn moved(&self, epoch: CacheEpoch) -> Moved {
+        if self.state.load(Ordering::Acquire) != epoch.state {
+            Moved::State
+        } else if self.revocations.load(Ordering::Acquire) != epoch.revocations {
+            Moved::Revocations
+        } else {
+            Moved::Nothing
+        }
     }
 }
 
@@ -125,8 +149,10 @@ pub fn spawn_poller(state: &Arc<AppStateInner>) {
             };
             match read.await {
                 Ok(epoch) => {
-                    if state.coherence.epoch_moved(epoch) {
-                        state.forget_cached_state();
+                    match state.coherence.moved(epoch) {
+                        Moved::State => state.forget_cached_state(),
+                        Moved::Revocations => state.clients.forget_live_tokens(None),
+                        Moved::Nothing => {}
                     }
                     state.coherence.observe(epoch, sent_at);
                     if std::mem::take(&mut failing) {
@@ -158,12 +184,14 @@ mod tests {
     fn trust_lasts_one_window_after_a_poll() {
         let coherence = Coherence::default();
         let polled = coherence.started + Duration::from_secs(10);
-        assert!(coherence.epoch_moved(7), "any epoch moves the unknown one");
-        coherence.observe(7, polled);
+        let epoch = CacheEpoch { state: 7, revocations: 3 };
+        assert_eq!(coherence.moved(epoch), Moved::State, "any epoch moves the unknown one");
+        coherence.observe(epoch, polled);
         assert!(coherence.trusted(polled + TRUST_WINDOW));
         assert!(!coherence.trusted(polled + TRUST_WINDOW + Duration::from_millis(2)));
-        assert!(!coherence.epoch_moved(7));
-        assert!(coherence.epoch_moved(8));
+        assert_eq!(coherence.moved(epoch), Moved::Nothing);
+        assert_eq!(coherence.moved(CacheEpoch { revocations: 4, ..epoch }), Moved::Revocations);
+        assert_eq!(coherence.moved(CacheEpoch { state: 8, revocations: 4 }), Moved::State);
     }
 
     #[test]

@@ -1,14 +1,20 @@
--- The cache epoch: one counter that every write to the state an instance caches (tenants and
--- their settings, clients and their roles, roles and permissions, revoked access tokens) bumps in
--- the same transaction, by trigger, so no write path, cascade or manual statement can miss it.
+-- The cache epoch: a counter that every write to the state an instance caches (tenants and their
+-- settings, clients and their roles, roles and permissions) bumps in the same transaction, by
+-- trigger, so no write path, cascade or manual statement can miss it.
 -- Every instance polls it (docs/decisions/0008-coherent-caches.md): a change through one
 -- instance empties the others' caches within one poll.
 
+-- A second counter moves with each revoked access token: it empties only the instances' lists of
+-- client tokens known live, so logouts do not make every instance re-read every client. Deleting
+-- a revocation (the hourly purge of expired ones) moves nothing: the caches hold only tokens
+-- found live, which a deleted revocation cannot make wrong.
+
 CREATE TABLE cache_epoch (
-    id          INTEGER NOT NULL CONSTRAINT cache_epoch_pkey PRIMARY KEY CHECK (id = 1),
-    generation  BIGINT  NOT NULL
+    id           INTEGER NOT NULL CONSTRAINT cache_epoch_pkey PRIMARY KEY CHECK (id = 1),
+    generation   BIGINT  NOT NULL,
+    revocations  BIGINT  NOT NULL
 );
-INSERT INTO cache_epoch (id, generation) VALUES (1, 0);
+INSERT INTO cache_epoch (id, generation, revocations) VALUES (1, 0, 0);
 
 -- Statement triggers see the statement's rows in transition tables, so a statement that changed
 -- nothing (an INSERT … ON CONFLICT DO NOTHING, an UPDATE matching no row) moves nothing: a
@@ -17,6 +23,15 @@ CREATE FUNCTION bump_cache_epoch() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM changed_rows) THEN
         UPDATE cache_epoch SET generation = generation + 1 WHERE id = 1;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION bump_revocation_epoch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM changed_rows) THEN
+        UPDATE cache_epoch SET revocations = revocations + 1 WHERE id = 1;
     END IF;
     RETURN NULL;
 END
@@ -65,8 +80,6 @@ CREATE TRIGGER role_permissions_updated_cache_epoch AFTER UPDATE ON role_permiss
 CREATE TRIGGER role_permissions_deleted_cache_epoch AFTER DELETE ON role_permissions
     REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
 CREATE TRIGGER revoked_access_tokens_inserted_cache_epoch AFTER INSERT ON revoked_access_tokens
-    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_revocation_epoch();
 CREATE TRIGGER revoked_access_tokens_updated_cache_epoch AFTER UPDATE ON revoked_access_tokens
-    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
-CREATE TRIGGER revoked_access_tokens_deleted_cache_epoch AFTER DELETE ON revoked_access_tokens
-    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_cache_epoch();
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION bump_revocation_epoch();

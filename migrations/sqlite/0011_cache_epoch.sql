@@ -1,15 +1,21 @@
--- The cache epoch: one counter that every write to the state an instance caches (tenants and
--- their settings, clients and their roles, roles and permissions, revoked access tokens) bumps in
--- the same transaction, by trigger, so no write path, cascade or manual statement can miss it
+-- The cache epoch: a counter that every write to the state an instance caches (tenants and their
+-- settings, clients and their roles, roles and permissions) bumps in the same transaction, by
+-- trigger, so no write path, cascade or manual statement can miss it
 -- (SQLite has only row triggers: a statement touching many rows bumps it once per row).
 -- Every instance polls it (docs/decisions/0008-coherent-caches.md): a change through one
 -- instance empties the others' caches within one poll.
 
+-- A second counter moves with each revoked access token: it empties only the instances' lists of
+-- client tokens known live, so logouts do not make every instance re-read every client. Deleting
+-- a revocation (the hourly purge of expired ones) moves nothing: the caches hold only tokens
+-- found live, which a deleted revocation cannot make wrong.
+
 CREATE TABLE cache_epoch (
-    id          INTEGER NOT NULL CONSTRAINT cache_epoch_pkey PRIMARY KEY CHECK (id = 1),
-    generation  BIGINT  NOT NULL
+    id           INTEGER NOT NULL CONSTRAINT cache_epoch_pkey PRIMARY KEY CHECK (id = 1),
+    generation   BIGINT  NOT NULL,
+    revocations  BIGINT  NOT NULL
 );
-INSERT INTO cache_epoch (id, generation) VALUES (1, 0);
+INSERT INTO cache_epoch (id, generation, revocations) VALUES (1, 0, 0);
 
 CREATE TRIGGER tenants_insert_cache_epoch AFTER INSERT ON tenants
 BEGIN UPDATE cache_epoch SET generation = generation + 1 WHERE id = 1; END;
@@ -54,8 +60,6 @@ BEGIN UPDATE cache_epoch SET generation = generation + 1 WHERE id = 1; END;
 CREATE TRIGGER role_permissions_delete_cache_epoch AFTER DELETE ON role_permissions
 BEGIN UPDATE cache_epoch SET generation = generation + 1 WHERE id = 1; END;
 CREATE TRIGGER revoked_access_tokens_insert_cache_epoch AFTER INSERT ON revoked_access_tokens
-BEGIN UPDATE cache_epoch SET generation = generation + 1 WHERE id = 1; END;
+BEGIN UPDATE cache_epoch SET revocations = revocations + 1 WHERE id = 1; END;
 CREATE TRIGGER revoked_access_tokens_update_cache_epoch AFTER UPDATE ON revoked_access_tokens
-BEGIN UPDATE cache_epoch SET generation = generation + 1 WHERE id = 1; END;
-CREATE TRIGGER revoked_access_tokens_delete_cache_epoch AFTER DELETE ON revoked_access_tokens
-BEGIN UPDATE cache_epoch SET generation = generation + 1 WHERE id = 1; END;
+BEGIN UPDATE cache_epoch SET revocations = revocations + 1 WHERE id = 1; END;

@@ -204,7 +204,7 @@ pub async fn revoke_access_token(
     now: Timestamp,
 ) -> sqlx::Result<()> {
     if store::sessions::revoke_access_token(state.store.pool(), tenant_id, jti, expires_at, now).await? {
-        state.clients.forget_tenant(tenant_id);
+        state.clients.forget_live_tokens(Some(tenant_id));
     }
     Ok(())
 }

@@ -84,12 +84,15 @@ impl ClientCache {
         });
     }
 
-    /// Drops the tenant's entries (a token of it was revoked through this instance).
-    pub fn forget_tenant(&self, tenant: TenantId) {
+    /// Drops the live tokens of `tenant` (one of its tokens was revoked through this instance),
+    /// or of every tenant (a revocation through another instance). Clients stay.
+    pub fn forget_live_tokens(&self, tenant: Option<TenantId>) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         self.invalidations.bump();
-        entries.clients.retain(|_, (client, _)| client.tenant.id != tenant);
-        entries.live_tokens.retain(|_, (owner, _)| *owner != tenant);
+        match tenant {
+            Some(tenant) => entries.live_tokens.retain(|_, (owner, _)| *owner != tenant),
+            None => entries.live_tokens.clear(),
+        }
     }
 
     pub fn forget_all(&self) {
@@ -127,10 +130,11 @@ fn bounded<V>(map: &mut HashMap<String, V>) -> &mut HashMap<String, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::system::CacheEpoch;
 
     fn cache_polled_at(now: Instant) -> ClientCache {
         let coherence = Arc::new(Coherence::default());
-        coherence.observe(1, now);
+        coherence.observe(CacheEpoch { state: 1, revocations: 1 }, now);
         ClientCache::new(coherence)
     }
 
@@ -151,22 +155,22 @@ mod tests {
         let cache = cache_polled_at(now);
         let tenant = TenantId::new();
         let read_at = cache.generation();
-        cache.forget_tenant(tenant);
+        cache.forget_live_tokens(Some(tenant));
         cache.insert_live_token(tenant, "jti-1", read_at, now);
         assert!(!cache.token_is_live(tenant, "jti-1", now));
     }
 
     #[test]
-    fn forgetting_a_tenant_keeps_the_others() {
+    fn forgetting_a_tenants_tokens_keeps_the_others() {
         let now = Instant::now();
         let cache = cache_polled_at(now);
         let (tenant, other) = (TenantId::new(), TenantId::new());
         cache.insert_live_token(tenant, "a", cache.generation(), now);
         cache.insert_live_token(other, "b", cache.generation(), now);
-        cache.forget_tenant(tenant);
+        cache.forget_live_tokens(Some(tenant));
         assert!(!cache.token_is_live(tenant, "a", now));
         assert!(cache.token_is_live(other, "b", now));
-        cache.forget_all();
+        cache.forget_live_tokens(None);
         assert!(!cache.token_is_live(other, "b", now));
     }
 
@@ -180,7 +184,7 @@ mod tests {
         assert!(!cache.token_is_live(tenant, "a", later));
         let never_polled = ClientCache::new(Arc::new(Coherence::default()));
         never_polled.insert_live_token(tenant, "b", never_polled.generation(), now);
-        never_polled.coherence.observe(1, Instant::now());
+        never_polled.coherence.observe(CacheEpoch { state: 1, revocations: 1 }, Instant::now());
         assert!(!never_polled.token_is_live(tenant, "b", Instant::now()), "nothing stored while untrusted");
     }
 }

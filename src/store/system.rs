@@ -18,7 +18,15 @@ pub async fn claim_once<'e>(db: impl Executor<'e, Database = Any>, key: &str, no
     Ok(result.rows_affected() == 1)
 }
 
-/// The cache epoch (migration 0011): moves whenever state that instances cache is written.
-pub async fn cache_epoch<'e>(db: impl Executor<'e, Database = Any>) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT generation FROM cache_epoch WHERE id = 1").fetch_one(db).await
+/// The cache epoch (migration 0011): `state` moves whenever state that instances cache is
+/// written, `revocations` whenever an access token is revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct CacheEpoch {
+    #[sqlx(rename = "generation")]
+    pub state: i64,
+    pub revocations: i64,
+}
+
+pub async fn cache_epoch<'e>(db: impl Executor<'e, Database = Any>) -> sqlx::Result<CacheEpoch> {
+    sqlx::query_as("SELECT generation, revocations FROM cache_epoch WHERE id = 1").fetch_one(db).await
 }

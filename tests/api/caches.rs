@@ -174,6 +174,35 @@ backend_tests! {
         within_a_poll(|| async { client_token(&sibling, &other, &[]).await == Err(401) }).await;
     }
 
+    async fn a_revocation_elsewhere_ends_the_token_within_a_poll_and_keeps_clients_cached(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let tenant = app.create_tenant("acme", "Acme").await;
+        let tenant_id = ovlt::tenants::TenantId::parse(tenant["id"].as_str().unwrap()).unwrap();
+        let client = create_client(&app, "acme", json!({ "scopes": ["invoices:read"] })).await;
+        let sibling = app.spawn_sibling(|_| {}).await;
+        caches_in_use(&sibling).await;
+        let body: Value = token_request(&app, &client, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
+        let token = body["access_token"].as_str().unwrap();
+        let jti = claims_of(token)["jti"].as_str().unwrap().to_string();
+        let call = |on: &TestApp, path: &str| {
+            on.request(Method::POST, path)
+                .basic_auth(client["client_id"].as_str().unwrap(), client["client_secret"].as_str())
+                .form(&[("token", token)])
+                .send()
+        };
+        let active: Value = call(&sibling, "/oauth/introspect").await.unwrap().json().await.unwrap();
+        assert_eq!(active["active"], true);
+        assert!(sibling.state.clients.token_is_live(tenant_id, &jti, Instant::now()));
+
+        assert_eq!(call(&app, "/oauth/revoke").await.unwrap().status(), 200);
+
+        within_a_poll(|| async { !sibling.state.clients.token_is_live(tenant_id, &jti, Instant::now()) }).await;
+        let still = sibling.state.clients.client(client["client_id"].as_str().unwrap(), Instant::now());
+        assert!(still.is_some(), "a revocation empties the live tokens, not the clients");
+        let inactive: Value = call(&sibling, "/oauth/introspect").await.unwrap().json().await.unwrap();
+        assert_eq!(inactive, json!({ "active": false }));
+    }
+
     async fn every_write_to_cached_state_moves_the_epoch(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         app.create_tenant("acme", "Acme").await;
@@ -197,7 +226,12 @@ backend_tests! {
                 .await
                 .unwrap();
             assert!(touched.rows_affected() > 0, "{table} has a row of acme");
-            assert!(ovlt::store::system::cache_epoch(pool).await.unwrap() > before, "{table} moves the epoch");
+            let after = ovlt::store::system::cache_epoch(pool).await.unwrap();
+            if table == "revoked_access_tokens" {
+                assert_eq!((after.state, after.revocations), (before.state, before.revocations + 1), "a revocation moves only its own counter");
+            } else {
+                assert!(after.state > before.state, "{table} moves the epoch");
+            }
         }
         let unrelated = ovlt::store::system::cache_epoch(pool).await.unwrap();
         app.register("acme", "ann@acme.test").await;
