@@ -7,10 +7,9 @@
 //! them for a change of state, only the live client tokens for a revocation — so a change
 //! through another instance is seen within one poll; a change through this instance empties
 //! them at once (the writer calls [`crate::app::AppStateInner::forget_cached_state`] after its
-//! commit). A cache is used
-//! only while the counter was read within [`TRUST_WINDOW`]: an instance that cannot read it
-//! (database unreachable, poller stalled) falls back to the database on every request rather
-//! than answer from state it can no longer vouch for.
+//! commit). A cache is used only while the epoch was read within [`TRUST_WINDOW`]: an instance
+//! that cannot read it (database unreachable, poller stalled) falls back to the database on
+//! every request rather than answer from state it can no longer vouch for.
 //!
 //! A lookup that read the database before an invalidation must not store its (possibly stale)
 //! answer afterwards: caches count their invalidations ([`Invalidations`]); a lookup takes a
@@ -39,7 +38,7 @@ pub const TRUST_WINDOW: Duration = Duration::from_millis(300);
 #[derive(Debug)]
 pub struct Coherence {
     started: Instant,
-    /// Milliseconds after `started` of the last successful poll, plus one (0: never).
+    /// Milliseconds after `started` at which the last successful poll was sent, plus one (0: never).
     last_poll: AtomicU64,
     /// The epoch that poll read: its state and revocation counters.
     state: AtomicI64,
