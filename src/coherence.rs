@@ -19,8 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::Any;
-use sqlx::pool::PoolConnection;
+use sqlx::{AnyConnection, Connection};
 
 use crate::app::AppStateInner;
 use crate::store;
@@ -122,29 +121,30 @@ impl Invalidations {
 }
 
 /// Reads the cache epoch every [`POLL_INTERVAL`] until the application state is dropped, on a
-/// connection of its own (a pool saturated by requests must not delay the poll, or the caches
-/// would be bypassed just when they help most).
+/// connection of its own outside the pool: a pool saturated by requests must not delay the
+/// poll (the caches would be bypassed just when they help most), and the poll must not take a
+/// pooled connection from requests (a pool may have a single one).
 pub fn spawn_poller(state: &Arc<AppStateInner>) {
     let weak = Arc::downgrade(state);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(POLL_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut connection: Option<PoolConnection<Any>> = None;
+        let mut connection: Option<AnyConnection> = None;
         let mut failing = false;
         loop {
             tick.tick().await;
             let Some(state) = weak.upgrade() else { break };
             if state.store.pool().is_closed() {
-                break; // shutting down: give the connection back
+                break; // shutting down
             }
             // The read vouches for the caches from when it was sent, not from when it returned.
             let sent_at = Instant::now();
             let read = async {
                 let connection = match &mut connection {
                     Some(connection) => connection,
-                    None => connection.insert(state.store.pool().acquire().await?),
+                    None => connection.insert(AnyConnection::connect(&state.config.effective_database_url()).await?),
                 };
-                store::system::cache_epoch(&mut **connection).await
+                store::system::cache_epoch(&mut *connection).await
             };
             match read.await {
                 Ok(epoch) => {

@@ -203,6 +203,16 @@ backend_tests! {
         assert_eq!(inactive, json!({ "active": false }));
     }
 
+    async fn the_poll_takes_no_connection_from_a_pool_of_one(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |c| c.db_max_connections = 1).await;
+        app.create_tenant("acme", "Acme").await;
+        let client = create_client(&app, "acme", json!({ "scopes": ["invoices:read"] })).await;
+        caches_in_use(&app).await;
+
+        warm(&app, &client).await;
+        assert_eq!(app.request(Method::GET, "/ready").send().await.unwrap().status(), 200);
+    }
+
     async fn every_write_to_cached_state_moves_the_epoch(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         app.create_tenant("acme", "Acme").await;
