@@ -272,6 +272,11 @@ impl Op {
         self.error(429, &["rate_limited"])
     }
 
+    /// A hosted form's 429: a page for a person, with `Retry-After`.
+    pub fn page_rate_limited(self) -> Self {
+        self.html(429, "A page: too many requests from this network; Retry-After says when to try again.")
+    }
+
     /// The finished operation object.
     pub fn build(mut self) -> Value {
         // Every operation can fail on the server's side.

@@ -46,12 +46,12 @@ fn authorization_answers(op: Op) -> Op {
 }
 
 /// A hosted password-recovery page: public, HTML, its tenant named by the `tenant` parameter,
-/// rate-limited per IP like /auth (the 429 is JSON).
+/// rate-limited per IP like /auth (the 429 is a page).
 fn hosted_recovery(op: Op) -> Op {
     op.security(Auth::Public)
         .html_pages()
         .html(404, "An error page: the tenant parameter names no active tenant.")
-        .rate_limited()
+        .page_rate_limited()
 }
 
 fn user_id(op: Op) -> Op {
@@ -543,7 +543,7 @@ fn auth() -> Vec<Op> {
                 .describe(
                     "A correct password starts the browser's SSO session (cookie) and the authorization carries \
                      on (MFA form, consent form or redirect); anything else shows the form again with what went \
-                     wrong (400, 401, 403). Rate-limited per IP like /auth (the 429 is JSON).",
+                     wrong (400, 401, 403). Rate-limited per IP like /auth (the 429 is a page).",
                 )
                 .security(Auth::Public)
                 .form_body(hosted_form(
@@ -558,12 +558,12 @@ fn auth() -> Vec<Op> {
         .html(400, "The sign-in form again (an expired form, a missing email or password), or an error page.")
         .html(401, "The sign-in form again: incorrect email or password.")
         .html(403, "The sign-in form again: a suspended or unverified account.")
-        .rate_limited(),
+        .page_rate_limited(),
         authorization_answers(
             Op::new("post", "/oauth/mfa", "hostedMfa", "oauth", "The hosted second-factor form.")
                 .describe(
                     "Takes the authenticator's six digits or a backup code; the mfa_token from the password step \
-                     rides in a hidden field. Rate-limited per IP like /auth (the 429 is JSON).",
+                     rides in a hidden field. Rate-limited per IP like /auth (the 429 is a page).",
                 )
                 .security(Auth::Public)
                 .form_body(hosted_form(
@@ -577,13 +577,13 @@ fn auth() -> Vec<Op> {
         )
         .html(400, "The MFA form again (no code), the sign-in form (an expired form or sign-in), or an error page.")
         .html(401, "The MFA form again: a wrong or used code.")
-        .rate_limited(),
+        .page_rate_limited(),
         Op::new("post", "/oauth/mfa/enrol", "hostedMfaEnrol", "oauth", "The hosted authenticator enrolment form.")
                 .describe(
                     "Shown after the password when the tenant's mfa_policy is required and the user has no \
                      authenticator: the first six digits from the new authenticator turn MFA on, start the SSO \
                      session and show the ten backup codes once, with a button that carries on with the \
-                     authorization. Rate-limited per IP like /auth (the 429 is JSON).",
+                     authorization. Rate-limited per IP like /auth (the 429 is a page).",
                 )
                 .security(Auth::Public)
                 .form_body(hosted_form(
@@ -598,7 +598,7 @@ fn auth() -> Vec<Op> {
         .html(200, "The backup codes page (with the SSO session cookie).")
         .html(400, "The enrolment form again (not six digits), the sign-in form (an expired form or sign-in), or an error page.")
         .html(401, "The enrolment form again: a wrong code.")
-        .rate_limited(),
+        .page_rate_limited(),
         hosted_recovery(
             Op::new(
                 "get",

@@ -344,14 +344,15 @@ backend_tests! {
         app.create_tenant("acme", "Acme").await;
         let tenant = tenant_id(&app, "acme").await.to_string();
         let pool = app.state.store.pool();
-        // 300 users and 300 audit rows over six days, two rows in each second used (ties are
-        // ordered by id), then every seventh user deleted.
-        let users = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) \
+        // 6,000 users and 6,000 audit rows over 104 days, two rows in each second used (ties are
+        // ordered by id), then the users whose number ends in 7 deleted: pages deep enough to be found
+        // by day.
+        let users = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 6000) \
              INSERT INTO users (id, tenant_id, email, email_normalized, email_verified, status, mfa_enabled, failed_logins, created_at, updated_at) \
              SELECT '00000000-0000-7000-8000-' || (100000000000 + i), $1, 'u' || i || '@days.test', 'u' || i || '@days.test', \
              1 = 0, 'active', 1 = 0, 0, 1700000000 + (i / 2) * 3001, 1 FROM n";
         sqlx::query(users).bind(&tenant).execute(pool).await.unwrap();
-        let audit = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) \
+        let audit = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 6000) \
              INSERT INTO audit_log (id, tenant_id, actor_type, actor_id, action, target_type, target_id, created_at, updated_at) \
              SELECT 'day' || i, $1, 'user', 'u' || i, 'login.succeeded', 'session', 's' || i, 1700000000 + (i / 2) * 3001, 1 FROM n";
         sqlx::query(audit).bind(&tenant).execute(pool).await.unwrap();
@@ -365,7 +366,7 @@ backend_tests! {
             assert_eq!(counted, expected.len() as i64, "{table}: the days count every row");
             let mut walked = Vec::new();
             for page in 1.. {
-                let request = admin_in(&app, Method::GET, &format!("{path}?per_page=17&page={page}"), "acme");
+                let request = admin_in(&app, Method::GET, &format!("{path}?per_page=100&page={page}"), "acme");
                 let body: Value = request.send().await.unwrap().json().await.unwrap();
                 let rows = body["data"].as_array().unwrap();
                 if rows.is_empty() {
