@@ -103,7 +103,7 @@ impl App {
             .await
             .context("cannot connect to the database")?;
         store.migrate().await.context("cannot apply database migrations")?;
-        let passwords = PasswordHasher::for_this_machine();
+        let passwords = PasswordHasher::with_queue(crypto::password::hashing_threads(), config.password_hash_queue);
         let admin = config.bootstrap_admin.as_ref().map(|(email, password)| (email.as_str(), password.expose()));
         tenants::bootstrap(&store, &config.bootstrap_tenant_slug, admin, &passwords)
             .await

@@ -207,6 +207,7 @@ pub fn describe(config: &Config) -> String {
         ("OVLT_BOOTSTRAP_TENANT_SLUG", config.bootstrap_tenant_slug.clone()),
         ("OVLT_REQUEST_TIMEOUT_SECONDS", config.request_timeout.as_secs().to_string()),
         ("OVLT_DB_MAX_CONNECTIONS", config.db_max_connections.to_string()),
+        ("OVLT_PASSWORD_HASH_QUEUE", config.password_hash_queue.to_string()),
         ("OVLT_TENANT_CACHE_TTL_MS", config.tenant_cache_ttl.as_millis().to_string()),
     ];
     let mut out = String::from("configuration is valid\n");

@@ -157,6 +157,10 @@ impl IntoResponse for ApiError {
             Self::RateLimited { retry_after_secs } => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
+            // Overload and outages pass; a client may try again shortly (RFC 9110 §10.2.3).
+            Self::Unavailable(_) => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
             // RFC 6750 §3.
             Self::InvalidToken => {
                 response

@@ -1,10 +1,13 @@
 //! `Authorization: Bearer <access token>` as an extractor (RFC 6750).
 //!
-//! A request gets a [`CurrentUser`] only when the token's signature, issuer, audience, type
-//! (`at+jwt`) and expiry are right, its tenant is the tenant the request addresses, and its
-//! session is still live and the token not revoked — read from the database on every request,
-//! so a logout or revocation is seen by every instance at once. Anything else is 401
-//! `invalid_token` with a `WWW-Authenticate` header; a bad token is never "anonymous".
+//! A request gets a [`CurrentUser`] only when the token's signature, issuer, type (`at+jwt`)
+//! and expiry are right, it is meant for ovlt's own API (a direct `/auth` token, or one granted
+//! the `ovlt:api` scope: [`AccessClaims::is_for_ovlt_api`]), its tenant is the tenant the
+//! request addresses, and its session is still live and the token not revoked — read from the
+//! database on every request, so a logout or revocation is seen by every instance at once.
+//! Anything else is 401 `invalid_token` with a `WWW-Authenticate` header; a bad token is never
+//! "anonymous". An access token issued to any other client is good for that client's own
+//! purposes and for userinfo, never for managing the tenant.
 
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
@@ -41,7 +44,7 @@ impl FromRequestParts<AppState> for CurrentUser {
 pub async fn authenticate(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -> Result<CurrentUser, ApiError> {
     let token = bearer_token(headers).ok_or(ApiError::InvalidToken)?;
     let claims = verify_access_token(state, token).await.ok_or(ApiError::InvalidToken)?;
-    if claims.tid != tenant.id.to_string() {
+    if claims.tid != tenant.id.to_string() || !claims.is_for_ovlt_api(&state.config.issuer) {
         return Err(ApiError::InvalidToken);
     }
     // Tokens without a session are a client's own (client_credentials): no user here.
@@ -64,12 +67,14 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
 }
 
-/// Verifies an access token's signature and claims (not its session): RS256, our issuer and
-/// audience, `typ: at+jwt`, unexpired.
+/// Verifies an access token's signature and claims (not its session): RS256, our issuer,
+/// `typ: at+jwt`, unexpired, an `aud` present. Any audience: what the token may do is for the
+/// caller to decide (ovlt's API: [`authenticate`]; userinfo, introspection, revocation: any of
+/// the tenant's tokens).
 pub async fn verify_access_token(state: &AppState, token: &str) -> Option<AccessClaims> {
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_issuer(&[&state.config.issuer]);
-    validation.set_audience(&[&state.config.issuer]);
+    validation.validate_aud = false;
     validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
     validation.leeway = 0;
     let data = state.keys.verify::<AccessClaims>(token, &validation).await.ok()?;

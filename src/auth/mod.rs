@@ -94,7 +94,7 @@ pub async fn register(
         return Err(ApiError::validation(fields));
     };
 
-    let password_hash = state.passwords.hash(password).await.map_err(ApiError::internal)?;
+    let password_hash = state.passwords.hash(password).await?;
     let user = User::new(tenant.id, email, name, Some(password_hash), false);
     let mut tx = state.store.begin().await?;
     store::users::insert_user(&mut *tx, &user).await?;
@@ -130,8 +130,9 @@ pub async fn login(
         return Err(ApiError::validation(fields));
     };
     let settings = settings::load(&state.store, tenant.id).await?;
-    let user = verify_password_login(&state, &tenant, &settings, email, password, &context).await?;
-    let amr = match mfa::after_password(&state, &tenant, &settings, &user, inline, &context).await? {
+    let PasswordChecked { user, attempts } =
+        verify_password_login(&state, &tenant, &settings, email, password, &context).await?;
+    let amr = match mfa::after_password(&state, &tenant, &settings, &user, attempts, inline, &context).await? {
         mfa::NextStep::SignedIn { amr } => amr,
         mfa::NextStep::Challenge { mfa_token } => {
             return Ok(Json(serde_json::json!({ "mfa_required": true, "mfa_token": mfa_token })).into_response());
@@ -171,10 +172,18 @@ pub(crate) async fn open_session(
     Ok(issued)
 }
 
+/// A correct password: the user allowed to sign in, and the sign-in attempts counted in the
+/// lockout window, this one included (a second factor sent with it is limited by them).
+pub struct PasswordChecked {
+    pub user: User,
+    pub attempts: Option<i64>,
+}
+
 /// Checks an email and password for a sign-in (`/auth/login` and the hosted sign-in page) and
 /// returns the user allowed to sign in. An unknown email, a wrong password and a locked account
 /// answer the same `invalid_credentials` after the same work (one Argon2id verify each);
-/// failures are audited.
+/// failures are audited. A password over the length any password may have is refused before
+/// anything is counted or hashed.
 pub async fn verify_password_login(
     state: &AppState,
     tenant: &Tenant,
@@ -182,7 +191,8 @@ pub async fn verify_password_login(
     email: &str,
     password: &str,
     context: &RequestContext,
-) -> ApiResult<User> {
+) -> ApiResult<PasswordChecked> {
+    crate::crypto::password::check_length(password)?;
     let now = Timestamp::now();
     let pool = state.store.pool();
 
@@ -194,7 +204,7 @@ pub async fn verify_password_login(
         store::users::count_login_attempt(pool, tenant.id, attempt_id, settings.lockout_window_seconds, now).await?;
     let locked = users::over_lockout_threshold(attempts, settings);
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let password_ok = state.passwords.verify(password, stored_hash).await.map_err(ApiError::internal)?;
+    let password_ok = state.passwords.verify(password, stored_hash).await?;
     let failure = |action: &'static str, user: Option<&User>| {
         let mut event =
             AuditEvent::new(Actor::Anonymous, action, context.clone()).in_tenant(tenant.id).outcome("failure");
@@ -235,7 +245,7 @@ pub async fn verify_password_login(
         .await?;
         return Err(ApiError::EmailNotVerified);
     }
-    Ok(user)
+    Ok(PasswordChecked { user, attempts })
 }
 
 /// `POST /auth/refresh` (holder of a refresh token, in the body or the session cookie) → a new

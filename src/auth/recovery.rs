@@ -295,7 +295,7 @@ pub(super) async fn apply_reset(
     if let Err(why) = users::check_password_history(state, &settings, &user, password).await? {
         return Err(ApiError::validation(FieldErrors::from([("password".into(), why)])));
     }
-    let hash = state.passwords.hash(password).await.map_err(ApiError::internal)?;
+    let hash = state.passwords.hash(password).await?;
 
     let mut tx = state.store.begin().await?;
     if !store::codes::consume_code(&mut *tx, tenant.id, &live.id, now).await? {

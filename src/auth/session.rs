@@ -24,6 +24,31 @@ id_type!(
 pub const DIRECT_CLIENT_ID: &str = "ovlt";
 /// The scope of tokens issued by `/auth/*` directly.
 pub const DIRECT_SCOPE: &str = "openid profile email";
+/// The scope that makes an OAuth access token a credential for ovlt's own API (`/users`,
+/// `/clients`, `/users/me`, …), as far as its user's roles allow. Only first-party clients may
+/// list it, only a tenant admin may give it to them, and it is granted only when requested by
+/// name. docs/decisions/0009.
+pub const OVLT_API_SCOPE: &str = "ovlt:api";
+
+/// The `aud` of a session's access tokens (RFC 9068 §3): ovlt's own API — named by the issuer —
+/// for direct `/auth` tokens and for tokens granted [`OVLT_API_SCOPE`]; otherwise the client the
+/// token was issued to, which is all it is good for (and userinfo, with `openid`).
+pub fn access_audience(issuer: &str, client_id: Option<&str>, scope: &str) -> String {
+    match client_id {
+        Some(client_id) if !crate::oauth::has_scope(scope, OVLT_API_SCOPE) => client_id.to_string(),
+        _ => issuer.to_string(),
+    }
+}
+
+impl AccessClaims {
+    /// Whether ovlt's own API accepts this token: meant for it (`aud` is the issuer) and issued
+    /// by `/auth` directly or with the ovlt-API scope. Other clients' tokens are refused there
+    /// even when their user is an admin.
+    pub fn is_for_ovlt_api(&self, issuer: &str) -> bool {
+        self.aud == issuer
+            && (self.client_id == DIRECT_CLIENT_ID || crate::oauth::has_scope(&self.scope, OVLT_API_SCOPE))
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -121,7 +146,13 @@ pub struct TokenLifetimes {
 
 impl TokenLifetimes {
     pub fn of_tenant(settings: &TenantSettings) -> Self {
-        Self { access: settings.access_token_ttl_seconds, refresh: Some(settings.refresh_token_ttl_seconds) }
+        Self::new(settings, settings.access_token_ttl_seconds, Some(settings.refresh_token_ttl_seconds))
+    }
+
+    /// An access lifetime cut to the session's idle timeout: a session left idle ends then, and
+    /// so must every access token it issued (docs/decisions/0009).
+    pub fn new(settings: &TenantSettings, access: i64, refresh: Option<i64>) -> Self {
+        Self { access: access.min(settings.session_idle_timeout_seconds), refresh }
     }
 }
 
@@ -158,19 +189,22 @@ pub async fn issue_tokens(
         refresh = Some(token);
         refresh_max_age = expires.0 - now.0;
     }
-    let ttl = lifetimes.access;
+    // An access token never outlives its session: not its absolute end, and (through
+    // `TokenLifetimes`) not the idle deadline that this issue, a use of the session, sets.
+    let ttl = lifetimes.access.min(session.expires_at.0 - now.0).max(0);
     // Read at every issue, so a role change applies from the next token.
     let (roles, permissions) = store::rbac::user_grants(&mut **tx, session.tenant_id, session.user_id).await?;
+    let scope = session.scope.clone().unwrap_or_else(|| DIRECT_SCOPE.to_string());
     let claims = AccessClaims {
         iss: state.config.issuer.clone(),
         sub: session.user_id.to_string(),
-        aud: state.config.issuer.clone(),
+        aud: access_audience(&state.config.issuer, session.client_id.as_deref(), &scope),
         exp: now.0 + ttl,
         iat: now.0,
         jti: uuid::Uuid::now_v7().to_string(),
         tid: session.tenant_id.to_string(),
         client_id: session.client_id.clone().unwrap_or_else(|| DIRECT_CLIENT_ID.to_string()),
-        scope: session.scope.clone().unwrap_or_else(|| DIRECT_SCOPE.to_string()),
+        scope,
         sid: Some(session.id.to_string()),
         roles,
         permissions,

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent, RequestContext};
+use crate::auth::session::OVLT_API_SCOPE;
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{Json, Path, nullable};
@@ -146,6 +147,9 @@ pub async fn create_client(
         updated_at: now,
     };
     apply(&state, &mut row, body, true)?;
+    if row.first_party || row.allows_ovlt_api() {
+        access.require_tenant_admin(state.store.pool(), "create a first-party client").await?;
+    }
     let secret = confidential.then(crypto::random_token);
     row.secret_hash = secret.as_deref().map(crypto::sha256_hex);
     let mut tx = state.store.begin().await?;
@@ -172,7 +176,13 @@ pub async fn update_client(
     let tenant_id = access.tenant.id;
     let mut tx = state.store.begin().await?;
     let mut row = locked_client(&mut tx, tenant_id, &id.to_string()).await?;
+    let before = row.clone();
     apply(&state, &mut row, body, false)?;
+    if before.allows_ovlt_api() || (row.first_party && !before.first_party) || row.allows_ovlt_api() {
+        access
+            .require_tenant_admin(&mut *tx, "make a client first-party or change one that acts on ovlt's API")
+            .await?;
+    }
     row.updated_at = Timestamp::now();
     store::clients::update_client(&mut *tx, &row).await?;
     let event = AuditEvent::new(access.actor, "client.updated", context).in_tenant(tenant_id).target("client", &row.id);
@@ -191,6 +201,7 @@ pub async fn delete_client(
     let tenant_id = access.tenant.id;
     let id = id.to_string();
     let mut tx = state.store.begin().await?;
+    guard_api_client(&access, &mut tx, &id).await?;
     if !store::clients::deactivate_client(&mut tx, tenant_id, &id, Timestamp::now()).await? {
         return Err(ApiError::NotFound("client"));
     }
@@ -210,6 +221,9 @@ pub async fn rotate_secret(
     let tenant_id = access.tenant.id;
     let mut tx = state.store.begin().await?;
     let mut row = locked_client(&mut tx, tenant_id, &id.to_string()).await?;
+    if row.allows_ovlt_api() {
+        access.require_tenant_admin(&mut *tx, "change a client that acts on ovlt's API").await?;
+    }
     if !row.is_confidential() {
         return Err(ApiError::invalid_payload("a public client has no secret"));
     }
@@ -222,6 +236,15 @@ pub async fn rotate_secret(
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
     Ok(Json(SecretResponse { client_secret: secret }))
+}
+
+/// Deleting a client that acts on ovlt's API is a tenant admin's decision, as creating it was.
+async fn guard_api_client(access: &Manage<ClientsWrite>, tx: &mut Tx, id: &str) -> ApiResult<()> {
+    let client = store::clients::find_client(&mut **tx, access.tenant.id, id).await?;
+    if client.is_some_and(|c| c.allows_ovlt_api()) {
+        access.require_tenant_admin(&mut **tx, "delete a client that acts on ovlt's API").await?;
+    }
+    Ok(())
 }
 
 /// A live client, read under its row lock in `tx` (so that changes made from it are not lost).
@@ -278,6 +301,9 @@ fn apply(state: &AppState, row: &mut ClientRow, body: ClientRequest, creating: b
     }
     if let Some(first_party) = body.first_party {
         row.first_party = first_party;
+    }
+    if row.allows_scope(OVLT_API_SCOPE) && !row.first_party {
+        fields.insert("scopes".into(), format!("{OVLT_API_SCOPE} is for first-party clients only"));
     }
     if let Some(ttl) = body.access_token_ttl_seconds {
         row.access_token_ttl_seconds = ttl;

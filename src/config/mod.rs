@@ -147,6 +147,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// `OVLT_DB_MAX_CONNECTIONS`: the database pool size (default 10).
     pub db_max_connections: u32,
+    /// `OVLT_PASSWORD_HASH_QUEUE`: password checks that may wait for a hashing thread before
+    /// more are answered 503 (default 32 per core).
+    pub password_hash_queue: usize,
     /// `OVLT_TENANT_CACHE_TTL_MS`: how long a resolved tenant is cached (default and max 5000).
     pub tenant_cache_ttl: Duration,
     /// Outgoing email: `OVLT_SMTP_URL`, or `OVLT_SMTP_HOST` with `_PORT`, `_USERNAME`,
@@ -285,6 +288,9 @@ impl Config {
         let timeout_secs =
             parse_number("OVLT_REQUEST_TIMEOUT_SECONDS", var("OVLT_REQUEST_TIMEOUT_SECONDS"), 30, 1..=3600)?;
         let db_max_connections = parse_number("OVLT_DB_MAX_CONNECTIONS", var("OVLT_DB_MAX_CONNECTIONS"), 10, 1..=1000)?;
+        let default_queue = crate::crypto::password::hashing_threads() * crate::crypto::password::QUEUE_PER_THREAD;
+        let password_hash_queue =
+            parse_number("OVLT_PASSWORD_HASH_QUEUE", var("OVLT_PASSWORD_HASH_QUEUE"), default_queue, 1..=100_000)?;
         let cache_ms = parse_number("OVLT_TENANT_CACHE_TTL_MS", var("OVLT_TENANT_CACHE_TTL_MS"), 5000, 0..=5000)?;
 
         let smtp = parse_smtp(&var).map_err(|(name, why)| invalid(name, &why))?;
@@ -340,6 +346,7 @@ impl Config {
             bootstrap_tenant_slug,
             request_timeout: Duration::from_secs(timeout_secs),
             db_max_connections,
+            password_hash_queue,
             tenant_cache_ttl: Duration::from_millis(cache_ms),
         })
     }

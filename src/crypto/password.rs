@@ -9,13 +9,58 @@
 //!
 //! Verifying for an unknown user still costs one hash (against a fixed dummy), so response
 //! time does not reveal which emails are registered.
+//!
+//! The queue is bounded ([`QUEUE_PER_THREAD`] jobs a thread, about 0.8 s of work): a flood of
+//! logins beyond what the cores can hash is answered 503 `unavailable` at once instead of
+//! growing a backlog that keeps the machine busy long after the flood. A job whose requester
+//! has gone (timed out, disconnected) is skipped, and no password is longer than
+//! [`MAX_PASSWORD_BYTES`].
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use argon2::{Argon2, PasswordHash, PasswordHasher as _, PasswordVerifier as _};
 
+use crate::error::ApiError;
+
+/// Jobs that may wait per hashing thread.
+pub const QUEUE_PER_THREAD: usize = 32;
+/// The longest password accepted anywhere (a login, a new password, a current password).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Work for a hashing thread.
 type Job = Box<dyn FnOnce() + Send>;
+
+/// Why a password could not be hashed or verified.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("a password must be at most {MAX_PASSWORD_BYTES} bytes")]
+    TooLong,
+    #[error("too many passwords are being checked; try again shortly")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(err: PasswordError) -> Self {
+        match err {
+            PasswordError::TooLong => ApiError::invalid_payload(PasswordError::TooLong.to_string()),
+            PasswordError::Busy => ApiError::Unavailable("too many sign-ins at once; try again shortly"),
+            PasswordError::Failed(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+/// Hashing threads sized to the machine: one per core.
+pub fn hashing_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Refuses a password longer than [`MAX_PASSWORD_BYTES`] before any work is done for it.
+pub fn check_length(password: &str) -> Result<(), PasswordError> {
+    if password.len() > MAX_PASSWORD_BYTES { Err(PasswordError::TooLong) } else { Ok(()) }
+}
 
 /// What unknown users are verified against: a real Argon2id hash with the same parameters as
 /// every other (so the verify costs the same), fixed here so that start-up computes none —
@@ -26,13 +71,19 @@ const DUMMY_HASH: &str =
 /// Hashes and verifies passwords on its own low-priority threads.
 #[derive(Clone)]
 pub struct PasswordHasher {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
 }
 
 impl PasswordHasher {
-    /// A pool of `threads` hashing threads; they end when the last handle is dropped.
+    /// A pool of `threads` hashing threads with room for [`QUEUE_PER_THREAD`] waiting jobs each;
+    /// the threads end when the last handle is dropped.
     pub fn new(threads: usize) -> Self {
-        let (jobs, queue) = mpsc::channel::<Job>();
+        Self::with_queue(threads, threads.max(1) * QUEUE_PER_THREAD)
+    }
+
+    /// A pool of `threads` hashing threads and room for `queue` waiting jobs.
+    pub fn with_queue(threads: usize, queue: usize) -> Self {
+        let (jobs, queue) = mpsc::sync_channel::<Job>(queue);
         let queue = Arc::new(Mutex::new(queue));
         for i in 0..threads.max(1) {
             let queue = queue.clone();
@@ -52,20 +103,17 @@ impl PasswordHasher {
         Self { jobs }
     }
 
-    /// Sized to the machine: one hashing thread per core.
-    pub fn for_this_machine() -> Self {
-        Self::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-    }
-
     /// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) of `password`.
-    pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
+        check_length(password)?;
         let password = password.to_owned();
-        self.run(move || hash_blocking(&password)).await?
+        Ok(self.run(move || hash_blocking(&password)).await??)
     }
 
     /// Whether `password` matches `stored`. With no stored hash (unknown user, or a user
     /// without a password) it verifies against the dummy and answers false, in the same time.
-    pub async fn verify(&self, password: &str, stored: Option<&str>) -> anyhow::Result<bool> {
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, PasswordError> {
+        check_length(password)?;
         let password = password.to_owned();
         let (hash, real) = match stored {
             Some(hash) => (hash.to_owned(), true),
@@ -75,14 +123,19 @@ impl PasswordHasher {
         Ok(real && matched)
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
         let (done, result) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Box::new(move || {
+        let job: Job = Box::new(move || {
+            // Nobody waits any more (the request timed out or its client left): skip the hash.
+            if !done.is_closed() {
                 let _ = done.send(work());
-            }))
-            .map_err(|_| anyhow::anyhow!("the password-hashing pool has stopped"))?;
-        result.await.map_err(|_| anyhow::anyhow!("a password-hashing job failed"))
+            }
+        });
+        self.jobs.try_send(job).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => PasswordError::Busy,
+            mpsc::TrySendError::Disconnected(_) => anyhow::anyhow!("the password-hashing pool has stopped").into(),
+        })?;
+        result.await.map_err(|_| anyhow::anyhow!("a password-hashing job failed").into())
     }
 }
 
@@ -130,6 +183,28 @@ mod tests {
         let params = |h: &str| h.split('$').nth(3).map(str::to_string);
         assert_eq!(params(DUMMY_HASH), params(&real));
         assert!(verify_blocking("ovlt dummy password for unknown users", DUMMY_HASH).unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_instead_of_growing() {
+        // One thread and room for one waiting job: of three jobs sent together, at most two
+        // are taken (one running, one waiting).
+        let hasher = PasswordHasher::with_queue(1, 1);
+        let (a, b, c) =
+            tokio::join!(hasher.verify("one", None), hasher.verify("two", None), hasher.verify("three", None));
+        let busy = [a, b, c].into_iter().filter(|r| matches!(r, Err(PasswordError::Busy))).count();
+        assert!(busy >= 1, "a full queue must refuse");
+        // Once drained, it takes work again.
+        assert!(!hasher.verify("four", None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_overlong_password_is_refused_before_hashing() {
+        let hasher = PasswordHasher::new(1);
+        let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+        assert!(matches!(hasher.verify(&long, None).await, Err(PasswordError::TooLong)));
+        assert!(matches!(hasher.hash(&long).await, Err(PasswordError::TooLong)));
+        assert!(hasher.hash(&"x".repeat(MAX_PASSWORD_BYTES)).await.is_ok());
     }
 
     #[tokio::test]

@@ -283,6 +283,7 @@ pub async fn reset_user_mfa(
 ) -> ApiResult<StatusCode> {
     let tenant_id = access.tenant.id;
     let now = Timestamp::now();
+    access.may_act_on_user(state.store.pool(), id).await?;
     let mut tx = state.store.begin().await?;
     // The factor rows first, then the user row: the order `confirm` locks them in.
     let had = store::mfa::delete_second_factors(&mut tx, tenant_id, id).await?;

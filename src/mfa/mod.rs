@@ -56,20 +56,23 @@ pub const PURPOSE_VERIFY: &str = "verify";
 pub const PURPOSE_ENROL: &str = "enrol";
 
 /// Decides the step after a correct password. An inline code (`otp` in `/auth/login`) is checked
-/// at once; without one, a user with MFA gets a challenge.
+/// at once, under the same limit as a code sent to the challenge endpoint: `attempts` are those
+/// the password check of this same request counted. Without one, a user with MFA gets a
+/// challenge.
 pub async fn after_password(
     state: &AppState,
     tenant: &Tenant,
     settings: &TenantSettings,
     user: &User,
+    attempts: Option<i64>,
     inline: Option<Factor<'_>>,
     context: &RequestContext,
 ) -> ApiResult<NextStep> {
     if user.mfa_enabled {
         return match inline {
             Some(factor) => {
-                // The password check of this same request counted the attempt.
-                verify_counted(state, tenant, user, factor, context, false).await?;
+                let locked = second_factor_locked(attempts, settings);
+                verify_counted(state, tenant, user, factor, context, locked).await?;
                 Ok(NextStep::SignedIn { amr: AMR_WITH_SECOND_FACTOR })
             }
             None => {
@@ -98,11 +101,15 @@ pub async fn verify(
     let pool = state.store.pool();
     let attempts =
         store::users::count_login_attempt(pool, tenant.id, user.id, settings.lockout_window_seconds, now).await?;
-    // A six-digit code must never be open to unlimited guessing, even where the tenant has turned
-    // the password lockout off.
+    verify_counted(state, tenant, user, factor, context, second_factor_locked(attempts, settings)).await
+}
+
+/// Whether the sign-in attempts counted in the window leave no room for another second-factor
+/// guess. A six-digit code must never be open to unlimited guessing, even where the tenant has
+/// turned the password lockout off: then [`SECOND_FACTOR_LOCKOUT`] applies.
+fn second_factor_locked(attempts: Option<i64>, settings: &TenantSettings) -> bool {
     let threshold = if settings.lockout_threshold > 0 { settings.lockout_threshold } else { SECOND_FACTOR_LOCKOUT };
-    let locked = attempts.is_some_and(|n| n > threshold);
-    verify_counted(state, tenant, user, factor, context, locked).await
+    attempts.is_some_and(|n| n > threshold)
 }
 
 /// [`verify`] for an attempt already counted (and not locked out, unless `locked`).

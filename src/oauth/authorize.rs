@@ -17,7 +17,9 @@ use super::client_auth::{AuthenticatedClient, Lookup, find_live_client};
 use super::params::Params;
 use super::{CODE_TTL_SECONDS, scope_tokens, sso};
 use crate::app::AppState;
+use crate::auth::session::OVLT_API_SCOPE;
 use crate::auth::session::Session;
+use crate::clients::redirect_uri;
 use crate::crypto;
 use crate::pages::{self, Hidden};
 use crate::settings::TenantSettings;
@@ -108,7 +110,7 @@ async fn validate(state: &AppState, params: &Params) -> Result<AuthRequest, Resp
     let AuthenticatedClient { client, tenant, settings, .. } = client;
     let Some(settings) = settings else { return Err(pages::internal_error()) };
     let redirect_uri = match params.get("redirect_uri") {
-        Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_string(),
+        Some(uri) if client.redirect_uris.iter().any(|r| redirect_uri::matches(r, uri)) => uri.to_string(),
         Some(_) => return Err(page("The redirect URI is not registered for this application.")),
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
         None => return Err(page("The request names no redirect URI.")),
@@ -143,12 +145,22 @@ async fn validate(state: &AppState, params: &Params) -> Result<AuthRequest, Resp
     if !client.allows_grant("authorization_code") {
         return refuse("unauthorized_client", "this client may not use the authorization code grant");
     }
+    // Without `scope`, everything the client may ask for except what must be asked by name:
+    // a refresh token, and power over ovlt's own API.
     let requested = match params.get("scope") {
         Some(scope) => scope_tokens(scope),
-        None => client.scopes.iter().map(String::as_str).filter(|s| *s != "offline_access").collect(),
+        None => client
+            .scopes
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !matches!(*s, "offline_access" | OVLT_API_SCOPE))
+            .collect(),
     };
-    if let Some(unknown) = requested.iter().find(|s| !client.scopes.iter().any(|c| c == *s)) {
+    if let Some(unknown) = requested.iter().find(|s| !client.allows_scope(s)) {
         return refuse("invalid_scope", &format!("the scope {unknown} is not allowed for this client"));
+    }
+    if requested.contains(&OVLT_API_SCOPE) && !client.allows_ovlt_api() {
+        return refuse("invalid_scope", "only a first-party client may request ovlt:api");
     }
     let scope = requested.join(" ");
     let nonce = params.get("nonce").map(str::to_string);

@@ -88,7 +88,7 @@ async fn logout(
         None => None,
     };
     // The browser sessions this logout is about: the client's tenant's, or every tenant's.
-    let cookies = browser_cookies(headers, client.as_ref());
+    let cookies = browser_cookies(state, headers, client.as_ref());
     let sessions = match current_sessions(state, &cookies).await {
         Ok(sessions) => sessions,
         Err(_) => return pages::internal_error(),
@@ -158,16 +158,17 @@ async fn verify_hint(state: &AppState, token: &str) -> Option<IdTokenClaims> {
 
 /// `(tenant, cookie value)` of the browser's SSO cookies: of the client's tenant only when
 /// there is a client.
-fn browser_cookies(headers: &HeaderMap, client: Option<&AuthenticatedClient>) -> Vec<(TenantId, String)> {
+fn browser_cookies(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<&AuthenticatedClient>,
+) -> Vec<(TenantId, String)> {
     if let Some(client) = client {
-        let name = sso::sso_cookie_name(client.tenant.id);
+        let name = sso::sso_cookie_name(state, client.tenant.id);
         return read_cookie(headers, &name).map(|value| (client.tenant.id, value)).into_iter().collect();
     }
     cookies(headers)
-        .filter_map(|(name, value)| {
-            let id = uuid::Uuid::try_parse(name.strip_prefix("ovlt_sso_")?).ok()?;
-            Some((TenantId::parse(&id.to_string()).ok()?, value.to_string()))
-        })
+        .filter_map(|(name, value)| Some((sso::sso_cookie_tenant(state, name)?, value.to_string())))
         .collect()
 }
 

@@ -107,15 +107,11 @@ pub fn no_store_json(body: impl Serialize) -> Response {
     response
 }
 
-/// The distinct tokens of a space-separated scope string, in order.
+/// The distinct tokens of a space-separated scope string, in order (linear: a hash set finds
+/// repeats, since the string comes from an unauthenticated request).
 pub fn scope_tokens(scope: &str) -> Vec<&str> {
-    let mut tokens: Vec<&str> = Vec::new();
-    for token in scope.split(' ').filter(|t| !t.is_empty()) {
-        if !tokens.contains(&token) {
-            tokens.push(token);
-        }
-    }
-    tokens
+    let mut seen = std::collections::HashSet::new();
+    scope.split(' ').filter(|t| !t.is_empty() && seen.insert(*t)).collect()
 }
 
 /// Whether a space-separated scope string contains `wanted`.

@@ -1,5 +1,12 @@
 //! OAuth request parameters: `application/x-www-form-urlencoded` bodies and query strings,
 //! where a parameter sent twice makes the request invalid (RFC 6749 §3.1, §3.2).
+//!
+//! These are parsed before anyone is authenticated, so the work is bounded: at most
+//! [`MAX_PARAMS`] parameters in at most [`MAX_ENCODED_BYTES`], each looked at once (a hash set
+//! finds repeats). The largest legitimate request — a hosted form carrying a whole
+//! authorization request with a 2,048-character `state` — stays well inside both.
+
+use std::collections::HashSet;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -7,20 +14,32 @@ use axum::http::header::CONTENT_TYPE;
 
 use super::OAuthError;
 
+/// The most parameters an OAuth request or hosted form may carry.
+pub const MAX_PARAMS: usize = 50;
+/// The largest encoded OAuth request (query string or form body).
+pub const MAX_ENCODED_BYTES: usize = 16 * 1024;
+
 /// Parameters by name; empty values count as absent (RFC 6749 §3.1).
 #[derive(Debug, Clone, Default)]
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
     /// Parses `a=1&b=2`; a repeated parameter name is an error naming it, and so is a NUL
-    /// (`%00`), which no value ovlt keeps may hold.
+    /// (`%00`), which no value ovlt keeps may hold, and a request over the bounds above.
     pub fn parse(encoded: &[u8]) -> Result<Self, String> {
+        if encoded.len() > MAX_ENCODED_BYTES {
+            return Err(format!("the request is larger than {MAX_ENCODED_BYTES} bytes"));
+        }
         let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for (name, value) in form_urlencoded::parse(encoded) {
+            if seen.len() == MAX_PARAMS {
+                return Err(format!("the request has more than {MAX_PARAMS} parameters"));
+            }
             if name.contains('\0') || value.contains('\0') {
                 return Err("the request contains a NUL character".into());
             }
-            if pairs.iter().any(|(n, _)| *n == name) {
+            if !seen.insert(name.to_string()) {
                 return Err(format!("the {name} parameter is repeated"));
             }
             if !value.is_empty() {
@@ -53,6 +72,9 @@ impl<S: Send + Sync> FromRequest<S> for Form {
         if !is_form {
             return Err(OAuthError::invalid_request("expected an application/x-www-form-urlencoded body"));
         }
+        // Read whole (within the server's body limit), so the client hears the refusal instead
+        // of a reset connection; reading is linear, and `parse` refuses a body over its bound
+        // before looking inside.
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|_| OAuthError::invalid_request("cannot read the request body"))?;

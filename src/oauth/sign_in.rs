@@ -46,18 +46,22 @@ pub async fn sign_in(
     let tenant = &request.tenant;
     let settings = &request.settings;
     let user = match auth::verify_password_login(&state, tenant, settings, email, password, &context).await {
-        Ok(user) => user,
+        Ok(checked) => checked.user,
         Err(err) => {
             let (status, why) = match err {
                 ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Incorrect email or password."),
                 ApiError::UserSuspended => (StatusCode::FORBIDDEN, "This account is suspended."),
                 ApiError::EmailNotVerified => (StatusCode::FORBIDDEN, "Verify your email address before signing in."),
+                ApiError::InvalidPayload { .. } => (StatusCode::BAD_REQUEST, "That password is too long."),
+                ApiError::Unavailable(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "Too many sign-ins right now. Try again in a moment.")
+                }
                 _ => return pages::internal_error(),
             };
             return sign_in_page(&state, &headers, &request, status, email, Some(why)).await;
         }
     };
-    let next = mfa::after_password(&state, tenant, settings, &user, None, &context).await;
+    let next = mfa::after_password(&state, tenant, settings, &user, None, None, &context).await;
     match next {
         Ok(mfa::NextStep::SignedIn { amr }) => start_sso_session(&state, &headers, &request, &user, amr, context).await,
         Ok(mfa::NextStep::Challenge { mfa_token }) => {

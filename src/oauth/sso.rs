@@ -3,14 +3,16 @@
 //! The SSO cookie holds a 256-bit random token; the server keeps only its SHA-256 on the
 //! session row, so an admin revoking the session signs the browser out at once. CSRF tokens
 //! are "signed double submit": a random `ovlt_csrf` cookie, and in each form its HMAC under a
-//! key derived from the master key — a cross-site page can neither read the cookie nor forge
-//! the field.
+//! key derived from the master key for this purpose alone — a cross-site page can neither read
+//! the cookie nor forge the field.
+//!
+//! In production (https) both cookies carry the `__Host-` prefix, so the browser accepts them
+//! only Secure, host-only and with `Path=/`: a sibling subdomain can neither plant an SSO
+//! session nor a CSRF cookie of its choosing (RFC 6265bis §4.1.3.2). In development (plain
+//! http, where browsers refuse the prefix) they are ordinary cookies under `/oauth`.
 
-use aws_lc_rs::hmac;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
@@ -25,25 +27,44 @@ use crate::types::Timestamp;
 use crate::users::UserStatus;
 
 const CSRF_COOKIE: &str = "ovlt_csrf";
+const SSO_COOKIE_PREFIX: &str = "ovlt_sso_";
+const HOST_PREFIX: &str = "__Host-";
 
-/// Cookies of the hosted pages live under `/oauth`, the only place that reads them.
-fn cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{name}={value}; Path=/oauth; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"))
+/// A hosted-page cookie's name: `base`, with the `__Host-` prefix in production.
+fn cookie_name(state: &AppState, base: &str) -> String {
+    if state.config.is_production() { format!("{HOST_PREFIX}{base}") } else { base.to_string() }
+}
+
+/// `Set-Cookie` for a hosted-page cookie (see the module comment for the two forms).
+fn cookie(state: &AppState, base: &str, value: &str, max_age: i64) -> HeaderValue {
+    let name = cookie_name(state, base);
+    let scope = if state.config.is_production() { "Path=/; Secure" } else { "Path=/oauth" };
+    HeaderValue::from_str(&format!("{name}={value}; {scope}; Max-Age={max_age}; HttpOnly; SameSite=Lax"))
         .expect("cookie names and base64url values are valid header text")
 }
 
 /// One cookie per tenant, so a browser can be signed in to several tenants at once.
-pub fn sso_cookie_name(tenant_id: TenantId) -> String {
-    format!("ovlt_sso_{}", tenant_id.to_string().replace('-', ""))
+pub fn sso_cookie_name(state: &AppState, tenant_id: TenantId) -> String {
+    cookie_name(state, &sso_cookie_base(tenant_id))
+}
+
+fn sso_cookie_base(tenant_id: TenantId) -> String {
+    format!("{SSO_COOKIE_PREFIX}{}", tenant_id.to_string().replace('-', ""))
+}
+
+/// The tenant an SSO cookie's name names, if it is one.
+pub fn sso_cookie_tenant(state: &AppState, name: &str) -> Option<TenantId> {
+    let base = if state.config.is_production() { name.strip_prefix(HOST_PREFIX)? } else { name };
+    let id = uuid::Uuid::try_parse(base.strip_prefix(SSO_COOKIE_PREFIX)?).ok()?;
+    TenantId::parse(&id.to_string()).ok()
 }
 
 pub fn set_sso_cookie(state: &AppState, tenant_id: TenantId, token: &str, max_age: i64) -> HeaderValue {
-    cookie(&sso_cookie_name(tenant_id), token, max_age, state.config.is_production())
+    cookie(state, &sso_cookie_base(tenant_id), token, max_age)
 }
 
 pub fn clear_sso_cookie(state: &AppState, tenant_id: TenantId) -> HeaderValue {
-    cookie(&sso_cookie_name(tenant_id), "", 0, state.config.is_production())
+    cookie(state, &sso_cookie_base(tenant_id), "", 0)
 }
 
 /// The browser's live SSO session for the tenant (its user active), if it has one.
@@ -53,7 +74,7 @@ pub async fn current_session(
     settings: &TenantSettings,
     headers: &HeaderMap,
 ) -> sqlx::Result<Option<Session>> {
-    let Some(token) = read_cookie(headers, &sso_cookie_name(tenant.id)) else { return Ok(None) };
+    let Some(token) = read_cookie(headers, &sso_cookie_name(state, tenant.id)) else { return Ok(None) };
     let pool = state.store.pool();
     let Some(session) = store::sessions::find_browser_session(pool, tenant.id, &crypto::sha256_hex(&token)).await?
     else {
@@ -68,11 +89,11 @@ pub async fn current_session(
 
 /// The browser's CSRF cookie value, and a `Set-Cookie` when it needs a new one.
 pub fn csrf_cookie(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    match read_cookie(headers, CSRF_COOKIE) {
+    match read_cookie(headers, &cookie_name(state, CSRF_COOKIE)) {
         Some(value) if value.len() == 43 => (value, None),
         _ => {
             let value = crypto::random_token();
-            let set = cookie(CSRF_COOKIE, &value, 86_400, state.config.is_production());
+            let set = cookie(state, CSRF_COOKIE, &value, 86_400);
             (value, Some(set))
         }
     }
@@ -91,14 +112,15 @@ pub fn form_page<T: askama::Template>(
     pages::with_cookie(pages::render(status, &page), set_cookie)
 }
 
-/// The form field that goes with a CSRF cookie value.
+/// The form field that goes with a CSRF cookie value: its HMAC under a subkey of the master key
+/// kept for this purpose (the master key itself is never an HMAC key).
 pub fn csrf_field(state: &AppState, cookie_value: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, state.master_key.as_bytes());
-    URL_SAFE_NO_PAD.encode(hmac::sign(&key, format!("csrf:{cookie_value}").as_bytes()).as_ref())
+    crypto::keyed_digest(&state.master_key, "csrf", cookie_value)
 }
 
 /// True when the form's field matches the browser's CSRF cookie.
 pub fn csrf_ok(state: &AppState, headers: &HeaderMap, field: Option<&str>) -> bool {
-    let (Some(cookie_value), Some(field)) = (read_cookie(headers, CSRF_COOKIE), field) else { return false };
+    let name = cookie_name(state, CSRF_COOKIE);
+    let (Some(cookie_value), Some(field)) = (read_cookie(headers, &name), field) else { return false };
     csrf_field(state, &cookie_value).as_bytes().ct_eq(field.as_bytes()).into()
 }

@@ -13,7 +13,9 @@ use super::params::{Form, Params};
 use super::{OAuthError, has_scope, id_token, no_store_json, scope_tokens};
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
-use crate::auth::session::{self, AccessClaims, Session, TokenLifetimes, TokenResponse, refresh_token_digest};
+use crate::auth::session::{
+    self, AccessClaims, OVLT_API_SCOPE, Session, TokenLifetimes, TokenResponse, refresh_token_digest,
+};
 use crate::crypto;
 use crate::settings::TenantSettings;
 use crate::store::{self, oauth::CodeRow};
@@ -52,7 +54,7 @@ fn lifetimes(client: &AuthenticatedClient, settings: &TenantSettings, scope: &st
     // A refresh token only when offline_access was granted and the client may refresh.
     let refresh = (has_scope(scope, "offline_access") && client.client.allows_grant("refresh_token"))
         .then(|| client.client.refresh_token_ttl_seconds.unwrap_or(settings.refresh_token_ttl_seconds));
-    TokenLifetimes { access, refresh }
+    TokenLifetimes::new(settings, access, refresh)
 }
 
 async fn authorization_code(
@@ -83,9 +85,10 @@ async fn authorization_code(
         .filter(|u| u.status == UserStatus::Active)
         .ok_or_else(|| OAuthError::invalid_grant("the user is not active"))?;
 
+    let scope = still_allowed(client, &grant.scope);
     let session = Session {
         client_id: Some(client.client.id.clone()),
-        scope: Some(grant.scope.clone()),
+        scope: Some(scope.clone()),
         sso_session_id: Some(sso.id),
         amr: sso.amr.clone(),
         auth_time: sso.auth_time,
@@ -94,11 +97,11 @@ async fn authorization_code(
     store::sessions::insert_session(&mut *tx, &session, context.ip.as_deref(), context.user_agent.as_deref(), None)
         .await?;
     store::oauth::set_issued_session(&mut *tx, tenant.id, &code_hash, session.id).await?;
-    let lifetimes = lifetimes(client, &settings, &grant.scope);
+    let lifetimes = lifetimes(client, &settings, &scope);
     let issued = session::issue_tokens(state, &mut tx, &session, lifetimes, now).await?;
     let mut response = issued.response;
-    response.scope = Some(grant.scope.clone());
-    if has_scope(&grant.scope, "openid") {
+    response.scope = Some(scope.clone());
+    if has_scope(&scope, "openid") {
         let token = id_token::issue(state, &session, &user, grant.nonce, &response.access_token, lifetimes.access, now)
             .map_err(|e| OAuthError::from(crate::error::ApiError::internal(e)))?;
         response.id_token = Some(token);
@@ -107,7 +110,7 @@ async fn authorization_code(
         .in_tenant(tenant.id)
         .target("session", session.id)
         .outcome("success")
-        .details(serde_json::json!({ "client_id": client.client.id, "scope": grant.scope }));
+        .details(serde_json::json!({ "client_id": client.client.id, "scope": scope }));
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
     Ok(no_store_json(response))
@@ -180,7 +183,8 @@ async fn client_credentials(
         .scopes
         .iter()
         .map(String::as_str)
-        .filter(|s| !matches!(*s, "openid" | "offline_access" | "profile" | "email"))
+        // Scopes about a user have no meaning without one; ovlt:api acts for a user too.
+        .filter(|s| !matches!(*s, "openid" | "offline_access" | "profile" | "email" | OVLT_API_SCOPE))
         .collect();
     let scope = match params.get("scope") {
         None => allowed.join(" "),
@@ -203,7 +207,8 @@ async fn client_credentials(
     let claims = AccessClaims {
         iss: state.config.issuer.clone(),
         sub: client.client.id.clone(),
-        aud: state.config.issuer.clone(),
+        // A client's own token is for its resource servers, never for ovlt's API.
+        aud: client.client.id.clone(),
         exp: now.0 + ttl,
         iat: now.0,
         jti: uuid::Uuid::now_v7().to_string(),
@@ -249,7 +254,7 @@ async fn refresh_token(
     if session.client_id.as_deref() != Some(client.client.id.as_str()) || !session.is_live(&settings, now) {
         return Err(refused());
     }
-    let granted = session.scope.clone().unwrap_or_default();
+    let granted = still_allowed(client, session.scope.as_deref().unwrap_or_default());
     // RFC 6749 §6: a refresh may ask for less than was granted (never more); the access token
     // then carries only that, while the session, and so the next refresh, keeps the whole grant.
     let scope = match params.get("scope").map(scope_tokens).filter(|requested| !requested.is_empty()) {
@@ -274,6 +279,13 @@ async fn refresh_token(
     }
     tx.commit().await?;
     Ok(no_store_json(response))
+}
+
+/// A granted scope, less the ovlt-API scope when the client may no longer hold it (no longer
+/// first-party, or the scope taken from it): its session goes on without that power.
+fn still_allowed(client: &AuthenticatedClient, granted: &str) -> String {
+    let keep = |s: &&str| *s != OVLT_API_SCOPE || client.client.allows_ovlt_api();
+    scope_tokens(granted).into_iter().filter(keep).collect::<Vec<_>>().join(" ")
 }
 
 /// A PKCE code verifier: 43–128 unreserved characters (RFC 7636 §4.1).

@@ -20,7 +20,7 @@ use axum::http::request::Parts;
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::bearer;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ADMIN_KEY_HEADER, AdminKey};
 use crate::store::{self, Tx};
 use crate::tenants::{CurrentTenant, Tenant, TenantId};
@@ -93,6 +93,47 @@ impl<P: Permission> FromRequestParts<AppState> for Manage<P> {
             return Err(ApiError::Forbidden(format!("this needs the {} permission", P::NAME)));
         }
         Ok(Self { tenant, actor: Actor::User(user.user_id), permission: PhantomData })
+    }
+}
+
+impl<P> Manage<P> {
+    /// Whether the caller is the operator or holds the tenant's built-in `admin` role: the only
+    /// callers allowed the admin-equivalent changes (marking a client first-party, granting the
+    /// ovlt-API scope, changing where password-reset links point). docs/decisions/0009.
+    pub async fn is_tenant_admin<'e>(&self, db: impl sqlx::Executor<'e, Database = sqlx::Any>) -> sqlx::Result<bool> {
+        match &self.actor {
+            Actor::AdminKey => Ok(true),
+            Actor::User(user_id) => store::rbac::user_has_built_in_role(db, self.tenant.id, *user_id, ADMIN_ROLE).await,
+            _ => Ok(false),
+        }
+    }
+
+    /// Refuses (403) an admin-equivalent change to a caller who is not a tenant admin.
+    pub async fn require_tenant_admin(
+        &self,
+        db: impl sqlx::Executor<'_, Database = sqlx::Any>,
+        what: &str,
+    ) -> ApiResult<()> {
+        if self.is_tenant_admin(db).await? {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("only a tenant admin may {what}")))
+        }
+    }
+
+    /// Refuses (403) acting on `target` (setting their password, email or factors, issuing their
+    /// reset token, …) when the target holds any permission the caller lacks: otherwise
+    /// `users:write` would take over any admin's account. The operator and tenant admins may act
+    /// on anyone.
+    pub async fn may_act_on_user(&self, pool: &sqlx::AnyPool, target: UserId) -> ApiResult<()> {
+        let Actor::User(actor) = self.actor else { return Ok(()) };
+        if actor == target || self.is_tenant_admin(pool).await? {
+            return Ok(());
+        }
+        if store::rbac::holds_permission_beyond(pool, self.tenant.id, target, actor).await? {
+            return Err(ApiError::Forbidden("this user holds permissions you do not hold".into()));
+        }
+        Ok(())
     }
 }
 

@@ -51,6 +51,11 @@ pub async fn put_settings(
     if !fields.is_empty() {
         return Err(ApiError::validation(fields));
     }
+    // Reset emails link to `reset_url` with the token: whoever points it elsewhere can collect
+    // every reset token, an admin's included.
+    if changes.get("reset_url").is_some_and(|url| *url != serde_json::json!(current.reset_url)) {
+        access.require_tenant_admin(state.store.pool(), "change reset_url").await?;
+    }
     let updated: TenantSettings = serde_json::from_value(Value::Object(merged)).map_err(ApiError::internal)?;
     let json = serde_json::to_string(&updated).map_err(ApiError::internal)?;
 

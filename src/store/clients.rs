@@ -35,6 +35,16 @@ impl ClientRow {
     pub fn allows_grant(&self, grant_type: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant_type)
     }
+
+    pub fn allows_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// Whether the client may obtain tokens for ovlt's own API on its users' behalf: it is
+    /// first-party and lists the ovlt-API scope.
+    pub fn allows_ovlt_api(&self) -> bool {
+        self.first_party && self.allows_scope(crate::auth::session::OVLT_API_SCOPE)
+    }
 }
 
 fn json_list(row: &AnyRow, column: &str) -> sqlx::Result<Vec<String>> {

@@ -126,6 +126,52 @@ pub async fn user_has_permission<'e>(
     Ok(found.is_some())
 }
 
+/// Whether the user holds the tenant's built-in role `role` (the `admin` role).
+pub async fn user_has_built_in_role<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    user_id: UserId,
+    role: &str,
+) -> sqlx::Result<bool> {
+    let found: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM user_roles ur \
+         JOIN roles r ON r.tenant_id = ur.tenant_id AND r.id = ur.role_id \
+         WHERE ur.tenant_id = $1 AND ur.user_id = $2 AND r.name = $3 AND r.built_in = $4 LIMIT 1",
+    )
+    .bind(tenant_id.to_string())
+    .bind(user_id.to_string())
+    .bind(role)
+    .bind(true)
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Whether `target` holds any permission that `actor` does not (through their roles): what
+/// makes acting on the target an escalation for the actor.
+pub async fn holds_permission_beyond<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    target: UserId,
+    actor: UserId,
+) -> sqlx::Result<bool> {
+    let found: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM user_roles ur \
+         JOIN role_permissions rp ON rp.tenant_id = ur.tenant_id AND rp.role_id = ur.role_id \
+         WHERE ur.tenant_id = $1 AND ur.user_id = $2 AND NOT EXISTS ( \
+           SELECT 1 FROM user_roles aur \
+           JOIN role_permissions arp ON arp.tenant_id = aur.tenant_id AND arp.role_id = aur.role_id \
+           WHERE aur.tenant_id = $1 AND aur.user_id = $3 AND arp.permission_id = rp.permission_id) \
+         LIMIT 1",
+    )
+    .bind(tenant_id.to_string())
+    .bind(target.to_string())
+    .bind(actor.to_string())
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// Tenants that have no built-in admin role yet (created before roles existed).
 pub async fn tenants_without_admin_role<'e>(db: impl Executor<'e, Database = Any>) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(

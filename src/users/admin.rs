@@ -102,7 +102,7 @@ pub async fn create_user(
     let (Some(email), true) = (email, fields.is_empty()) else { return Err(ApiError::validation(fields)) };
 
     let hash = match body.password.as_deref() {
-        Some(password) => Some(state.passwords.hash(password).await.map_err(ApiError::internal)?),
+        Some(password) => Some(state.passwords.hash(password).await?),
         None => None,
     };
     let mut user = User::new(tenant_id, email, name, hash, body.email_verified.unwrap_or(false));
@@ -137,6 +137,7 @@ pub async fn update_user(
     let tenant_id = access.tenant.id;
     let mut user =
         store::users::find_user_by_id(state.store.pool(), tenant_id, id).await?.ok_or(ApiError::NotFound("user"))?;
+    access.may_act_on_user(state.store.pool(), user.id).await?;
     let settings = settings::load(&state.store, tenant_id).await?;
     let mut fields = FieldErrors::new();
     let email = body.email.as_deref().map(str::trim);
@@ -175,7 +176,7 @@ pub async fn update_user(
         user.email_verified = verified;
     }
     if let Some(password) = body.password.as_deref() {
-        user.password_hash = Some(state.passwords.hash(password).await.map_err(ApiError::internal)?);
+        user.password_hash = Some(state.passwords.hash(password).await?);
     }
     let now = Timestamp::now();
     user.updated_at = now;
@@ -218,6 +219,7 @@ pub async fn delete_user(
     Path(id): Path<UserId>,
 ) -> ApiResult<StatusCode> {
     let tenant_id = access.tenant.id;
+    access.may_act_on_user(state.store.pool(), id).await?;
     let mut tx = state.store.begin().await?;
     if !store::users::delete_user(&mut *tx, tenant_id, id).await? {
         return Err(ApiError::NotFound("user"));

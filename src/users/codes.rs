@@ -50,6 +50,7 @@ async fn issue(
     let tenant = &access.tenant;
     let user =
         store::users::find_user_by_id(state.store.pool(), tenant.id, id).await?.ok_or(ApiError::NotFound("user"))?;
+    access.may_act_on_user(state.store.pool(), user.id).await?;
     let now = Timestamp::now();
     let mut tx = state.store.begin().await?;
     let (field, action, (secret, expires_at)) = match kind {

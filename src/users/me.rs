@@ -43,8 +43,14 @@ pub async fn change_my_password(
     let mut fields = FieldErrors::new();
     let current = body.current_password.filter(|p| !p.is_empty());
     let new = body.new_password.filter(|p| !p.is_empty());
-    if current.is_none() {
-        fields.insert("current_password".into(), "is required".into());
+    match &current {
+        None => _ = fields.insert("current_password".into(), "is required".into()),
+        // Refused before it counts as an attempt or costs a hash.
+        Some(current) if crate::crypto::password::check_length(current).is_err() => {
+            let why = format!("must be at most {} bytes", crate::crypto::password::MAX_PASSWORD_BYTES);
+            fields.insert("current_password".into(), why);
+        }
+        Some(_) => {}
     }
     match &new {
         None => _ = fields.insert("new_password".into(), "is required".into()),
@@ -62,14 +68,14 @@ pub async fn change_my_password(
     let attempts =
         store::users::count_login_attempt(state.store.pool(), tenant_id, user.id, settings.lockout_window_seconds, now)
             .await?;
-    let correct = state.passwords.verify(&current, user.password_hash.as_deref()).await.map_err(ApiError::internal)?;
+    let correct = state.passwords.verify(&current, user.password_hash.as_deref()).await?;
     if !correct || super::over_lockout_threshold(attempts, &settings) {
         return Err(ApiError::validation(FieldErrors::from([("current_password".into(), "is incorrect".into())])));
     }
     if let Err(why) = super::check_password_history(&state, &settings, &user, &new).await? {
         return Err(ApiError::validation(FieldErrors::from([("new_password".into(), why)])));
     }
-    let hash = state.passwords.hash(&new).await.map_err(ApiError::internal)?;
+    let hash = state.passwords.hash(&new).await?;
 
     let mut tx = state.store.begin().await?;
     store::users::archive_password(&mut tx, tenant_id, user.id, now).await?;

@@ -205,7 +205,7 @@ pub async fn check_password_history(
         crate::store::users::recent_password_hashes(state.store.pool(), user.tenant_id, user.id, remembered - 1)
             .await?;
     for hash in user.password_hash.iter().chain(earlier.iter()) {
-        if state.passwords.verify(new_password, Some(hash)).await.map_err(crate::error::ApiError::internal)? {
+        if state.passwords.verify(new_password, Some(hash)).await? {
             return Ok(Err(format!("must differ from your last {remembered} passwords")));
         }
     }

@@ -346,3 +346,77 @@ impl TestApp {
         .unwrap();
     }
 }
+
+impl TestApp {
+    /// Signs `email` in to `slug` (creating both as needed) after the admin key gave them,
+    /// through the API, a role holding exactly `permissions`, or (`None`) the built-in admin
+    /// role: (access token, user id).
+    pub async fn signed_in_with(&self, slug: &str, email: &str, permissions: Option<&[&str]>) -> (String, String) {
+        let (access, _) = self.signed_in(slug, email).await;
+        let me: Value = self
+            .tenant(Method::GET, "/users/me", slug)
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let user_id = me["id"].as_str().unwrap().to_string();
+        let manage = |method: Method, path: &str| self.admin(method, path).header("x-ovlt-tenant-slug", slug);
+        let ids_by_name = |list: Value| -> Vec<(String, String)> {
+            let rows = list["data"].as_array().unwrap().iter();
+            rows.map(|r| (r["name"].as_str().unwrap().to_string(), r["id"].as_str().unwrap().to_string())).collect()
+        };
+        let role_id = match permissions {
+            None => {
+                let roles = manage(Method::GET, "/roles?per_page=200").send().await.unwrap().json().await.unwrap();
+                ids_by_name(roles).into_iter().find(|(name, _)| name == "admin").expect("the admin role").1
+            }
+            Some(names) => {
+                let role: Value = manage(Method::POST, "/roles")
+                    .json(&serde_json::json!({ "name": format!("role-of-{email}") }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let role_id = role["id"].as_str().expect("a new role").to_string();
+                let known = ids_by_name(
+                    manage(Method::GET, "/permissions?per_page=200").send().await.unwrap().json().await.unwrap(),
+                );
+                for name in names {
+                    let permission_id = match known.iter().find(|(n, _)| n == name) {
+                        Some((_, id)) => id.clone(),
+                        None => {
+                            let created: Value = manage(Method::POST, "/permissions")
+                                .json(&serde_json::json!({ "name": name }))
+                                .send()
+                                .await
+                                .unwrap()
+                                .json()
+                                .await
+                                .unwrap();
+                            created["id"].as_str().expect("a new permission").to_string()
+                        }
+                    };
+                    let granted = manage(Method::POST, &format!("/roles/{role_id}/permissions"))
+                        .json(&serde_json::json!({ "permission_id": permission_id }))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(granted.status().is_success(), "granting {name}: {}", granted.status());
+                }
+                role_id
+            }
+        };
+        let assigned = manage(Method::POST, &format!("/users/{user_id}/roles"))
+            .json(&serde_json::json!({ "role_id": role_id }))
+            .send()
+            .await
+            .unwrap();
+        assert!(assigned.status().is_success(), "assigning the role: {}", assigned.status());
+        (access, user_id)
+    }
+}

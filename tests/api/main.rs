@@ -3,11 +3,13 @@
 
 mod helpers;
 
+mod access;
 mod administration;
 mod auth;
 mod browser;
 mod caches;
 mod clients;
+mod hardening;
 mod http_conventions;
 mod identity_providers;
 mod keys;

@@ -539,3 +539,23 @@ backend_tests! {
         browser.close().await.unwrap();
     }
 }
+
+backend_tests! {
+    async fn inline_codes_share_the_second_factor_limit_when_the_lockout_is_off(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let (access, _) = user_with_session(&app, "alice@example.com").await;
+        let (mut authenticator, _) = enrol(&app, &access).await;
+        app.set_settings("acme", json!({ "lockout_threshold": 0 })).await;
+        let code = authenticator.next_code().await;
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        // Each login counts one attempt; ten wrong codes inline, as the challenge allows ...
+        for _ in 0..10 {
+            assert_error(login(&app, "alice@example.com", json!({ "otp": wrong })).await, 401, "invalid_otp").await;
+        }
+        // ... and then even the right one is refused, as on the challenge endpoint.
+        assert_error(login(&app, "alice@example.com", json!({ "otp": code })).await, 401, "invalid_otp").await;
+        let locked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'mfa.failed' AND details LIKE '%locked%'")
+            .fetch_one(app.state.store.pool()).await.unwrap();
+        assert_eq!(locked, 1);
+    }
+}
