@@ -316,7 +316,8 @@ fn auth() -> Vec<Op> {
             )
             .response_header(200, "Set-Cookie", "Session mode: the ovlt_refresh cookie.")
             .error(401, &["invalid_credentials", "invalid_otp"])
-            .error(403, &["user_suspended", "email_not_verified"]),
+            .error(403, &["user_suspended", "email_not_verified"])
+            .error(503, &["unavailable"]),
         Op::new("post", "/auth/refresh", "refresh", "auth", "Rotates a refresh token for a new pair.")
             .describe(
                 "The token comes from the body or the ovlt_refresh cookie; the presented token is dead from then \
@@ -694,6 +695,13 @@ fn auth() -> Vec<Op> {
     ]
 }
 
+/// The no-escalation rule of `users:write` (docs/decisions/0009).
+const NO_ESCALATION: &str = "Refused (403 forbidden) when the user holds a permission the caller lacks, unless the \
+                             caller is the admin key or a tenant admin.";
+/// Admin-equivalent client changes (docs/decisions/0009).
+const ADMIN_CLIENTS: &str = "Marking a client first_party, giving it the ovlt:api scope, and changing, rotating or \
+                             deleting a client that holds it are a tenant admin's (403 forbidden otherwise).";
+
 fn administration() -> Vec<Op> {
     vec![
         // ---- tenant administration ------------------------------------------------------
@@ -718,7 +726,10 @@ fn administration() -> Vec<Op> {
         .json(200, "The user.", schema_ref("User")),
         user_id(
             Op::new("put", "/users/{id}", "updateUser", "users", "Changes a user; absent fields keep their value.")
-                .describe("Suspension or a new password ends every session of the user.")
+                .describe(
+                    "Suspension or a new password ends every session of the user. Refused (403 forbidden) when the \
+                     user holds a permission the caller lacks, unless the caller is the admin key or a tenant admin.",
+                )
                 .security(Auth::Manage("users:write"))
                 .tenant(),
         )
@@ -727,6 +738,7 @@ fn administration() -> Vec<Op> {
         .error(409, &["conflict"]),
         user_id(
             Op::new("delete", "/users/{id}", "deleteUser", "users", "Deletes a user (the audit trail stays).")
+                .describe(NO_ESCALATION)
                 .security(Auth::Manage("users:write"))
                 .tenant(),
         )
@@ -740,6 +752,7 @@ fn administration() -> Vec<Op> {
                 "Issues a fresh email verification code (testing without SMTP).",
             )
             .describe("Replaces any earlier code, exactly as the emailed one does. Audited.")
+            .describe(NO_ESCALATION)
             .security(Auth::Manage("users:write"))
             .tenant(),
         )
@@ -753,6 +766,7 @@ fn administration() -> Vec<Op> {
                 "Issues a fresh password-reset token (testing without SMTP).",
             )
             .describe("Replaces any earlier token, exactly as the emailed one does. Audited.")
+            .describe(NO_ESCALATION)
             .security(Auth::Manage("users:write"))
             .tenant(),
         )
@@ -760,6 +774,7 @@ fn administration() -> Vec<Op> {
         user_id(
             Op::new("delete", "/users/{id}/mfa", "resetUserMfa", "mfa", "Removes a user's second factor.")
                 .describe("They can sign in with their password and enrol again; every session of theirs ends.")
+                .describe(NO_ESCALATION)
                 .security(Auth::Manage("users:write"))
                 .tenant(),
         )
@@ -769,7 +784,10 @@ fn administration() -> Vec<Op> {
             .tenant()
             .json(200, "The settings.", schema_ref("Settings")),
         Op::new("put", "/settings", "putSettings", "settings", "Changes any subset of the tenant's settings.")
-            .describe("PUT of a GET answer changes nothing; unknown keys and out-of-range values are 400 with fields.")
+            .describe(
+                "PUT of a GET answer changes nothing; unknown keys and out-of-range values are 400 with fields. \
+                 Changing reset_url is a tenant admin's (403 forbidden otherwise).",
+            )
             .security(Auth::Manage("settings:write"))
             .tenant()
             .json_body(schema_ref("SettingsUpdate"), true)
@@ -898,6 +916,7 @@ fn administration() -> Vec<Op> {
             .json(200, "A page of clients.", page_of(schema_ref("Client"))),
         Op::new("post", "/clients", "createClient", "clients", "Creates an OAuth client.")
             .describe("A confidential client's client_secret is in this answer only.")
+            .describe(ADMIN_CLIENTS)
             .security(Auth::Manage("clients:write"))
             .tenant()
             .json_body(schema_ref("ClientRequest"), true)
@@ -915,6 +934,7 @@ fn administration() -> Vec<Op> {
             "clients",
             "Changes any subset of a client's fields (not its type).",
         )
+        .describe(ADMIN_CLIENTS)
         .security(Auth::Manage("clients:write"))
         .tenant()
         .path_param("id", "The client's id.")
@@ -928,6 +948,7 @@ fn administration() -> Vec<Op> {
             "clients",
             "Deactivates a client; every session issued to it ends.",
         )
+        .describe(ADMIN_CLIENTS)
         .security(Auth::Manage("clients:write"))
         .tenant()
         .path_param("id", "The client's id.")
@@ -941,6 +962,7 @@ fn administration() -> Vec<Op> {
             "Rotates a confidential client's secret.",
         )
         .describe("The new secret is shown once; the old one stops working. A public client has none (400).")
+        .describe(ADMIN_CLIENTS)
         .security(Auth::Manage("clients:write"))
         .tenant()
         .path_param("id", "The client's id.")

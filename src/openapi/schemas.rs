@@ -58,7 +58,7 @@ fn security_schemes() -> Value {
             "type": "http",
             "scheme": "bearer",
             "bearerFormat": "JWT",
-            "description": "An access token (RS256 JWT, `typ: at+jwt`) of a user of the addressed tenant, with a live session."
+            "description": "An access token (RS256 JWT, `typ: at+jwt`) of a user of the addressed tenant, with a live session, meant for ovlt's API: issued by /auth/* directly, or by a first-party client with the `ovlt:api` scope. A token issued to any other client names that client in `aud` and is refused here (401 invalid_token)."
         },
         "clientBasic": {
             "type": "http",
@@ -497,8 +497,8 @@ fn schemas() -> Value {
                     "type": "array",
                     "items": { "type": "string", "enum": ["authorization_code", "refresh_token", "client_credentials"] }
                 },
-                "scopes": { "type": "array", "maxItems": 50, "items": { "type": "string" } },
-                "first_party": { "type": "boolean" },
+                "scopes": { "type": "array", "maxItems": 50, "items": { "type": "string" }, "description": "`ovlt:api` (tokens for ovlt's own API, asked for by name) only on a first-party client, set by a tenant admin." },
+                "first_party": { "type": "boolean", "description": "Skips the consent page; only a tenant admin may set it." },
                 "access_token_ttl_seconds": { "type": ["integer", "null"], "minimum": 60, "maximum": 86_400, "description": "Null clears the override." },
                 "refresh_token_ttl_seconds": { "type": ["integer", "null"], "minimum": 60, "maximum": 31_536_000, "description": "Null clears the override." }
             }),
