@@ -47,7 +47,7 @@ pub async fn authenticate(state: &AppState, tenant: &Tenant, headers: &HeaderMap
     if claims.tid != tenant.id.to_string() || !claims.is_for_ovlt_api(&state.config.issuer) {
         return Err(ApiError::InvalidToken);
     }
-    // Tokens without a session are a client's own (client_credentials): no user here.
+    // Every token meant for ovlt's API stands for a user's session.
     let sid = claims.sid.as_deref().ok_or(ApiError::InvalidToken)?;
     let live = store::sessions::access_token_is_live(state.store.pool(), tenant.id, sid, &claims.jti, Timestamp::now())
         .await?;

@@ -1,31 +1,34 @@
 //! The session-cookie mode of `/auth/login` (`"mode": "session"`): the refresh token travels
-//! only in an HttpOnly, SameSite=Lax cookie scoped to `/auth`, Secure in production, where
-//! `/auth/refresh` and `/auth/logout` read it. Page scripts never see it.
+//! only in an HttpOnly, SameSite=Lax cookie that page scripts never see, read by
+//! `/auth/refresh` and `/auth/logout`. In development it is `ovlt_refresh` scoped to `/auth`; in
+//! production `__Host-ovlt_refresh`, Secure, `Path=/`: the prefix makes browsers refuse one set
+//! by a sibling subdomain, which could otherwise plant its own session (a narrower path would
+//! even be sent first). docs/decisions/0009.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 
-pub const REFRESH_COOKIE: &str = "ovlt_refresh";
+/// The refresh cookie's name and scope: in production (`secure`) host-only, see above.
+fn refresh_cookie_name(secure: bool) -> (&'static str, &'static str) {
+    if secure { ("__Host-ovlt_refresh", "Path=/; Secure") } else { ("ovlt_refresh", "Path=/auth") }
+}
 
 /// `Set-Cookie` carrying a refresh token for `max_age_seconds`.
 pub fn set_refresh_cookie(token: &str, max_age_seconds: i64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
+    let (name, scope) = refresh_cookie_name(secure);
     // Refresh tokens are base64url: nothing in them needs quoting.
-    HeaderValue::from_str(&format!(
-        "{REFRESH_COOKIE}={token}; Path=/auth; Max-Age={max_age_seconds}; HttpOnly; SameSite=Lax{secure}"
-    ))
-    .expect("base64url tokens are valid header text")
+    HeaderValue::from_str(&format!("{name}={token}; {scope}; Max-Age={max_age_seconds}; HttpOnly; SameSite=Lax"))
+        .expect("base64url tokens are valid header text")
 }
 
 /// `Set-Cookie` that removes the refresh cookie.
 pub fn clear_refresh_cookie(secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{REFRESH_COOKIE}=; Path=/auth; Max-Age=0; HttpOnly; SameSite=Lax{secure}"))
-        .expect("static header text")
+    let (name, scope) = refresh_cookie_name(secure);
+    HeaderValue::from_str(&format!("{name}=; {scope}; Max-Age=0; HttpOnly; SameSite=Lax")).expect("static header text")
 }
 
 /// The refresh token from the request's `Cookie` headers, if any.
-pub fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
-    read_cookie(headers, REFRESH_COOKIE)
+pub fn refresh_cookie(headers: &HeaderMap, secure: bool) -> Option<String> {
+    read_cookie(headers, refresh_cookie_name(secure).0)
 }
 
 /// A cookie's non-empty value from the request's `Cookie` headers.
@@ -53,9 +56,11 @@ mod tests {
     fn the_refresh_cookie_is_found_among_others() {
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_static("a=1; ovlt_refresh=tok-en_1; b=2"));
-        assert_eq!(refresh_cookie(&headers).as_deref(), Some("tok-en_1"));
+        assert_eq!(refresh_cookie(&headers, false).as_deref(), Some("tok-en_1"));
+        assert_eq!(refresh_cookie(&headers, true), None, "production reads only the prefixed cookie");
         let cookie = set_refresh_cookie("abc", 60, true);
         let cookie = cookie.to_str().unwrap();
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.ends_with("Secure"));
+        assert!(cookie.starts_with("__Host-ovlt_refresh=abc; Path=/; Secure;"), "{cookie}");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
     }
 }

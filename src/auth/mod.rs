@@ -193,6 +193,8 @@ pub async fn verify_password_login(
     context: &RequestContext,
 ) -> ApiResult<PasswordChecked> {
     crate::crypto::password::check_length(password)?;
+    // A place for the hash first: a refusal for load must not count as a failed attempt.
+    let slot = state.passwords.reserve()?;
     let now = Timestamp::now();
     let pool = state.store.pool();
 
@@ -204,7 +206,7 @@ pub async fn verify_password_login(
         store::users::count_login_attempt(pool, tenant.id, attempt_id, settings.lockout_window_seconds, now).await?;
     let locked = users::over_lockout_threshold(attempts, settings);
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let password_ok = state.passwords.verify(password, stored_hash).await?;
+    let password_ok = state.passwords.verify_in(slot, password, stored_hash).await?;
     let failure = |action: &'static str, user: Option<&User>| {
         let mut event =
             AuditEvent::new(Actor::Anonymous, action, context.clone()).in_tenant(tenant.id).outcome("failure");
@@ -266,7 +268,7 @@ pub async fn refresh(
     }
     let (token, from_cookie) = match body.refresh_token.filter(|t| !t.is_empty()) {
         Some(token) => (token, false),
-        None => match cookie::refresh_cookie(&headers) {
+        None => match cookie::refresh_cookie(&headers, state.config.is_production()) {
             Some(token) => (token, true),
             None => {
                 return Err(ApiError::validation(FieldErrors::from([("refresh_token".into(), "is required".into())])));
@@ -344,7 +346,9 @@ pub async fn logout(
         let user = bearer::authenticate(&state, &tenant, &headers).await?;
         Some(user.session_id)
     } else {
-        let token = body.and_then(|b| b.refresh_token).or_else(|| cookie::refresh_cookie(&headers));
+        let token = body
+            .and_then(|b| b.refresh_token)
+            .or_else(|| cookie::refresh_cookie(&headers, state.config.is_production()));
         let Some(token) = token else { return Err(ApiError::InvalidToken) };
         let known =
             store::sessions::find_refresh_token(state.store.pool(), tenant.id, &refresh_token_digest(&token)).await?;
@@ -352,8 +356,13 @@ pub async fn logout(
     };
     if let Some(session_id) = session_id {
         let mut tx = state.store.begin().await?;
-        if store::sessions::revoke_session(&mut *tx, tenant.id, session_id, "logout", now).await? {
-            let event = AuditEvent::new(Actor::Anonymous, "logout", context)
+        let session = store::sessions::find_session(&mut *tx, tenant.id, session_id).await?;
+        if let Some(session) = session
+            && store::sessions::revoke_session(&mut *tx, tenant.id, session_id, "logout", now).await?
+        {
+            // Whoever presented the session's token (bearer, cookie or refresh token) acted for
+            // its user: the row names them.
+            let event = AuditEvent::new(Actor::User(session.user_id), "logout", context)
                 .in_tenant(tenant.id)
                 .target("session", session_id)
                 .outcome("success");

@@ -24,7 +24,7 @@ pub async fn forgot_password_form(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = match Params::parse(query.unwrap_or_default().as_bytes()) {
+    let params = match Params::parse_query(query.as_deref()) {
         Ok(params) => params,
         Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
     };
@@ -72,7 +72,7 @@ pub async fn reset_password_form(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = match Params::parse(query.unwrap_or_default().as_bytes()) {
+    let params = match Params::parse_query(query.as_deref()) {
         Ok(params) => params,
         Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
     };
@@ -112,6 +112,9 @@ pub async fn reset_password(
         Err(ApiError::InvalidPayload { fields: Some(fields), .. }) => {
             let why = fields.values().next().map_or("is not allowed", String::as_str);
             refuse(StatusCode::BAD_REQUEST, format!("The new password {why}."))
+        }
+        Err(ApiError::Unavailable(_)) => {
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "Too many requests right now. Try again in a moment.".into())
         }
         Err(_) => pages::internal_error(),
     }

@@ -146,12 +146,12 @@ pub struct TokenLifetimes {
 
 impl TokenLifetimes {
     pub fn of_tenant(settings: &TenantSettings) -> Self {
-        Self::new(settings, settings.access_token_ttl_seconds, Some(settings.refresh_token_ttl_seconds))
+        Self::within_idle_timeout(settings, settings.access_token_ttl_seconds, Some(settings.refresh_token_ttl_seconds))
     }
 
     /// An access lifetime cut to the session's idle timeout: a session left idle ends then, and
     /// so must every access token it issued (docs/decisions/0009).
-    pub fn new(settings: &TenantSettings, access: i64, refresh: Option<i64>) -> Self {
+    pub fn within_idle_timeout(settings: &TenantSettings, access: i64, refresh: Option<i64>) -> Self {
         Self { access: access.min(settings.session_idle_timeout_seconds), refresh }
     }
 }

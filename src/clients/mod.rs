@@ -147,9 +147,7 @@ pub async fn create_client(
         updated_at: now,
     };
     apply(&state, &mut row, body, true)?;
-    if row.first_party || row.allows_ovlt_api() {
-        access.require_tenant_admin(state.store.pool(), "create a first-party client").await?;
-    }
+    guard_first_party(&access, state.store.pool(), row.first_party).await?;
     let secret = confidential.then(crypto::random_token);
     row.secret_hash = secret.as_deref().map(crypto::sha256_hex);
     let mut tx = state.store.begin().await?;
@@ -176,13 +174,9 @@ pub async fn update_client(
     let tenant_id = access.tenant.id;
     let mut tx = state.store.begin().await?;
     let mut row = locked_client(&mut tx, tenant_id, &id.to_string()).await?;
-    let before = row.clone();
+    let was_first_party = row.first_party;
     apply(&state, &mut row, body, false)?;
-    if before.allows_ovlt_api() || (row.first_party && !before.first_party) || row.allows_ovlt_api() {
-        access
-            .require_tenant_admin(&mut *tx, "make a client first-party or change one that acts on ovlt's API")
-            .await?;
-    }
+    guard_first_party(&access, &mut *tx, was_first_party || row.first_party).await?;
     row.updated_at = Timestamp::now();
     store::clients::update_client(&mut *tx, &row).await?;
     let event = AuditEvent::new(access.actor, "client.updated", context).in_tenant(tenant_id).target("client", &row.id);
@@ -201,7 +195,8 @@ pub async fn delete_client(
     let tenant_id = access.tenant.id;
     let id = id.to_string();
     let mut tx = state.store.begin().await?;
-    guard_api_client(&access, &mut tx, &id).await?;
+    let row = locked_client(&mut tx, tenant_id, &id).await?;
+    guard_first_party(&access, &mut *tx, row.first_party).await?;
     if !store::clients::deactivate_client(&mut tx, tenant_id, &id, Timestamp::now()).await? {
         return Err(ApiError::NotFound("client"));
     }
@@ -221,9 +216,7 @@ pub async fn rotate_secret(
     let tenant_id = access.tenant.id;
     let mut tx = state.store.begin().await?;
     let mut row = locked_client(&mut tx, tenant_id, &id.to_string()).await?;
-    if row.allows_ovlt_api() {
-        access.require_tenant_admin(&mut *tx, "change a client that acts on ovlt's API").await?;
-    }
+    guard_first_party(&access, &mut *tx, row.first_party).await?;
     if !row.is_confidential() {
         return Err(ApiError::invalid_payload("a public client has no secret"));
     }
@@ -238,11 +231,16 @@ pub async fn rotate_secret(
     Ok(Json(SecretResponse { client_secret: secret }))
 }
 
-/// Deleting a client that acts on ovlt's API is a tenant admin's decision, as creating it was.
-async fn guard_api_client(access: &Manage<ClientsWrite>, tx: &mut Tx, id: &str) -> ApiResult<()> {
-    let client = store::clients::find_client(&mut **tx, access.tenant.id, id).await?;
-    if client.is_some_and(|c| c.allows_ovlt_api()) {
-        access.require_tenant_admin(&mut **tx, "delete a client that acts on ovlt's API").await?;
+/// A first-party client skips consent, and may hold `ovlt:api`: creating one, and changing,
+/// rotating or deleting one (or making a client one), is a tenant admin's (docs/decisions/0009).
+/// Otherwise whoever points its redirect URI elsewhere receives its users' sign-ins unasked.
+async fn guard_first_party(
+    access: &Manage<ClientsWrite>,
+    db: impl sqlx::Executor<'_, Database = sqlx::Any>,
+    first_party: bool,
+) -> ApiResult<()> {
+    if first_party {
+        access.require_tenant_admin(db, "manage a first-party client").await?;
     }
     Ok(())
 }

@@ -32,11 +32,14 @@ fn is_loopback(host: &Host<&str>) -> bool {
     }
 }
 
-/// Whether a requested redirect URI matches a registered one: the same string, or for an
-/// `http` loopback IP redirect the same URI on another port.
-pub fn matches(registered: &str, requested: &str) -> bool {
+/// Whether a requested redirect URI matches a registered one: the same string, or (when
+/// `any_loopback_port`) for an `http` loopback IP redirect the same URI on another port.
+pub fn matches(registered: &str, requested: &str, any_loopback_port: bool) -> bool {
     if registered == requested {
         return true;
+    }
+    if !any_loopback_port {
+        return false;
     }
     let (Ok(mut registered), Ok(mut requested)) = (Url::parse(registered), Url::parse(requested)) else {
         return false;
@@ -67,14 +70,15 @@ mod tests {
 
     #[test]
     fn a_loopback_ip_redirect_matches_on_any_port_and_nothing_else_does() {
-        assert!(matches("http://127.0.0.1/cb", "http://127.0.0.1:51234/cb"));
-        assert!(matches("http://127.0.0.1:8080/cb", "http://127.0.0.1:9/cb"));
-        assert!(matches("http://[::1]/cb?x=1", "http://[::1]:4000/cb?x=1"));
-        assert!(!matches("http://127.0.0.1/cb", "http://127.0.0.1:51234/other"));
-        assert!(!matches("http://127.0.0.1/cb", "http://127.0.0.2:51234/cb"));
-        assert!(!matches("http://localhost/cb", "http://localhost:51234/cb"));
-        assert!(!matches("https://app.example.com/cb", "https://app.example.com:8443/cb"));
-        assert!(!matches("http://127.0.0.1/cb", "https://127.0.0.1:8443/cb"));
+        assert!(matches("http://127.0.0.1/cb", "http://127.0.0.1:51234/cb", true));
+        assert!(!matches("http://127.0.0.1/cb", "http://127.0.0.1:51234/cb", false));
+        assert!(matches("http://127.0.0.1:8080/cb", "http://127.0.0.1:9/cb", true));
+        assert!(matches("http://[::1]/cb?x=1", "http://[::1]:4000/cb?x=1", true));
+        assert!(!matches("http://127.0.0.1/cb", "http://127.0.0.1:51234/other", true));
+        assert!(!matches("http://127.0.0.1/cb", "http://127.0.0.2:51234/cb", true));
+        assert!(!matches("http://localhost/cb", "http://localhost:51234/cb", true));
+        assert!(!matches("https://app.example.com/cb", "https://app.example.com:8443/cb", true));
+        assert!(!matches("http://127.0.0.1/cb", "https://127.0.0.1:8443/cb", true));
     }
 
     #[test]

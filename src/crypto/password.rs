@@ -12,9 +12,10 @@
 //!
 //! The queue is bounded ([`QUEUE_PER_THREAD`] jobs a thread, about 0.8 s of work): a flood of
 //! logins beyond what the cores can hash is answered 503 `unavailable` at once instead of
-//! growing a backlog that keeps the machine busy long after the flood. A job whose requester
-//! has gone (timed out, disconnected) is skipped, and no password is longer than
-//! [`MAX_PASSWORD_BYTES`].
+//! growing a backlog that keeps the machine busy long after the flood. A sign-in takes its
+//! place ([`HashSlot`]) before it records anything, so a refusal for load never counts as a
+//! failed attempt. A job whose requester has gone (timed out, disconnected) is skipped, and no
+//! password is longer than [`MAX_PASSWORD_BYTES`].
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -36,7 +37,7 @@ type Job = Box<dyn FnOnce() + Send>;
 pub enum PasswordError {
     #[error("a password must be at most {MAX_PASSWORD_BYTES} bytes")]
     TooLong,
-    #[error("too many passwords are being checked; try again shortly")]
+    #[error("too many password checks at once; try again shortly")]
     Busy,
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
@@ -46,7 +47,7 @@ impl From<PasswordError> for ApiError {
     fn from(err: PasswordError) -> Self {
         match err {
             PasswordError::TooLong => ApiError::invalid_payload(PasswordError::TooLong.to_string()),
-            PasswordError::Busy => ApiError::Unavailable("too many sign-ins at once; try again shortly"),
+            PasswordError::Busy => ApiError::Unavailable("too many password checks at once; try again shortly"),
             PasswordError::Failed(cause) => ApiError::internal(cause),
         }
     }
@@ -71,8 +72,15 @@ const DUMMY_HASH: &str =
 /// Hashes and verifies passwords on its own low-priority threads.
 #[derive(Clone)]
 pub struct PasswordHasher {
-    jobs: mpsc::SyncSender<Job>,
+    jobs: mpsc::Sender<Job>,
+    /// A permit per job running or waiting: the bound on the queue.
+    places: Arc<tokio::sync::Semaphore>,
 }
+
+/// A place in the hashing queue, held until the job is done (or skipped).
+pub struct HashSlot(
+    #[allow(dead_code, reason = "held for its drop: the place frees then")] tokio::sync::OwnedSemaphorePermit,
+);
 
 impl PasswordHasher {
     /// A pool of `threads` hashing threads with room for [`QUEUE_PER_THREAD`] waiting jobs each;
@@ -83,9 +91,11 @@ impl PasswordHasher {
 
     /// A pool of `threads` hashing threads and room for `queue` waiting jobs.
     pub fn with_queue(threads: usize, queue: usize) -> Self {
-        let (jobs, queue) = mpsc::sync_channel::<Job>(queue);
+        let threads = threads.max(1);
+        let places = Arc::new(tokio::sync::Semaphore::new(threads + queue));
+        let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
-        for i in 0..threads.max(1) {
+        for i in 0..threads {
             let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("ovlt-argon2-{i}"))
@@ -100,41 +110,54 @@ impl PasswordHasher {
                 })
                 .expect("cannot start a password-hashing thread");
         }
-        Self { jobs }
+        Self { jobs, places }
+    }
+
+    /// Takes a place in the queue, or answers `Busy` at once when it is full.
+    pub fn reserve(&self) -> Result<HashSlot, PasswordError> {
+        self.places.clone().try_acquire_owned().map(HashSlot).map_err(|_| PasswordError::Busy)
     }
 
     /// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) of `password`.
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         check_length(password)?;
         let password = password.to_owned();
-        Ok(self.run(move || hash_blocking(&password)).await??)
+        Ok(self.run(self.reserve()?, move || hash_blocking(&password)).await??)
     }
 
     /// Whether `password` matches `stored`. With no stored hash (unknown user, or a user
     /// without a password) it verifies against the dummy and answers false, in the same time.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, PasswordError> {
         check_length(password)?;
+        self.verify_in(self.reserve()?, password, stored).await
+    }
+
+    /// [`verify`](Self::verify) in a place taken beforehand.
+    pub async fn verify_in(&self, slot: HashSlot, password: &str, stored: Option<&str>) -> Result<bool, PasswordError> {
+        check_length(password)?;
         let password = password.to_owned();
         let (hash, real) = match stored {
             Some(hash) => (hash.to_owned(), true),
             None => (DUMMY_HASH.to_string(), false),
         };
-        let matched = self.run(move || verify_blocking(&password, &hash)).await??;
+        let matched = self.run(slot, move || verify_blocking(&password, &hash)).await??;
         Ok(real && matched)
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        slot: HashSlot,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, PasswordError> {
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             // Nobody waits any more (the request timed out or its client left): skip the hash.
             if !done.is_closed() {
                 let _ = done.send(work());
             }
+            drop(slot);
         });
-        self.jobs.try_send(job).map_err(|e| match e {
-            mpsc::TrySendError::Full(_) => PasswordError::Busy,
-            mpsc::TrySendError::Disconnected(_) => anyhow::anyhow!("the password-hashing pool has stopped").into(),
-        })?;
+        self.jobs.send(job).map_err(|_| anyhow::anyhow!("the password-hashing pool has stopped"))?;
         result.await.map_err(|_| anyhow::anyhow!("a password-hashing job failed").into())
     }
 }

@@ -14,6 +14,7 @@ use crate::audit::{self, AuditEvent, RequestContext};
 use crate::crypto::secretbox;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{Json, Path};
+use crate::http::pagination::{Page, Pagination};
 use crate::rbac::{IdentityProvidersRead, IdentityProvidersWrite, Manage};
 use crate::store::{self, identity_providers::ProviderRow};
 use crate::types::Timestamp;
@@ -62,13 +63,18 @@ impl From<&ProviderRow> for ProviderResponse {
     }
 }
 
-/// `GET /identity-providers`.
+/// `GET /identity-providers`: a page, by name, like every top-level collection.
 pub async fn list_providers(
     State(state): State<AppState>,
     access: Manage<IdentityProvidersRead>,
-) -> ApiResult<Json<Vec<ProviderResponse>>> {
-    let rows = store::identity_providers::list_providers(state.store.pool(), access.tenant.id).await?;
-    Ok(Json(rows.iter().map(ProviderResponse::from).collect()))
+    pagination: Pagination,
+) -> ApiResult<Json<Page<ProviderResponse>>> {
+    let pool = state.store.pool();
+    let tenant_id = access.tenant.id;
+    let rows =
+        store::identity_providers::list_providers(pool, tenant_id, pagination.limit(), pagination.offset()).await?;
+    let total = store::identity_providers::count_providers(pool, tenant_id).await?;
+    Ok(Json(Page::new(rows.iter().map(ProviderResponse::from).collect(), pagination, total)))
 }
 
 /// `POST /identity-providers` → 201: `name`, `kind`, `client_id` required; `issuer` for `oidc`.

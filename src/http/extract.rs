@@ -19,7 +19,8 @@ use crate::http::middleware::RequestId;
 /// The operator's key header.
 pub const ADMIN_KEY_HEADER: &str = "x-ovlt-admin-key";
 
-/// A JSON body; malformed JSON, a wrong content type, a NUL in a string (see
+/// A JSON body, always an object; malformed JSON, another JSON value (serde would read an
+/// array as a struct's fields in order), a wrong content type, a NUL in a string (see
 /// [`escapes_nul`]) or an oversized body answer 400/413 in our error shape.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
@@ -122,6 +123,9 @@ where
         }
         if !is_json {
             return Err(ApiError::invalid_payload("expected a JSON body with content-type: application/json"));
+        }
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::invalid_payload("the request body must be a JSON object"));
         }
         if escapes_nul(&bytes) {
             return Err(ApiError::invalid_payload("the request contains a NUL character"));

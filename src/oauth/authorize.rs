@@ -64,7 +64,7 @@ pub struct AuthRequest {
 
 /// `GET /oauth/authorize`.
 pub async fn authorize_get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    let params = match Params::parse(query.unwrap_or_default().as_bytes()) {
+    let params = match Params::parse_query(query.as_deref()) {
         Ok(params) => params,
         Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
     };
@@ -109,8 +109,11 @@ async fn validate(state: &AppState, params: &Params) -> Result<AuthRequest, Resp
     };
     let AuthenticatedClient { client, tenant, settings, .. } = client;
     let Some(settings) = settings else { return Err(pages::internal_error()) };
+    // A client that can act on ovlt's API (first-party, so no consent) gets no port latitude:
+    // any local program could otherwise listen on another port for its codes.
+    let port_free = !client.allows_ovlt_api();
     let redirect_uri = match params.get("redirect_uri") {
-        Some(uri) if client.redirect_uris.iter().any(|r| redirect_uri::matches(r, uri)) => uri.to_string(),
+        Some(uri) if client.redirect_uris.iter().any(|r| redirect_uri::matches(r, uri, port_free)) => uri.to_string(),
         Some(_) => return Err(page("The redirect URI is not registered for this application.")),
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
         None => return Err(page("The request names no redirect URI.")),

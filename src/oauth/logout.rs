@@ -35,7 +35,7 @@ pub async fn logout_get(
     context: RequestContext,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match Params::parse(query.unwrap_or_default().as_bytes()) {
+    match Params::parse_query(query.as_deref()) {
         Ok(params) => logout(&state, &headers, context, &params, false).await,
         Err(why) => pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
     }

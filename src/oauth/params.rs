@@ -2,9 +2,11 @@
 //! where a parameter sent twice makes the request invalid (RFC 6749 §3.1, §3.2).
 //!
 //! These are parsed before anyone is authenticated, so the work is bounded: at most
-//! [`MAX_PARAMS`] parameters in at most [`MAX_ENCODED_BYTES`], each looked at once (a hash set
-//! finds repeats). The largest legitimate request — a hosted form carrying a whole
-//! authorization request with a 2,048-character `state` — stays well inside both.
+//! [`MAX_PARAMS`] parameters in at most [`MAX_QUERY_BYTES`] (a query string) or
+//! [`MAX_BODY_BYTES`] (a form body), each looked at once (a hash set finds repeats). A hosted
+//! form carries a whole authorization request re-encoded (a browser's form encoding escapes
+//! what a query string may leave bare, up to three bytes for one) plus a password, so a body
+//! may be larger than the largest query it came from.
 
 use std::collections::HashSet;
 
@@ -16,19 +18,30 @@ use super::OAuthError;
 
 /// The most parameters an OAuth request or hosted form may carry.
 pub const MAX_PARAMS: usize = 50;
-/// The largest encoded OAuth request (query string or form body).
-pub const MAX_ENCODED_BYTES: usize = 16 * 1024;
+/// The largest OAuth query string.
+pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+/// The largest OAuth form body: a maximal query, re-encoded, and a maximal password.
+pub const MAX_BODY_BYTES: usize = 3 * MAX_QUERY_BYTES + 3 * crate::crypto::password::MAX_PASSWORD_BYTES + 1024;
 
 /// Parameters by name; empty values count as absent (RFC 6749 §3.1).
 #[derive(Debug, Clone, Default)]
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
+    /// Parses a query string (see [`Params::parse`]).
+    pub fn parse_query(query: Option<&str>) -> Result<Self, String> {
+        let query = query.unwrap_or_default();
+        if query.len() > MAX_QUERY_BYTES {
+            return Err(format!("the query is larger than {MAX_QUERY_BYTES} bytes"));
+        }
+        Self::parse(query.as_bytes())
+    }
+
     /// Parses `a=1&b=2`; a repeated parameter name is an error naming it, and so is a NUL
     /// (`%00`), which no value ovlt keeps may hold, and a request over the bounds above.
     pub fn parse(encoded: &[u8]) -> Result<Self, String> {
-        if encoded.len() > MAX_ENCODED_BYTES {
-            return Err(format!("the request is larger than {MAX_ENCODED_BYTES} bytes"));
+        if encoded.len() > MAX_BODY_BYTES {
+            return Err(format!("the request is larger than {MAX_BODY_BYTES} bytes"));
         }
         let mut pairs: Vec<(String, String)> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();

@@ -2,9 +2,9 @@
 //!
 //! The SSO cookie holds a 256-bit random token; the server keeps only its SHA-256 on the
 //! session row, so an admin revoking the session signs the browser out at once. CSRF tokens
-//! are "signed double submit": a random `ovlt_csrf` cookie, and in each form its HMAC under a
-//! key derived from the master key for this purpose alone — a cross-site page can neither read
-//! the cookie nor forge the field.
+//! are "signed double submit": a random `ovlt_csrf` cookie, and in each form its keyed digest
+//! (an HMAC under a subkey derived from the master key, labelled for this use) — a cross-site
+//! page can neither read the cookie nor forge the field.
 //!
 //! In production (https) both cookies carry the `__Host-` prefix, so the browser accepts them
 //! only Secure, host-only and with `Path=/`: a sibling subdomain can neither plant an SSO
@@ -112,8 +112,9 @@ pub fn form_page<T: askama::Template>(
     pages::with_cookie(pages::render(status, &page), set_cookie)
 }
 
-/// The form field that goes with a CSRF cookie value: its HMAC under a subkey of the master key
-/// kept for this purpose (the master key itself is never an HMAC key).
+/// The form field that goes with a CSRF cookie value: its keyed digest (`crypto::keyed_digest`:
+/// an HMAC under a subkey derived from the master key, labelled `csrf`), so the master key,
+/// which is also the AES-GCM key, never keys this HMAC directly.
 pub fn csrf_field(state: &AppState, cookie_value: &str) -> String {
     crypto::keyed_digest(&state.master_key, "csrf", cookie_value)
 }

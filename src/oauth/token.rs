@@ -54,7 +54,7 @@ fn lifetimes(client: &AuthenticatedClient, settings: &TenantSettings, scope: &st
     // A refresh token only when offline_access was granted and the client may refresh.
     let refresh = (has_scope(scope, "offline_access") && client.client.allows_grant("refresh_token"))
         .then(|| client.client.refresh_token_ttl_seconds.unwrap_or(settings.refresh_token_ttl_seconds));
-    TokenLifetimes::new(settings, access, refresh)
+    TokenLifetimes::within_idle_timeout(settings, access, refresh)
 }
 
 async fn authorization_code(
@@ -85,7 +85,7 @@ async fn authorization_code(
         .filter(|u| u.status == UserStatus::Active)
         .ok_or_else(|| OAuthError::invalid_grant("the user is not active"))?;
 
-    let scope = still_allowed(client, &grant.scope);
+    let scope = without_lost_api_scope(client, &grant.scope);
     let session = Session {
         client_id: Some(client.client.id.clone()),
         scope: Some(scope.clone()),
@@ -254,7 +254,7 @@ async fn refresh_token(
     if session.client_id.as_deref() != Some(client.client.id.as_str()) || !session.is_live(&settings, now) {
         return Err(refused());
     }
-    let granted = still_allowed(client, session.scope.as_deref().unwrap_or_default());
+    let granted = without_lost_api_scope(client, session.scope.as_deref().unwrap_or_default());
     // RFC 6749 §6: a refresh may ask for less than was granted (never more); the access token
     // then carries only that, while the session, and so the next refresh, keeps the whole grant.
     let scope = match params.get("scope").map(scope_tokens).filter(|requested| !requested.is_empty()) {
@@ -283,7 +283,7 @@ async fn refresh_token(
 
 /// A granted scope, less the ovlt-API scope when the client may no longer hold it (no longer
 /// first-party, or the scope taken from it): its session goes on without that power.
-fn still_allowed(client: &AuthenticatedClient, granted: &str) -> String {
+fn without_lost_api_scope(client: &AuthenticatedClient, granted: &str) -> String {
     let keep = |s: &&str| *s != OVLT_API_SCOPE || client.client.allows_ovlt_api();
     scope_tokens(granted).into_iter().filter(keep).collect::<Vec<_>>().join(" ")
 }

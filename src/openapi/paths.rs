@@ -1026,7 +1026,8 @@ fn administration() -> Vec<Op> {
         )
         .security(Auth::Manage("identity_providers:read"))
         .tenant()
-        .json(200, "Every provider (not paginated).", array_of(schema_ref("IdentityProvider"))),
+        .paginated()
+        .json(200, "A page of providers, by name.", page_of(schema_ref("IdentityProvider"))),
         Op::new(
             "post",
             "/identity-providers",

@@ -69,7 +69,7 @@ fn security_schemes() -> Value {
             "type": "apiKey",
             "in": "cookie",
             "name": "ovlt_refresh",
-            "description": "The HttpOnly refresh-token cookie of the session mode (`\"mode\": \"session\"`), scoped to /auth."
+            "description": "The HttpOnly refresh-token cookie of the session mode (`\"mode\": \"session\"`), scoped to /auth; in production it is `__Host-ovlt_refresh` (Secure, Path=/)."
         }
     })
 }

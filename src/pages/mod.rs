@@ -158,7 +158,6 @@ pub fn describe_scope(scope: &str) -> &str {
         "profile" => "See your name",
         "email" => "See your email address",
         "offline_access" => "Stay signed in when you are away",
-        "ovlt:api" => "Act for you in this organisation's identity administration",
         other => other,
     }
 }

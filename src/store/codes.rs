@@ -64,6 +64,28 @@ pub async fn consume_user_codes<'e>(
     .map(|_| ())
 }
 
+/// Ends every unconsumed code of this purpose of every user holding the role.
+pub async fn consume_role_holders_codes<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    role_id: &str,
+    purpose: &str,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE user_codes SET consumed_at = $4, updated_at = $4 \
+         WHERE tenant_id = $1 AND purpose = $3 AND consumed_at IS NULL \
+           AND user_id IN (SELECT user_id FROM user_roles WHERE tenant_id = $1 AND role_id = $2)",
+    )
+    .bind(tenant_id.to_string())
+    .bind(role_id)
+    .bind(purpose)
+    .bind(now.unix_seconds())
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
 /// The user's newest unconsumed, unexpired code of this purpose.
 pub async fn find_live_code_for_user<'e>(
     db: impl Executor<'e, Database = Any>,

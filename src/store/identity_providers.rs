@@ -123,13 +123,24 @@ pub async fn find_provider<'e>(
 pub async fn list_providers<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
+    limit: i64,
+    offset: i64,
 ) -> sqlx::Result<Vec<ProviderRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM identity_providers WHERE tenant_id = $1 ORDER BY name"
+        "SELECT {COLUMNS} FROM identity_providers WHERE tenant_id = $1 ORDER BY name, id LIMIT $2 OFFSET $3"
     )))
     .bind(tenant_id.to_string())
+    .bind(limit)
+    .bind(offset)
     .fetch_all(db)
     .await
+}
+
+pub async fn count_providers<'e>(db: impl Executor<'e, Database = Any>, tenant_id: TenantId) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM identity_providers WHERE tenant_id = $1")
+        .bind(tenant_id.to_string())
+        .fetch_one(db)
+        .await
 }
 
 pub async fn delete_provider<'e>(

@@ -151,7 +151,7 @@ impl Store {
                 SQLITE_MIGRATIONS.run(&self.pool).await?;
             }
         }
-        Ok(())
+        users::renormalize_emails(self).await
     }
 
     pub fn pool(&self) -> &AnyPool {

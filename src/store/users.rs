@@ -387,3 +387,48 @@ pub async fn recent_password_hashes<'e>(
     .fetch_all(db)
     .await
 }
+
+/// Brings every stored `email_normalized` to today's normalisation (NFC, then lower case), once
+/// per database: rows written before emails were NFC-normalised would otherwise never match a
+/// lookup again. A row whose new form another user of its tenant already has (two accounts
+/// that only looked alike) is left as it was and reported; an operator merges them.
+pub async fn renormalize_emails(store: &super::Store) -> anyhow::Result<()> {
+    let mut tx = store.begin().await?;
+    if !super::system::claim_once(&mut *tx, "emails_nfc", Timestamp::now()).await? {
+        return Ok(());
+    }
+    let mut after = String::new();
+    loop {
+        let rows: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT id, tenant_id, email_normalized FROM users WHERE id > $1 ORDER BY id LIMIT 1000")
+                .bind(&after)
+                .fetch_all(&mut *tx)
+                .await?;
+        let Some((last, _, _)) = rows.last() else { break };
+        after = last.clone();
+        for (id, tenant_id, stored) in rows {
+            let normalized = crate::users::normalize_email(&stored);
+            if normalized == stored {
+                continue;
+            }
+            let taken: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM users WHERE tenant_id = $1 AND email_normalized = $2")
+                    .bind(&tenant_id)
+                    .bind(&normalized)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if taken.is_some() {
+                tracing::warn!(tenant.id = %tenant_id, user.id = %id, "two users' emails differ only in Unicode form: left as they are");
+                continue;
+            }
+            sqlx::query("UPDATE users SET email_normalized = $3 WHERE tenant_id = $1 AND id = $2")
+                .bind(&tenant_id)
+                .bind(&id)
+                .bind(&normalized)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -46,9 +46,8 @@ pub async fn change_my_password(
     match &current {
         None => _ = fields.insert("current_password".into(), "is required".into()),
         // Refused before it counts as an attempt or costs a hash.
-        Some(current) if crate::crypto::password::check_length(current).is_err() => {
-            let why = format!("must be at most {} bytes", crate::crypto::password::MAX_PASSWORD_BYTES);
-            fields.insert("current_password".into(), why);
+        Some(current) if let Err(too_long) = crate::crypto::password::check_length(current) => {
+            fields.insert("current_password".into(), too_long.to_string());
         }
         Some(_) => {}
     }
@@ -64,11 +63,12 @@ pub async fn change_my_password(
         return Err(ApiError::validation(fields));
     };
     let now = Timestamp::now();
+    let slot = state.passwords.reserve()?;
     // Same guard as login: a stolen access token must not become a password-guessing oracle.
     let attempts =
         store::users::count_login_attempt(state.store.pool(), tenant_id, user.id, settings.lockout_window_seconds, now)
             .await?;
-    let correct = state.passwords.verify(&current, user.password_hash.as_deref()).await?;
+    let correct = state.passwords.verify_in(slot, &current, user.password_hash.as_deref()).await?;
     if !correct || super::over_lockout_threshold(attempts, &settings) {
         return Err(ApiError::validation(FieldErrors::from([("current_password".into(), "is incorrect".into())])));
     }

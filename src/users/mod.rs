@@ -138,7 +138,10 @@ impl User {
 
 /// Emails are compared case-insensitively within a tenant.
 pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    // NFC first, so `e` + U+0301 and `é` are one address; lower case after; NFC again, since
+    // a few lower-case mappings leave a composable sequence.
+    email.trim().nfc().collect::<String>().to_lowercase().nfc().collect()
 }
 
 /// A pragmatic address check: one `@`, a non-empty local part, a dotted domain, no spaces or
@@ -227,6 +230,8 @@ mod tests {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
         assert_eq!(normalize_email("  Alice@Example.COM "), "alice@example.com");
+        assert_eq!(normalize_email("e\u{301}x@example.com"), normalize_email("\u{e9}x@example.com"));
+        assert_eq!(normalize_email("\u{c9}X@Example.com"), "\u{e9}x@example.com");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, assert_error, backend_tests};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, backend_tests};
 use crate::oauth_support::{Browser, REDIRECT_URI, as_refs, authorization_params, create_client, token_request};
 
 /// The claims of a JWT, unverified (signatures are checked by the server and the RP tests).
@@ -194,6 +194,48 @@ backend_tests! {
         // A tenant admin may act on anyone, the helpdesk included.
         let reset = bearer(&app, Method::GET, &format!("/users/{helpdesk_id}/password-reset-token"), &boss_token);
         assert_eq!(reset.send().await.unwrap().status(), 200);
+
+        // A reset token fetched while its user held nothing dies when they are promoted.
+        let (quinn_token, _) = app.signed_in("acme", "quinn@acme.test").await;
+        let quinn: Value = bearer(&app, Method::GET, "/users/me", &quinn_token).send().await.unwrap().json().await.unwrap();
+        let quinn = quinn["id"].as_str().unwrap().to_string();
+        let token: Value = bearer(&app, Method::GET, &format!("/users/{quinn}/password-reset-token"), &helpdesk)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let roles: Value = bearer(&app, Method::GET, "/roles?per_page=200", &boss_token).send().await.unwrap().json().await.unwrap();
+        let admin_role = roles["data"].as_array().unwrap().iter().find(|r| r["name"] == "admin").unwrap()["id"].clone();
+        let promoted = bearer(&app, Method::POST, &format!("/users/{quinn}/roles"), &boss_token).json(&json!({ "role_id": admin_role }));
+        assert_eq!(promoted.send().await.unwrap().status(), 204);
+        let reset = app.tenant(Method::POST, "/auth/reset-password", "acme")
+            .json(&json!({ "token": token["token"], "password": "Taken0ver!!" })).send().await.unwrap();
+        assert_error(reset, 400, "invalid_token").await;
+    }
+
+    async fn the_upgrade_withdraws_ovlt_api_granted_under_the_old_rules(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.signed_in_with("acme", "boss@acme.test", None).await;
+        let client = create_client(&app, "acme", json!({ "scopes": ["openid", "ovlt:api"] })).await;
+        let tokens = oauth_tokens(&app, &client, "openid ovlt:api", "boss@acme.test").await;
+        let api = access_token(&tokens);
+        assert_eq!(bearer(&app, Method::GET, "/users", &api).send().await.unwrap().status(), 200);
+        let pool = app.state.store.pool();
+        for (id, scopes) in [("a", r#"["ovlt:api"]"#), ("b", r#"["ovlt:api","openid"]"#), ("c", r#"["openid","ovlt:api","email"]"#)] {
+            sqlx::query("UPDATE clients SET scopes = $2 WHERE id = $1").bind(client["client_id"].as_str()).bind(scopes).execute(pool).await.unwrap();
+            let migration = match backend {
+                Backend::Sqlite => include_str!("../../migrations/sqlite/0013_ovlt_api_scope.sql"),
+                Backend::Postgres => include_str!("../../migrations/postgres/0013_ovlt_api_scope.sql"),
+            };
+            sqlx::raw_sql(migration).execute(pool).await.unwrap();
+            let after: String = sqlx::query_scalar("SELECT scopes FROM clients WHERE id = $1").bind(client["client_id"].as_str()).fetch_one(pool).await.unwrap();
+            let expected = match id { "a" => "[]", "b" => r#"["openid"]"#, _ => r#"["openid","email"]"# };
+            assert_eq!(after, expected);
+        }
+        // The session granted ovlt:api under the old rules has ended.
+        assert_error(bearer(&app, Method::GET, "/users", &api).send().await.unwrap(), 401, "invalid_token").await;
     }
 
     async fn first_party_clients_and_the_reset_url_are_a_tenant_admins_to_set(backend: Backend) {
@@ -215,17 +257,22 @@ backend_tests! {
         let renamed = bearer(&app, Method::PUT, &format!("/clients/{id}"), &clerk).json(&json!({ "name": "Renamed" }));
         assert_eq!(renamed.send().await.unwrap().status(), 200);
 
-        // A client that acts on ovlt's API is the admin's to change, rotate or delete.
+        // A first-party client (it skips consent; it may hold ovlt:api) is the admin's to change,
+        // rotate or delete: its redirect URI pointed elsewhere would collect silent sign-ins.
         let console = create_client(&app, "acme", json!({ "scopes": ["openid", "ovlt:api"] })).await;
         let console = console["id"].as_str().unwrap();
+        let portal = create_client(&app, "acme", json!({})).await;
+        let portal = portal["id"].as_str().unwrap();
         let redirect = json!({ "redirect_uris": ["https://clerk.example/cb"] });
-        let changes = [
-            bearer(&app, Method::PUT, &format!("/clients/{console}"), &clerk).json(&redirect),
-            bearer(&app, Method::POST, &format!("/clients/{console}/secret"), &clerk),
-            bearer(&app, Method::DELETE, &format!("/clients/{console}"), &clerk),
-        ];
-        for change in changes {
-            assert_error(change.send().await.unwrap(), 403, "forbidden").await;
+        for client in [console, portal] {
+            let changes = [
+                bearer(&app, Method::PUT, &format!("/clients/{client}"), &clerk).json(&redirect),
+                bearer(&app, Method::POST, &format!("/clients/{client}/secret"), &clerk),
+                bearer(&app, Method::DELETE, &format!("/clients/{client}"), &clerk),
+            ];
+            for change in changes {
+                assert_error(change.send().await.unwrap(), 403, "forbidden").await;
+            }
         }
 
         let evil = json!({ "reset_url": "https://evil.example/reset" });

@@ -24,6 +24,19 @@ async fn refresh(app: &TestApp, slug: &str, refresh_token: &str) -> reqwest::Res
         .unwrap()
 }
 
+/// `(actor_type, actor_id)` of the one audit row of `action`, and the id of `email`'s user.
+async fn actor_of(app: &TestApp, action: &str, email: &str) -> ((String, Option<String>), String) {
+    let pool = app.state.store.pool();
+    let actor = sqlx::query_as("SELECT actor_type, actor_id FROM audit_log WHERE action = $1")
+        .bind(action)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let user: String =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(email).fetch_one(pool).await.unwrap();
+    (actor, user)
+}
+
 async fn audit_count(app: &TestApp, action: &str) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = $1")
         .bind(action)
@@ -349,7 +362,15 @@ backend_tests! {
             .await
             .unwrap();
 
-        assert!(login.headers()["set-cookie"].to_str().unwrap().contains("Secure"));
+        let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+        assert!(cookie.starts_with("__Host-ovlt_refresh=") && cookie.contains("; Path=/;") && cookie.contains("Secure"), "{cookie}");
+        // Only the prefixed cookie counts: one without it could have been planted by a sibling.
+        let pair = cookie.split(';').next().unwrap().to_string();
+        let refresh = |cookie: String| app.tenant(Method::POST, "/auth/refresh", "acme").header("cookie", cookie).send();
+        let planted = refresh(pair.trim_start_matches("__Host-").to_string()).await.unwrap();
+        let body = assert_error(planted, 400, "invalid_payload").await;
+        assert_eq!(body["fields"]["refresh_token"], "is required", "the unprefixed cookie is not read");
+        assert_eq!(refresh(pair).await.unwrap().status(), 200);
     }
 
     async fn logout_with_the_bearer_ends_the_session_everywhere(backend: Backend) {
@@ -365,6 +386,8 @@ backend_tests! {
         assert_error(me(&sibling, "acme", &access).await, 401, "invalid_token").await;
         assert_error(refresh(&sibling, "acme", &refresh_token).await, 401, "invalid_token").await;
         assert_eq!(audit_count(&app, "logout").await, 1);
+        let (actor, user) = actor_of(&app, "logout", "alice@example.com").await;
+        assert_eq!(actor, ("user".to_string(), Some(user)), "the user whose session ended is the actor");
     }
 
     async fn logout_with_a_refresh_token_in_the_body_ends_its_session(backend: Backend) {
@@ -376,6 +399,8 @@ backend_tests! {
         let bad_bearer = app.tenant(Method::POST, "/auth/logout", "acme").bearer_auth("garbage").send().await.unwrap();
 
         assert_eq!(logout.status(), 204);
+        let (actor, user) = actor_of(&app, "logout", "alice@example.com").await;
+        assert_eq!(actor, ("user".to_string(), Some(user)));
         assert_error(me(&app, "acme", &access).await, 401, "invalid_token").await;
         assert_error(without_credentials, 401, "invalid_token").await;
         assert_error(bad_bearer, 401, "invalid_token").await;

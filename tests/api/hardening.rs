@@ -47,32 +47,46 @@ backend_tests! {
             assert_eq!(status, 400, "{path}");
             assert!(took < Duration::from_millis(100), "{path} took {took:?}");
         }
-        // The bounds themselves: 50 parameters at most, in at most 16 KiB.
+        // The bounds themselves: 50 parameters at most, in at most 8 KiB of query or 28 KiB of body.
         let token = |body: String| {
             app.request(Method::POST, "/oauth/token").header("content-type", "application/x-www-form-urlencoded").body(body)
         };
         let many: Value = token(form_of(51)).send().await.unwrap().json().await.unwrap();
         assert_eq!(many["error"], "invalid_request");
         assert!(many["error_description"].as_str().unwrap().contains("50 parameters"), "{many}");
-        let long: Value = token(format!("grant_type=x&pad={}", "a".repeat(17 * 1024))).send().await.unwrap().json().await.unwrap();
+        let long: Value = token(format!("grant_type=x&pad={}", "a".repeat(40 * 1024))).send().await.unwrap().json().await.unwrap();
         assert_eq!(long["error"], "invalid_request");
+        let long_query = app.request(Method::GET, "/oauth/authorize").query(&[("state", "s".repeat(9 * 1024))]).send().await.unwrap();
+        assert_eq!(long_query.status(), 400);
         // Under the bounds, the request is read as before.
         let fine: Value = token(format!("{}&grant_type=nope", form_of(40))).send().await.unwrap().json().await.unwrap();
         assert_eq!(fine["error"], "unsupported_grant_type");
-        let scope = vec!["x"; 4000].join(" ");
-        let repeated = app.request(Method::GET, "/oauth/authorize").query(&[("scope", scope.as_str())]).send().await.unwrap();
-        assert_eq!(repeated.status(), 400);
+
+        // A scope of thousands of distinct tokens is read in linear time too.
+        app.create_tenant("acme", "Acme").await;
+        let service = create_client(&app, "acme", json!({ "scopes": ["reports:read"] })).await;
+        let scope = (0..5_000).map(|i| format!("s{i}")).collect::<Vec<_>>().join(" ");
+        let (id, secret) = (service["client_id"].as_str().unwrap(), service["client_secret"].as_str().unwrap());
+        let (status, took) = fastest_of_three(|| {
+            app.request(Method::POST, "/oauth/token")
+                .basic_auth(id, Some(secret))
+                .form(&[("grant_type", "client_credentials"), ("scope", scope.as_str())])
+        })
+        .await;
+        assert_eq!(status, 400, "invalid_scope");
+        assert!(took < Duration::from_millis(100), "a long scope took {took:?}");
     }
 
     async fn a_full_password_queue_answers_503_while_health_stays_fast(backend: Backend) {
         let app = TestApp::spawn_with(backend, |config| config.password_hash_queue = 1).await;
         app.create_tenant("acme", "Acme").await;
-        // Unknown users still cost one hash each: 24 at once against two threads and one place.
+        app.register("acme", "ann@acme.test").await;
+        // 24 wrong passwords at once against two hashing threads and one waiting place.
         let mut logins = tokio::task::JoinSet::new();
-        for i in 0..24 {
+        for _ in 0..24 {
             let login = app
                 .tenant(Method::POST, "/auth/login", "acme")
-                .json(&json!({ "email": format!("nobody{i}@acme.test"), "password": PASSWORD }));
+                .json(&json!({ "email": "ann@acme.test", "password": "Wrong-password-1" }));
             logins.spawn(login.send());
         }
         let started = Instant::now();
@@ -80,7 +94,7 @@ backend_tests! {
         let health_took = started.elapsed();
         assert_eq!(health.status(), 200);
         assert!(health_took < Duration::from_secs(1), "/health took {health_took:?}");
-        let mut busy = 0;
+        let mut busy: i64 = 0;
         while let Some(answer) = logins.join_next().await {
             let answer = answer.unwrap().unwrap();
             match answer.status().as_u16() {
@@ -94,6 +108,12 @@ backend_tests! {
             }
         }
         assert!(busy > 0, "a queue of one must refuse some of 24 concurrent logins");
+        // A refusal for load is no failed attempt: only the answered ones counted.
+        let counted: i64 = sqlx::query_scalar("SELECT failed_logins FROM users WHERE email = 'ann@acme.test'")
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(counted, 24 - busy);
     }
 
     async fn no_password_longer_than_a_kibibyte_is_hashed(backend: Backend) {
@@ -158,6 +178,10 @@ backend_tests! {
         assert_eq!(signed_in.status(), 303);
         let sso = signed_in.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).find(|c| c.contains("ovlt_sso_")).unwrap();
         assert!(sso.starts_with("__Host-ovlt_sso_") && sso.contains("; Path=/;") && sso.contains("Secure"), "{sso}");
+        // The browser's next authorization request is signed in by that cookie alone.
+        let sso_pair = sso.split(';').next().unwrap().to_string();
+        let again = app.request(Method::GET, "/oauth/authorize").query(&query).header("cookie", sso_pair).send().await.unwrap();
+        assert_eq!(again.status(), 303, "the __Host- SSO cookie is read back");
 
         // Production refuses `localhost` redirect URIs (RFC 8252 §8.3); loopback IPs are fine.
         let register = |uri: &str| {

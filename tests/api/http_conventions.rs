@@ -55,6 +55,22 @@ backend_tests! {
         assert_error(not_an_object, 400, "invalid_payload").await;
     }
 
+    async fn a_json_array_is_never_read_as_an_object(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let tenant = app.create_tenant("acme", "Acme").await;
+        let id = tenant["id"].as_str().unwrap();
+
+        // serde would take an array's items as the struct's fields, in order.
+        let created = app.admin(Method::POST, "/tenants").json(&json!(["arr-tenant", "Array Tenant"])).send().await.unwrap();
+        let disabled = app.admin(Method::PATCH, &format!("/tenants/{id}")).json(&json!([null, false])).send().await.unwrap();
+
+        let body = assert_error(created, 400, "invalid_payload").await;
+        assert!(body["message"].as_str().unwrap().contains("JSON object"), "{body}");
+        assert_error(disabled, 400, "invalid_payload").await;
+        assert_eq!(app.tenant(Method::GET, "/tenant", "arr-tenant").send().await.unwrap().status(), 404);
+        assert_eq!(app.tenant(Method::GET, "/tenant", "acme").send().await.unwrap().status(), 200, "still enabled");
+    }
+
     async fn a_nul_in_a_json_string_or_a_form_value_answers_400_never_500(backend: Backend) {
         let app = TestApp::spawn(backend).await;
         app.create_tenant("acme", "Acme").await;

@@ -26,6 +26,9 @@ backend_tests! {
         assert_eq!(provider["issuer"], "https://sso.example.com");
         assert_eq!(provider["scopes"], json!(["openid", "email", "profile"]));
         let listed: Value = admin_in(&app, Method::GET, "/identity-providers", "acme").send().await.unwrap().json().await.unwrap();
+        // A page, like every top-level collection (DESIGN §5).
+        assert_eq!((listed["page"].as_i64(), listed["per_page"].as_i64(), listed["total"].as_i64()), (Some(1), Some(50), Some(1)));
+        assert_eq!(listed["data"][0]["id"], provider["id"]);
         assert!(!listed.to_string().contains("upstream-secret-value") && !provider.to_string().contains("upstream-secret-value"));
         let stored: Vec<u8> = sqlx::query_scalar("SELECT client_secret FROM identity_providers").fetch_one(app.state.store.pool()).await.unwrap();
         let aad = format!("idp_secret:{}", provider["id"].as_str().unwrap());
