@@ -740,3 +740,41 @@ backend_tests! {
         assert_eq!(admin_set(PASSWORD).await.unwrap().status(), 200);
     }
 }
+
+backend_tests! {
+    async fn emails_that_look_alike_are_one_address(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.create_tenant("acme", "Acme").await;
+        app.register("acme", "e\u{301}x@example.com").await;
+        let twin = app
+            .tenant(Method::POST, "/auth/register", "acme")
+            .json(&json!({ "email": "\u{e9}x@example.com", "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_error(twin, 409, "conflict").await;
+        // Either spelling signs in.
+        assert_eq!(app.login("acme", "\u{c9}X@example.com", PASSWORD).await.status(), 200);
+    }
+
+    async fn emails_stored_before_normalisation_are_renormalised_once(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.create_tenant("acme", "Acme").await;
+        app.register("acme", "old@example.com").await;
+        app.register("acme", "twin@example.com").await;
+        let pool = app.state.store.pool();
+        // As an earlier version stored them: lower case only, not NFC.
+        for (from, to) in [("old@example.com", "e\u{301}old@example.com"), ("twin@example.com", "e\u{301}x@example.com")] {
+            sqlx::query("UPDATE users SET email_normalized = $2 WHERE email_normalized = $1").bind(from).bind(to).execute(pool).await.unwrap();
+        }
+        app.register("acme", "\u{e9}x@example.com").await; // the NFC twin of the second
+        sqlx::query("DELETE FROM system_state WHERE key = 'emails_nfc'").execute(pool).await.unwrap();
+
+        ovlt::store::users::renormalize_emails(&app.state.store).await.unwrap();
+
+        let stored: Vec<String> = sqlx::query_scalar("SELECT email_normalized FROM users ORDER BY email_normalized").fetch_all(pool).await.unwrap();
+        assert!(stored.contains(&"\u{e9}old@example.com".to_string()), "{stored:?}");
+        assert!(stored.contains(&"e\u{301}x@example.com".to_string()), "a collision is left as it was: {stored:?}");
+        assert_eq!(app.login("acme", "\u{e9}old@example.com", PASSWORD).await.status(), 200);
+    }
+}
