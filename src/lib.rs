@@ -7,7 +7,7 @@
 pub mod app;
 /// Audit trail: who changed what, written in the same transaction as the change.
 pub mod audit;
-/// `/auth/*`: register, login, refresh, logout, revoke; sessions, tokens, the bearer extractor.
+/// `/auth/*`: register, login, refresh, logout, revoke; the bearer extractor.
 pub mod auth;
 /// The command line: `serve`, `migrate`, `config check`, `tenant create`.
 pub mod cli;
@@ -53,7 +53,9 @@ pub mod store;
 pub mod telemetry;
 /// Tenants: the admin API and the per-request tenant resolution.
 pub mod tenants;
-/// Shared value types: typed ids and timestamps.
+/// The token core: builds, signs and verifies every token (access, refresh, client, ID).
+pub mod tokens;
+/// The bottom layer: typed ids, timestamps, and the records every layer shares.
 pub mod types;
 /// Users: the model, its representation, email and password rules, `/users/me`.
 pub mod users;

@@ -13,13 +13,13 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use jsonwebtoken::{Algorithm, Validation};
 
-use super::session::{AccessClaims, SessionId};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::store;
 use crate::tenants::{CurrentTenant, Tenant};
+use crate::tokens::{AccessClaims, verify_access_token};
+use crate::types::SessionId;
 use crate::types::Timestamp;
 use crate::users::UserId;
 
@@ -65,18 +65,4 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
-}
-
-/// Verifies an access token's signature and claims (not its session): RS256, our issuer,
-/// `typ: at+jwt`, unexpired, an `aud` present. Any audience: what the token may do is for the
-/// caller to decide (ovlt's API: [`authenticate`]; userinfo, introspection, revocation: any of
-/// the tenant's tokens).
-pub async fn verify_access_token(state: &AppState, token: &str) -> Option<AccessClaims> {
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_issuer(&[&state.config.issuer]);
-    validation.validate_aud = false;
-    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-    validation.leeway = 0;
-    let data = state.keys.verify::<AccessClaims>(token, &validation).await.ok()?;
-    data.header.typ.as_deref().is_some_and(|typ| typ.eq_ignore_ascii_case("at+jwt")).then_some(data.claims)
 }

@@ -6,7 +6,6 @@ pub mod codes;
 pub mod cookie;
 pub mod recovery;
 pub mod recovery_pages;
-pub mod session;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use self::bearer::CurrentUser;
-use self::session::{Session, refresh_token_digest};
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::error::{ApiError, ApiResult, FieldErrors};
@@ -23,6 +21,9 @@ use crate::mfa;
 use crate::settings::{self, TenantSettings};
 use crate::store;
 use crate::tenants::{CurrentTenant, Tenant};
+use crate::tokens::refresh::Rotated;
+use crate::tokens::{self, TokenLifetimes, refresh_token_digest};
+use crate::types::Session;
 use crate::types::Timestamp;
 use crate::users::{self, User, UserResponse, UserStatus};
 
@@ -156,13 +157,13 @@ pub(crate) async fn open_session(
     user: &User,
     amr: &str,
     context: RequestContext,
-) -> ApiResult<session::IssuedTokens> {
+) -> ApiResult<tokens::IssuedTokens> {
     let now = Timestamp::now();
     let session = Session::new(user, amr, settings, now);
     store::sessions::insert_session(&mut **tx, &session, context.ip.as_deref(), context.user_agent.as_deref(), None)
         .await?;
     store::users::record_login_success(&mut **tx, user.tenant_id, user.id, now).await?;
-    let issued = session::issue_tokens(state, tx, &session, session::TokenLifetimes::of_tenant(settings), now).await?;
+    let issued = tokens::issue_tokens(state, tx, &session, TokenLifetimes::of_tenant(settings), now).await?;
     let event = AuditEvent::new(Actor::User(user.id), "login.succeeded", context)
         .in_tenant(user.tenant_id)
         .target("session", session.id)
@@ -276,60 +277,11 @@ pub async fn refresh(
         },
     };
     let settings = settings::load(&state.store, tenant.id).await?;
-    let now = Timestamp::now();
-    let digest = refresh_token_digest(&token);
-
-    let mut tx = state.store.begin().await?;
-    let Some(session_id) = store::sessions::rotate_refresh_token(&mut *tx, tenant.id, &digest, now).await? else {
-        return refused_refresh(tx, &tenant, &digest, &settings, now, context).await;
-    };
-    let session =
-        store::sessions::find_session(&mut *tx, tenant.id, session_id).await?.ok_or(ApiError::InvalidToken)?;
-    // A client session's tokens are bound to their client: they refresh only at /oauth/token.
-    if !session.is_live(&settings, now) || session.client_id.is_some() {
-        return Err(ApiError::InvalidToken);
-    }
-    let user = store::users::find_user_by_id(&mut *tx, tenant.id, session.user_id).await?;
-    if user.is_none_or(|u| u.status != UserStatus::Active) {
-        return Err(ApiError::InvalidToken);
-    }
-    store::sessions::touch_session(&mut *tx, tenant.id, session.id, now).await?;
-    let issued =
-        session::issue_tokens(&state, &mut tx, &session, session::TokenLifetimes::of_tenant(&settings), now).await?;
+    let rotated = tokens::refresh::rotate(&state, &tenant, &settings, &token, None, context).await?;
+    let Some(Rotated { mut tx, session, now, .. }) = rotated else { return Err(ApiError::InvalidToken) };
+    let issued = tokens::issue_tokens(&state, &mut tx, &session, TokenLifetimes::of_tenant(&settings), now).await?;
     tx.commit().await?;
     Ok(token_answer(&state, issued, mode_requested || from_cookie, None))
-}
-
-/// A refresh token that could not be rotated: unknown, expired, or already rotated. A replay
-/// outside the grace window ends the session and is audited.
-pub(crate) async fn refused_refresh(
-    mut tx: store::Tx,
-    tenant: &Tenant,
-    digest: &str,
-    settings: &TenantSettings,
-    now: Timestamp,
-    context: RequestContext,
-) -> ApiResult<Response> {
-    let known = store::sessions::find_refresh_token(&mut *tx, tenant.id, digest).await?;
-    let Some(rotated) = known.as_ref().and_then(|k| k.rotated_at.map(|at| (k.session_id, at))) else {
-        return Err(ApiError::InvalidToken);
-    };
-    let (session_id, rotated_at) = rotated;
-    let grace = settings.refresh_reuse_grace_seconds.clamp(0, 60);
-    if now.0 - rotated_at.0 < grace {
-        return Err(ApiError::InvalidToken);
-    }
-    // A replay of a token whose session already ended (logout, password change) is no alarm.
-    if store::sessions::revoke_session(&mut *tx, tenant.id, session_id, "refresh_token_reuse", now).await? {
-        let event = AuditEvent::new(Actor::Anonymous, "token.reuse_detected", context)
-            .in_tenant(tenant.id)
-            .target("session", session_id)
-            .outcome("failure");
-        audit::record(&mut *tx, event).await?;
-        tx.commit().await?;
-        tracing::warn!(tenant.id = %tenant.id, session.id = %session_id, "refresh token reuse: session revoked");
-    }
-    Err(ApiError::InvalidToken)
 }
 
 /// `POST /auth/logout` (Bearer; or the session cookie; or `{refresh_token}`) → 204: the
@@ -389,9 +341,9 @@ pub async fn revoke(
     };
     let tenant_id = user.tenant.id;
     let now = Timestamp::now();
-    if let Some(claims) = bearer::verify_access_token(&state, &token).await {
+    if let Some(claims) = crate::tokens::verify_access_token(&state, &token).await {
         if claims.tid == tenant_id.to_string() && claims.sub == user.user_id.to_string() {
-            session::revoke_access_token(&state, tenant_id, &claims.jti, Timestamp(claims.exp), now).await?;
+            tokens::revoke_access_token(&state, tenant_id, &claims.jti, Timestamp(claims.exp), now).await?;
             let event = AuditEvent::new(Actor::User(user.user_id), "token.revoked", context)
                 .in_tenant(tenant_id)
                 .target("access_token", &claims.jti)
@@ -424,14 +376,14 @@ pub async fn revoke(
 /// finished a sign-in.
 pub(crate) fn token_answer(
     state: &AppState,
-    issued: session::IssuedTokens,
+    issued: tokens::IssuedTokens,
     session_mode: bool,
     backup_codes: Option<Vec<String>>,
 ) -> Response {
     #[derive(serde::Serialize)]
     struct Answer {
         #[serde(flatten)]
-        tokens: session::TokenResponse,
+        tokens: tokens::TokenResponse,
         #[serde(skip_serializing_if = "Option::is_none")]
         backup_codes: Option<Vec<String>>,
     }

@@ -54,7 +54,10 @@ pub async fn forgot_password(
         let why = Some("Enter the email address of your account.");
         return forgot_page(&state, &headers, &tenant, StatusCode::BAD_REQUEST, false, why);
     }
-    let Ok(settings) = settings::load(&state.store, tenant.id).await else { return pages::internal_error() };
+    let settings = match settings::load(&state.store, tenant.id).await {
+        Ok(settings) => settings,
+        Err(e) => return pages::failed(e),
+    };
     let base = settings.reset_url.clone().unwrap_or_else(|| recovery::hosted_reset_page(&state, &tenant));
     let (task_state, task_tenant) = (state.clone(), tenant.clone());
     tokio::spawn(async move {
@@ -116,7 +119,7 @@ pub async fn reset_password(
         Err(ApiError::Unavailable(_)) => {
             refuse(StatusCode::SERVICE_UNAVAILABLE, "Too many requests right now. Try again in a moment.".into())
         }
-        Err(_) => pages::internal_error(),
+        Err(e) => pages::failed(e),
     }
 }
 

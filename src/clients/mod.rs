@@ -16,7 +16,6 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent, RequestContext};
-use crate::auth::session::OVLT_API_SCOPE;
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{Json, Path, nullable};
@@ -24,6 +23,7 @@ use crate::http::pagination::{Page, Pagination};
 use crate::rbac::{ClientsRead, ClientsWrite, Manage};
 use crate::store::{self, Tx, clients::ClientRow};
 use crate::tenants::TenantId;
+use crate::types::OVLT_API_SCOPE;
 use crate::types::Timestamp;
 
 /// The scopes every tenant knows; a client may also list scopes of its own (`invoices:read`).

@@ -17,14 +17,14 @@ use super::client_auth::{AuthenticatedClient, Lookup, find_live_client};
 use super::params::Params;
 use super::{CODE_TTL_SECONDS, scope_tokens, sso};
 use crate::app::AppState;
-use crate::auth::session::OVLT_API_SCOPE;
-use crate::auth::session::Session;
 use crate::clients::redirect_uri;
 use crate::crypto;
 use crate::pages::{self, Hidden};
 use crate::settings::TenantSettings;
 use crate::store::{self, clients::ClientRow, oauth::CodeRow};
 use crate::tenants::Tenant;
+use crate::types::OVLT_API_SCOPE;
+use crate::types::Session;
 use crate::types::Timestamp;
 
 /// The parameters an authorization request may carry, and so the hidden fields of its pages.
@@ -105,10 +105,12 @@ async fn validate(state: &AppState, params: &Params) -> Result<AuthRequest, Resp
     let client = match find_live_client(state, client_id, Lookup::WithSettings).await {
         Ok(Some(client)) => client,
         Ok(None) => return Err(page("The application is unknown or no longer active.")),
-        Err(_) => return Err(pages::internal_error()),
+        Err(e) => return Err(pages::failed(e)),
     };
     let AuthenticatedClient { client, tenant, settings, .. } = client;
-    let Some(settings) = settings else { return Err(pages::internal_error()) };
+    let Some(settings) = settings else {
+        return Err(pages::failed(anyhow::anyhow!("client looked up without settings")));
+    };
     // A client that can act on ovlt's API (first-party, so no consent) gets no port latitude:
     // any local program could otherwise listen on another port for its codes.
     let port_free = !client.allows_ovlt_api();
@@ -226,7 +228,7 @@ pub(super) async fn proceed(
         Some(session) => Some(session),
         None => match sso::current_session(state, tenant, settings, headers).await {
             Ok(session) => session,
-            Err(_) => return pages::internal_error(),
+            Err(e) => return pages::failed(e),
         },
     };
     let now = Timestamp::now();
@@ -248,7 +250,7 @@ pub(super) async fn proceed(
         let pool = state.store.pool();
         let granted = match store::oauth::find_consent(pool, tenant.id, session.user_id, &request.client.id).await {
             Ok(granted) => granted.unwrap_or_default(),
-            Err(_) => return pages::internal_error(),
+            Err(e) => return pages::failed(e),
         };
         let covered = scope_tokens(&request.scope).iter().all(|s| super::has_scope(&granted, s));
         if request.prompt_consent || !covered {
@@ -285,8 +287,7 @@ pub(super) async fn issue_code(state: &AppState, request: &AuthRequest, session:
         store::sessions::touch_session(state.store.pool(), request.tenant.id, session.id, now).await
     };
     if let Err(e) = stored.await {
-        tracing::error!(error = %e, "cannot store an authorization code");
-        return pages::internal_error();
+        return pages::failed(anyhow::Error::from(e).context("cannot store an authorization code"));
     }
     redirect(state, &request.redirect_uri, &[("code", &code)], request.state.as_deref())
 }
@@ -317,7 +318,8 @@ pub(super) async fn sign_in_page(
 async fn consent_page(state: &AppState, headers: &HeaderMap, request: &AuthRequest, session: &Session) -> Response {
     let user = match store::users::find_user_by_id(state.store.pool(), request.tenant.id, session.user_id).await {
         Ok(Some(user)) => user,
-        _ => return pages::internal_error(),
+        Ok(None) => return pages::failed(anyhow::anyhow!("the signed-in session's user is gone")),
+        Err(e) => return pages::failed(e),
     };
     sso::form_page(state, headers, StatusCode::OK, |csrf| pages::Consent {
         tenant_name: &request.tenant.name,
@@ -336,7 +338,10 @@ pub(super) fn error_redirect(state: &AppState, request: &AuthRequest, error: &st
 
 /// 303 to the redirect URI with `params`, `state` and `iss` (RFC 9207) added to its query.
 fn redirect(state: &AppState, redirect_uri: &str, params: &[(&str, &str)], client_state: Option<&str>) -> Response {
-    let Ok(mut url) = Url::parse(redirect_uri) else { return pages::internal_error() };
+    let mut url = match Url::parse(redirect_uri) {
+        Ok(url) => url,
+        Err(e) => return pages::failed(anyhow::Error::from(e).context("a registered redirect URI does not parse")),
+    };
     {
         let mut query = url.query_pairs_mut();
         for (name, value) in params {
@@ -349,7 +354,7 @@ fn redirect(state: &AppState, redirect_uri: &str, params: &[(&str, &str)], clien
     }
     match HeaderValue::from_str(url.as_str()) {
         Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
-        Err(_) => pages::internal_error(),
+        Err(e) => pages::failed(e),
     }
 }
 

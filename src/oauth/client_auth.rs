@@ -88,7 +88,7 @@ pub async fn find_live_client(
     state: &AppState,
     client_id: &str,
     lookup: Lookup,
-) -> Result<Option<AuthenticatedClient>, OAuthError> {
+) -> Result<Option<AuthenticatedClient>, ApiError> {
     if uuid::Uuid::parse_str(client_id).is_err() {
         return Ok(None);
     }

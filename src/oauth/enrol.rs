@@ -30,8 +30,9 @@ pub(super) async fn begin(
     context: RequestContext,
 ) -> Response {
     let tenant = &request.tenant;
-    let Ok(new) = mfa::new_authenticator(state, tenant, &request.settings, user).await else {
-        return pages::internal_error();
+    let new = match mfa::new_authenticator(state, tenant, &request.settings, user).await {
+        Ok(new) => new,
+        Err(e) => return pages::failed(e),
     };
     let begun = async {
         let mut tx = state.store.begin().await?;
@@ -50,7 +51,7 @@ pub(super) async fn begin(
         Ok(true) => enrol_page(state, headers, request, mfa_token, &new.view, StatusCode::OK, None),
         // MFA was turned on meanwhile (another tab): the normal code step applies.
         Ok(false) => start_over(state, headers, request).await,
-        Err(_) => pages::internal_error(),
+        Err(e) => pages::failed(e),
     }
 }
 
@@ -73,12 +74,12 @@ pub async fn enrol_step(
     let user = match mfa::challenge_user(&state, tenant, token, mfa::PURPOSE_ENROL).await {
         Ok(user) if !user.mfa_enabled => user,
         Ok(_) | Err(ApiError::InvalidToken) => return start_over(&state, &headers, &request).await,
-        Err(_) => return pages::internal_error(),
+        Err(e) => return pages::failed(e),
     };
     let view = match mfa::pending_authenticator(&state, tenant, settings, &user).await {
         Ok(Some(view)) => view,
         Ok(None) => return start_over(&state, &headers, &request).await,
-        Err(_) => return pages::internal_error(),
+        Err(e) => return pages::failed(e),
     };
     let page = |status, why| enrol_page(&state, &headers, &request, token, &view, status, Some(why));
     let code: String = params.get("code").unwrap_or_default().chars().filter(|c| !c.is_whitespace()).collect();
@@ -88,7 +89,7 @@ pub async fn enrol_step(
     match mfa::reserve_attempt(&state, tenant.id, token).await {
         Ok(()) => {}
         Err(ApiError::InvalidToken) => return start_over(&state, &headers, &request).await,
-        Err(_) => return pages::internal_error(),
+        Err(e) => return pages::failed(e),
     }
     let found = match mfa::totp_step(&state, tenant.id, user.id, &code, false).await {
         Ok(Some(found)) => found,
@@ -98,12 +99,12 @@ pub async fn enrol_step(
                 .target("user", user.id)
                 .outcome("failure")
                 .details(serde_json::json!({ "factor": "totp", "reason": "wrong_code", "stage": "confirm" }));
-            if audit::record(state.store.pool(), event).await.is_err() {
-                return pages::internal_error();
+            if let Err(e) = audit::record(state.store.pool(), event).await {
+                return pages::failed(e);
             }
             return page(StatusCode::UNAUTHORIZED, "That code is not right. Try the current one.");
         }
-        Err(_) => return pages::internal_error(),
+        Err(e) => return pages::failed(e),
     };
     let enabled = async {
         let mut tx = state.store.begin().await?;
@@ -122,13 +123,13 @@ pub async fn enrol_step(
     let codes = match enabled.await {
         Ok(Some(codes)) => codes,
         Ok(None) => return start_over(&state, &headers, &request).await,
-        Err(_) => return pages::internal_error(),
+        Err(e) => return pages::failed(e),
     };
     // MFA is on now, so the codes are shown whatever happens next; without an SSO session (it
     // could not be recorded) Continue leads to a normal sign-in with the new authenticator.
     let cookie = match open_sso_session(&state, &headers, &request, &user, mfa::AMR_WITH_SECOND_FACTOR, context).await {
         Ok((_, cookie)) => Some(cookie),
-        Err(_) => None,
+        Err(_logged) => None,
     };
     let page = pages::BackupCodes {
         tenant_name: &tenant.name,

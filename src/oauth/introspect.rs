@@ -12,14 +12,14 @@ use super::params::Form;
 use super::{OAuthError, no_store_json};
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
-use crate::auth::bearer::verify_access_token;
-use crate::auth::session::{self, DIRECT_CLIENT_ID, DIRECT_SCOPE, refresh_token_digest};
 use crate::crypto;
 use crate::error::ApiError;
 use crate::http::extract::ADMIN_KEY_HEADER;
 use crate::settings;
 use crate::store;
 use crate::tenants::{self, Tenant, TenantId};
+use crate::tokens::verify_access_token;
+use crate::tokens::{self, DIRECT_CLIENT_ID, DIRECT_SCOPE, refresh_token_digest};
 use crate::types::Timestamp;
 
 /// `POST /oauth/introspect`: a confidential client of the tenant (its secret), or the operator
@@ -160,7 +160,7 @@ async fn revoke_token(
     if let Some(claims) = verify_access_token(state, token).await {
         if claims.tid == tenant_id.to_string() && claims.client_id == client.client.id {
             let pool = state.store.pool();
-            session::revoke_access_token(state, tenant_id, &claims.jti, Timestamp(claims.exp), now).await?;
+            tokens::revoke_access_token(state, tenant_id, &claims.jti, Timestamp(claims.exp), now).await?;
             let event = AuditEvent::new(actor, "token.revoked", context)
                 .in_tenant(tenant_id)
                 .target("access_token", &claims.jti);

@@ -13,17 +13,17 @@ use jsonwebtoken::{Algorithm, Validation};
 use url::Url;
 
 use super::client_auth::{AuthenticatedClient, Lookup, find_live_client};
-use super::id_token::IdTokenClaims;
 use super::params::Params;
 use super::sso;
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::auth::cookie::{cookies, read_cookie};
-use crate::auth::session::Session;
 use crate::crypto;
 use crate::pages::{self, Hidden};
 use crate::store;
 use crate::tenants::TenantId;
+use crate::tokens::id_token::IdTokenClaims;
+use crate::types::Session;
 use crate::types::Timestamp;
 
 const LOGOUT_PARAMS: &[&str] = &["id_token_hint", "client_id", "post_logout_redirect_uri", "state"];
@@ -83,7 +83,7 @@ async fn logout(
         Some(id) => match find_live_client(state, &id, Lookup::ClientOnly).await {
             Ok(Some(client)) => Some(client),
             Ok(None) => return bad("The application is unknown or no longer active."),
-            Err(_) => return pages::internal_error(),
+            Err(e) => return pages::failed(e),
         },
         None => None,
     };
@@ -91,7 +91,7 @@ async fn logout(
     let cookies = browser_cookies(state, headers, client.as_ref());
     let sessions = match current_sessions(state, &cookies).await {
         Ok(sessions) => sessions,
-        Err(_) => return pages::internal_error(),
+        Err(e) => return pages::failed(e),
     };
     let hint_is_current = hint.as_ref().is_some_and(|h| sessions.iter().any(|(_, s)| s.id.to_string() == h.sid));
     // A valid hint for a browser that is already signed out has nothing left to confirm.
@@ -119,8 +119,7 @@ async fn logout(
             tx.commit().await
         };
         if let Err(e) = ended.await {
-            tracing::error!(error = %e, "cannot end an SSO session");
-            return pages::internal_error();
+            return pages::failed(anyhow::Error::from(e).context("cannot end an SSO session"));
         }
     }
     let registered = params
@@ -133,7 +132,7 @@ async fn logout(
             }
             match HeaderValue::from_str(url.as_str()) {
                 Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
-                Err(_) => return pages::internal_error(),
+                Err(e) => return pages::failed(e),
             }
         }
         None => pages::render(StatusCode::OK, &pages::SignedOut),

@@ -9,7 +9,6 @@ pub mod authorize;
 pub mod client_auth;
 pub mod client_cache;
 pub mod enrol;
-pub mod id_token;
 pub mod introspect;
 pub mod logout;
 pub mod params;
@@ -23,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::error::ApiError;
+pub use crate::tokens::{has_scope, scope_tokens};
 
 /// Authorization codes live 60 seconds (RFC 6749 §4.1.2 recommends at most 10 minutes).
 pub const CODE_TTL_SECONDS: i64 = 60;
@@ -105,16 +105,4 @@ pub fn no_store_json(body: impl Serialize) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
-}
-
-/// The distinct tokens of a space-separated scope string, in order (linear: a hash set finds
-/// repeats, since the string comes from an unauthenticated request).
-pub fn scope_tokens(scope: &str) -> Vec<&str> {
-    let mut seen = std::collections::HashSet::new();
-    scope.split(' ').filter(|t| !t.is_empty() && seen.insert(*t)).collect()
-}
-
-/// Whether a space-separated scope string contains `wanted`.
-pub fn has_scope(scope: &str, wanted: &str) -> bool {
-    scope.split(' ').any(|s| s == wanted)
 }

@@ -12,12 +12,13 @@ use super::authorize::{AuthRequest, error_redirect, form_request, issue_code, pr
 use super::{scope_tokens, sso};
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
-use crate::auth::{self, session::Session};
+use crate::auth;
 use crate::crypto;
 use crate::error::ApiError;
 use crate::mfa;
 use crate::pages;
 use crate::store;
+use crate::types::Session;
 use crate::types::Timestamp;
 use crate::users::User;
 
@@ -56,7 +57,7 @@ pub async fn sign_in(
                 ApiError::Unavailable(_) => {
                     (StatusCode::SERVICE_UNAVAILABLE, "Too many sign-ins right now. Try again in a moment.")
                 }
-                _ => return pages::internal_error(),
+                other => return pages::failed(other),
             };
             return sign_in_page(&state, &headers, &request, status, email, Some(why)).await;
         }
@@ -70,7 +71,7 @@ pub async fn sign_in(
         Ok(mfa::NextStep::Enrol { mfa_token }) => {
             super::enrol::begin(&state, &headers, &request, &user, &mfa_token, context).await
         }
-        Err(_) => pages::internal_error(),
+        Err(e) => pages::failed(e),
     }
 }
 
@@ -97,7 +98,7 @@ pub async fn mfa_step(
     let user = match mfa::challenge_user(&state, tenant, token, mfa::PURPOSE_VERIFY).await {
         Ok(user) if user.mfa_enabled => user,
         Ok(_) | Err(ApiError::InvalidToken) => return start_over("Your sign-in expired. Please sign in again.").await,
-        Err(_) => return pages::internal_error(),
+        Err(e) => return pages::failed(e),
     };
     let code: String = params.get("code").unwrap_or_default().chars().filter(|c| !c.is_whitespace()).collect();
     if code.is_empty() {
@@ -112,7 +113,7 @@ pub async fn mfa_step(
     match mfa::reserve_attempt(&state, tenant.id, token).await {
         Ok(()) => {}
         Err(ApiError::InvalidToken) => return start_over("Your sign-in expired. Please sign in again.").await,
-        Err(_) => return pages::internal_error(),
+        Err(e) => return pages::failed(e),
     }
     match mfa::verify(&state, tenant, &request.settings, &user, factor, &context).await {
         Ok(()) => {}
@@ -120,13 +121,13 @@ pub async fn mfa_step(
             let why = Some("That code is not right, or was already used. Try the current one.");
             return mfa_page(&state, &headers, &request, token, StatusCode::UNAUTHORIZED, why).await;
         }
-        Err(_) => return pages::internal_error(),
+        Err(e) => return pages::failed(e),
     }
     let digest = mfa::challenge_digest(token);
     match store::mfa::consume_challenge(state.store.pool(), tenant.id, &digest, Timestamp::now()).await {
         Ok(true) => start_sso_session(&state, &headers, &request, &user, mfa::AMR_WITH_SECOND_FACTOR, context).await,
         Ok(false) => start_over("Your sign-in expired. Please sign in again.").await,
-        Err(_) => pages::internal_error(),
+        Err(e) => pages::failed(e),
     }
 }
 
@@ -185,8 +186,7 @@ pub(super) async fn open_sso_session(
         tx.commit().await
     };
     if let Err(e) = started.await {
-        tracing::error!(error = %e, "cannot start an SSO session");
-        return Err(pages::internal_error());
+        return Err(pages::failed(anyhow::Error::from(e).context("cannot start an SSO session")));
     }
     let max_age = session.expires_at.0 - now.0;
     Ok((session, sso::set_sso_cookie(state, tenant.id, &browser_token, max_age)))
@@ -208,8 +208,9 @@ pub async fn consent(
     }
     let tenant = &request.tenant;
     let settings = &request.settings;
-    let Ok(current) = sso::current_session(&state, tenant, settings, &headers).await else {
-        return pages::internal_error();
+    let current = match sso::current_session(&state, tenant, settings, &headers).await {
+        Ok(current) => current,
+        Err(e) => return pages::failed(e),
     };
     let Some(session) = current else {
         return sign_in_page(&state, &headers, &request, StatusCode::OK, "", None).await;
@@ -231,8 +232,7 @@ pub async fn consent(
                 tx.commit().await
             };
             if let Err(e) = saved.await {
-                tracing::error!(error = %e, "cannot save consent");
-                return pages::internal_error();
+                return pages::failed(anyhow::Error::from(e).context("cannot save consent"));
             }
             issue_code(&state, &request, &session).await
         }

@@ -17,12 +17,12 @@ use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
 use crate::auth::cookie::read_cookie;
-use crate::auth::session::Session;
 use crate::crypto;
 use crate::pages;
 use crate::settings::TenantSettings;
 use crate::store;
 use crate::tenants::{Tenant, TenantId};
+use crate::types::Session;
 use crate::types::Timestamp;
 use crate::users::UserStatus;
 

@@ -10,17 +10,14 @@ use subtle::ConstantTimeEq;
 
 use super::client_auth::{self, AuthenticatedClient, Lookup};
 use super::params::{Form, Params};
-use super::{OAuthError, has_scope, id_token, no_store_json, scope_tokens};
+use super::{OAuthError, has_scope, no_store_json, scope_tokens};
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
-use crate::auth::session::{
-    self, AccessClaims, OVLT_API_SCOPE, Session, TokenLifetimes, TokenResponse, refresh_token_digest,
-};
 use crate::crypto;
-use crate::settings::TenantSettings;
 use crate::store::{self, oauth::CodeRow};
-use crate::types::Timestamp;
-use crate::users::UserStatus;
+use crate::tokens::refresh::{self, Rotated};
+use crate::tokens::{self, AccessClaims, Subject, TokenLifetimes, TokenResponse, id_token};
+use crate::types::{OVLT_API_SCOPE, Session, TenantSettings, Timestamp, UserStatus};
 
 /// `POST /oauth/token`.
 pub async fn token(
@@ -98,7 +95,7 @@ async fn authorization_code(
         .await?;
     store::oauth::set_issued_session(&mut *tx, tenant.id, &code_hash, session.id).await?;
     let lifetimes = lifetimes(client, &settings, &scope);
-    let issued = session::issue_tokens(state, &mut tx, &session, lifetimes, now).await?;
+    let issued = tokens::issue_tokens(state, &mut tx, &session, lifetimes, now).await?;
     let mut response = issued.response;
     response.scope = Some(scope.clone());
     if has_scope(&scope, "openid") {
@@ -204,23 +201,10 @@ async fn client_credentials(
         (None, false) => (Vec::new(), Vec::new()),
     };
     let now = Timestamp::now();
-    let claims = AccessClaims {
-        iss: state.config.issuer.clone(),
-        sub: client.client.id.clone(),
-        // A client's own token is for its resource servers, never for ovlt's API.
-        aud: client.client.id.clone(),
-        exp: now.0 + ttl,
-        iat: now.0,
-        jti: uuid::Uuid::now_v7().to_string(),
-        tid: tenant.id.to_string(),
-        client_id: client.client.id.clone(),
-        scope: scope.clone(),
-        sid: None,
-        roles,
-        permissions,
-    };
-    let access_token =
-        state.keys.sign("at+jwt", &claims).map_err(|e| OAuthError::from(crate::error::ApiError::internal(e)))?;
+    // A client's own token is for its resource servers: its `aud` names the client.
+    let subject = Subject::Client { id: client.client.id.clone() };
+    let claims = AccessClaims::issued(state, tenant.id, subject, scope.clone(), (roles, permissions), ttl, now);
+    let access_token = tokens::sign_access_token(state, &claims)?;
     Ok(no_store_json(TokenResponse {
         access_token,
         refresh_token: None,
@@ -238,22 +222,10 @@ async fn refresh_token(
     context: RequestContext,
 ) -> Result<Response, OAuthError> {
     let token = params.get("refresh_token").ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-    let tenant = &client.tenant;
     let settings = client.settings()?.clone();
-    let now = Timestamp::now();
-    let digest = refresh_token_digest(token);
     let refused = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
-    let mut tx = state.store.begin().await?;
-    let Some(session_id) = store::sessions::rotate_refresh_token(&mut *tx, tenant.id, &digest, now).await? else {
-        // Unknown, expired, or a replay (which ends the session, as on /auth/refresh).
-        let _ = crate::auth::refused_refresh(tx, tenant, &digest, &settings, now, context).await;
-        return Err(refused());
-    };
-    let session = store::sessions::find_session(&mut *tx, tenant.id, session_id).await?.ok_or_else(refused)?;
-    // Bound to the client: another client's token is refused and, uncommitted, stays unused.
-    if session.client_id.as_deref() != Some(client.client.id.as_str()) || !session.is_live(&settings, now) {
-        return Err(refused());
-    }
+    let rotated = refresh::rotate(state, &client.tenant, &settings, token, Some(&client.client.id), context).await?;
+    let Some(Rotated { mut tx, session, user, now }) = rotated else { return Err(refused()) };
     let granted = without_lost_api_scope(client, session.scope.as_deref().unwrap_or_default());
     // RFC 6749 §6: a refresh may ask for less than was granted (never more); the access token
     // then carries only that, while the session, and so the next refresh, keeps the whole grant.
@@ -264,12 +236,9 @@ async fn refresh_token(
         }
         Some(requested) => requested.join(" "),
     };
-    let user = store::users::find_user_by_id(&mut *tx, tenant.id, session.user_id).await?;
-    let user = user.filter(|u| u.status == UserStatus::Active).ok_or_else(refused)?;
-    store::sessions::touch_session(&mut *tx, tenant.id, session.id, now).await?;
     let lifetimes = lifetimes(client, &settings, &granted);
     let narrowed = Session { scope: Some(scope.clone()), ..session };
-    let issued = session::issue_tokens(state, &mut tx, &narrowed, lifetimes, now).await?;
+    let issued = tokens::issue_tokens(state, &mut tx, &narrowed, lifetimes, now).await?;
     let mut response = issued.response;
     response.scope = Some(scope.clone());
     if has_scope(&scope, "openid") {

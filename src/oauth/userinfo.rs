@@ -8,10 +8,11 @@ use serde_json::{Map, Value, json};
 
 use super::has_scope;
 use crate::app::AppState;
-use crate::auth::bearer::{bearer_token, verify_access_token};
+use crate::auth::bearer::bearer_token;
 use crate::error::{ApiError, ApiResult};
 use crate::store;
 use crate::tenants::{self, TenantId, TenantKey};
+use crate::tokens::verify_access_token;
 use crate::types::Timestamp;
 use crate::users::UserId;
 

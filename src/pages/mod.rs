@@ -147,8 +147,29 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     render(status, &ErrorPage { title, message })
 }
 
-pub fn internal_error() -> Response {
-    error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again in a moment.")
+/// A hosted page that could not be served because something on our side failed (the
+/// database, signing, a programming slip): the page counterpart of `ApiError::Internal`. Its
+/// cause is logged once, when it becomes the response, and the person sees the generic error
+/// page; the cause is never shown.
+#[derive(Debug)]
+pub struct PageError(anyhow::Error);
+
+impl<E: Into<anyhow::Error>> From<E> for PageError {
+    fn from(cause: E) -> Self {
+        Self(cause.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        tracing::error!(error = format!("{:#}", self.0), "hosted page failed");
+        error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again in a moment.")
+    }
+}
+
+/// The response for a page that failed with `cause` (see [`PageError`]).
+pub fn failed(cause: impl Into<anyhow::Error>) -> Response {
+    PageError::from(cause).into_response()
 }
 
 /// A description a person can judge, for each standard scope.

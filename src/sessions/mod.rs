@@ -7,12 +7,12 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent, RequestContext};
-use crate::auth::session::SessionId;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, Pagination};
 use crate::rbac::{Manage, SessionsRead, SessionsWrite};
 use crate::store::{self, sessions::SessionSummary};
+use crate::types::SessionId;
 use crate::types::Timestamp;
 use crate::users::UserId;
 

@@ -3,7 +3,7 @@
 use sqlx::{Any, Executor};
 
 use super::filter::{Filter, fetch_page};
-use crate::audit::AuditEvent;
+use crate::types::AuditEvent;
 
 pub async fn insert_audit_event<'e>(db: impl Executor<'e, Database = Any>, event: &AuditEvent) -> sqlx::Result<()> {
     sqlx::query(
@@ -78,7 +78,7 @@ pub struct AuditFilter {
 }
 
 impl AuditFilter {
-    fn to_filter(&self, tenant_id: crate::tenants::TenantId) -> Filter {
+    fn to_filter(&self, tenant_id: crate::types::TenantId) -> Filter {
         let mut filter = Filter::tenant(tenant_id);
         if let Some(action) = &self.action {
             filter.text("action = ?", action);
@@ -103,7 +103,7 @@ impl AuditFilter {
 /// `audit_log_tenant_created_idx`, or the action/actor/target index a filter names).
 pub async fn list_audit_entries(
     db: &mut sqlx::AnyConnection,
-    tenant_id: crate::tenants::TenantId,
+    tenant_id: crate::types::TenantId,
     filter: &AuditFilter,
     total: i64,
     limit: i64,
@@ -119,7 +119,7 @@ pub async fn list_audit_entries(
 /// per-action counters (a few key reads); other filters count their index range.
 pub async fn count_audit_entries<'e>(
     db: impl Executor<'e, Database = Any>,
-    tenant_id: crate::tenants::TenantId,
+    tenant_id: crate::types::TenantId,
     filter: &AuditFilter,
 ) -> sqlx::Result<i64> {
     let only_action =

@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, FromRow, Row};
 
 use super::get_bool;
-use crate::tenants::TenantId;
+use crate::types::TenantId;
 use crate::types::Timestamp;
 
 /// A client as stored. `id` is also its OAuth `client_id`; `secret_hash` is the hex SHA-256 of
@@ -43,7 +43,7 @@ impl ClientRow {
     /// Whether the client may obtain tokens for ovlt's own API on its users' behalf: it is
     /// first-party and lists the ovlt-API scope.
     pub fn allows_ovlt_api(&self) -> bool {
-        self.first_party && self.allows_scope(crate::auth::session::OVLT_API_SCOPE)
+        self.first_party && self.allows_scope(crate::types::OVLT_API_SCOPE)
     }
 }
 

@@ -4,9 +4,9 @@
 use sqlx::{Any, Executor, Row};
 
 use super::get_id;
-use crate::tenants::TenantId;
+use crate::types::TenantId;
 use crate::types::Timestamp;
-use crate::users::UserId;
+use crate::types::UserId;
 
 /// A live code as the verifier needs it.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{AnyConnection, Arguments, FromRow};
 
-use crate::tenants::TenantId;
+use crate::types::TenantId;
 
 enum Value {
     Text(String),

@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, FromRow, Row};
 
 use super::get_bool;
-use crate::tenants::TenantId;
+use crate::types::TenantId;
 use crate::types::Timestamp;
 
 /// A provider as stored; `client_secret` is sealed (associated data `idp_secret:<id>`).

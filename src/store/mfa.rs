@@ -6,9 +6,9 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Executor, Row};
 
 use super::get_id;
-use crate::tenants::TenantId;
+use crate::types::TenantId;
 use crate::types::Timestamp;
-use crate::users::UserId;
+use crate::types::UserId;
 
 /// A user's authenticator: the sealed secret, and whether enrolment was confirmed.
 pub struct TotpRow {

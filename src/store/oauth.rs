@@ -3,10 +3,10 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, FromRow, Row};
 
-use crate::auth::session::SessionId;
-use crate::tenants::TenantId;
+use crate::types::SessionId;
+use crate::types::TenantId;
 use crate::types::Timestamp;
-use crate::users::UserId;
+use crate::types::UserId;
 
 /// An authorization code's grant: everything the token request is checked against.
 #[derive(Debug, Clone)]

@@ -2,9 +2,9 @@
 
 use sqlx::{Any, AnyConnection, Executor};
 
-use crate::tenants::TenantId;
+use crate::types::TenantId;
 use crate::types::Timestamp;
-use crate::users::UserId;
+use crate::types::UserId;
 
 /// Inserts the built-in role or permission named `name` unless the tenant has it; returns its id.
 async fn ensure_named(

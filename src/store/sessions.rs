@@ -7,10 +7,10 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, FromRow, Row};
 
 use super::get_id;
-use crate::auth::session::{Session, SessionId};
-use crate::tenants::TenantId;
+use crate::types::TenantId;
 use crate::types::Timestamp;
-use crate::users::UserId;
+use crate::types::UserId;
+use crate::types::{Session, SessionId};
 
 impl FromRow<'_, AnyRow> for Session {
     fn from_row(row: &AnyRow) -> sqlx::Result<Self> {

@@ -2,7 +2,7 @@
 
 use sqlx::{Any, Executor};
 
-use crate::tenants::TenantId;
+use crate::types::TenantId;
 use crate::types::Timestamp;
 
 pub async fn find_settings<'e>(

@@ -4,8 +4,8 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, FromRow, Row};
 
 use super::{get_bool, get_id};
-use crate::tenants::{Tenant, TenantId};
 use crate::types::Timestamp;
+use crate::types::{Tenant, TenantId};
 
 impl FromRow<'_, AnyRow> for Tenant {
     fn from_row(row: &AnyRow) -> sqlx::Result<Self> {

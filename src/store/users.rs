@@ -6,9 +6,9 @@ use sqlx::{Any, AnyConnection, Executor, FromRow, Row};
 use super::Backend;
 use super::filter::{Filter, fetch_page};
 use super::{get_bool, get_id};
-use crate::tenants::TenantId;
+use crate::types::TenantId;
 use crate::types::Timestamp;
-use crate::users::{User, UserId, UserStatus};
+use crate::types::{User, UserId, UserStatus};
 
 const COLUMNS: &str = "id, tenant_id, email, name, password_hash, email_verified, status, mfa_enabled, \
                        failed_logins, failed_logins_since, last_login_at, created_at, updated_at";
@@ -46,7 +46,7 @@ pub async fn insert_user<'e>(db: impl Executor<'e, Database = Any>, user: &User)
     .bind(user.id.to_string())
     .bind(user.tenant_id.to_string())
     .bind(&user.email)
-    .bind(crate::users::normalize_email(&user.email))
+    .bind(crate::types::normalize_email(&user.email))
     .bind(user.name.as_deref())
     .bind(user.password_hash.as_deref())
     .bind(user.email_verified)
@@ -80,7 +80,7 @@ pub async fn find_user_by_email<'e>(
         "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND email_normalized = $2"
     )))
     .bind(tenant_id.to_string())
-    .bind(crate::users::normalize_email(email))
+    .bind(crate::types::normalize_email(email))
     .fetch_optional(db)
     .await
 }
@@ -202,7 +202,7 @@ pub async fn email_search<'e>(
     tenant_id: TenantId,
     text: &str,
 ) -> sqlx::Result<EmailSearch> {
-    let text = crate::users::normalize_email(text);
+    let text = crate::types::normalize_email(text);
     let fts = if backend == Backend::Sqlite && text.chars().count() >= 3 {
         let users: Option<i64> = sqlx::query_scalar("SELECT users FROM tenant_counters WHERE tenant_id = $1")
             .bind(tenant_id.to_string())
@@ -311,7 +311,7 @@ pub async fn update_user<'e>(db: impl Executor<'e, Database = Any>, user: &User)
     .bind(user.tenant_id.to_string())
     .bind(user.id.to_string())
     .bind(&user.email)
-    .bind(crate::users::normalize_email(&user.email))
+    .bind(crate::types::normalize_email(&user.email))
     .bind(user.name.as_deref())
     .bind(user.status.as_str())
     .bind(user.email_verified)
@@ -407,7 +407,7 @@ pub async fn renormalize_emails(store: &super::Store) -> anyhow::Result<()> {
         let Some((last, _, _)) = rows.last() else { break };
         after = last.clone();
         for (id, tenant_id, stored) in rows {
-            let normalized = crate::users::normalize_email(&stored);
+            let normalized = crate::types::normalize_email(&stored);
             if normalized == stored {
                 continue;
             }

@@ -5,6 +5,8 @@
 //! tenants. The bootstrap tenant is an ordinary tenant; nothing here gives its users any
 //! power over other tenants.
 
+pub use crate::types::{Tenant, TenantId};
+
 mod cache;
 mod resolve;
 
@@ -24,31 +26,7 @@ use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{AdminKey, Json, Path};
 use crate::http::pagination::{Page, Pagination};
 use crate::store::{self, Store};
-use crate::types::{Timestamp, id_type};
-
-id_type!(
-    /// A tenant's id.
-    TenantId
-);
-
-/// A tenant, exactly as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Tenant {
-    pub id: TenantId,
-    pub slug: String,
-    pub name: String,
-    /// False disables the tenant: its requests answer 403 `tenant_disabled`.
-    pub active: bool,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-}
-
-impl Tenant {
-    pub fn new(slug: String, name: String) -> Self {
-        let now = Timestamp::now();
-        Self { id: TenantId::new(), slug, name, active: true, created_at: now, updated_at: now }
-    }
-}
+use crate::types::Timestamp;
 
 /// Slugs are DNS-label-like: 2–63 characters of `a-z`, `0-9` and `-`.
 pub fn validate_slug(slug: &str) -> Result<(), &'static str> {

@@ -688,7 +688,7 @@ mod races {
                 sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(pool).await.unwrap()
             };
             let (_, expiring) = app.signed_in("acme", "bob@example.com").await;
-            let digest = ovlt::auth::session::refresh_token_digest(&expiring);
+            let digest = ovlt::tokens::refresh_token_digest(&expiring);
             sqlx::query("UPDATE refresh_tokens SET expires_at = 0 WHERE token_hash = $1").bind(&digest).execute(pool).await.unwrap();
             sqlx::query("UPDATE user_codes SET expires_at = 0").execute(pool).await.unwrap();
             assert_eq!(count("refresh_tokens").await, 2);

@@ -6,10 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::has_scope;
 use crate::app::AppState;
-use crate::auth::session::Session;
 use crate::crypto;
-use crate::types::Timestamp;
-use crate::users::User;
+use crate::types::{Session, Timestamp, User};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct IdTokenClaims {

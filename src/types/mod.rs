@@ -1,14 +1,28 @@
-//! Value types shared across features: typed ids and timestamps.
+//! The bottom layer: the types every other layer shares — typed ids and timestamps here, and
+//! the records that cross from the store to the features (tenants, users, sessions, settings,
+//! audit events). Nothing here reads the database or knows a handler.
 //!
 //! Ids are UUIDv7 (time-ordered, so primary-key indexes stay append-mostly) stored as TEXT;
 //! timestamps are Unix seconds stored as BIGINT and shown as RFC 3339 UTC strings. Both
 //! choices keep the SQL identical on SQLite and PostgreSQL (see docs/decisions/0001).
+
+pub mod audit;
+pub mod session;
+pub mod settings;
+pub mod tenant;
+pub mod user;
 
 use std::fmt;
 
 use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+pub use audit::{Actor, AuditEvent, RequestContext};
+pub use session::{DIRECT_CLIENT_ID, DIRECT_SCOPE, OVLT_API_SCOPE, Session};
+pub use settings::TenantSettings;
+pub use tenant::Tenant;
+pub use user::{User, UserStatus, normalize_email};
 
 /// Declares a UUID newtype id that serialises as its string form.
 macro_rules! id_type {
@@ -43,7 +57,26 @@ macro_rules! id_type {
         }
     };
 }
-pub(crate) use id_type;
+
+id_type!(
+    /// A tenant's id.
+    TenantId
+);
+
+id_type!(
+    /// A user's id.
+    UserId
+);
+
+id_type!(
+    /// A session's id: the `sid` claim, and the id `GET /sessions` lists.
+    SessionId
+);
+
+id_type!(
+    /// An audit row's id.
+    AuditId
+);
 
 /// A point in time, to the second, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

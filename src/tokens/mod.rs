@@ -1,98 +1,80 @@
-//! Sessions and the tokens issued for them (DESIGN §4).
+//! The token core (DESIGN §4, §8): every token ovlt issues is built and signed here, for
+//! `/auth`, `/oauth` and whatever comes next — user sessions' access and refresh tokens,
+//! client tokens, ID tokens — and every access token it accepts is verified here.
 //!
-//! A session is one login. Its refresh tokens are 256-bit random strings stored only as
-//! SHA-256, rotated on every use; its access tokens are RS256 JWTs (RFC 9068) naming it in
-//! `sid`, so ending the session ends both.
+//! A session is one sign-in. Its refresh tokens are 256-bit random strings stored only as
+//! SHA-256, rotated on every use ([`refresh`]); its access tokens are RS256 JWTs (RFC 9068)
+//! naming it in `sid`, so ending the session ends both.
 
+pub mod id_token;
+pub mod refresh;
+
+use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::crypto;
-use crate::error::ApiResult;
-use crate::settings::TenantSettings;
+use crate::error::{ApiError, ApiResult};
 use crate::store::{self, Tx};
-use crate::tenants::TenantId;
-use crate::types::{Timestamp, id_type};
-use crate::users::{User, UserId};
-
-id_type!(
-    /// A session's id: the `sid` claim, and the id `GET /sessions` lists.
-    SessionId
-);
-
-/// The `client_id` of tokens issued by `/auth/*` directly, with no OAuth client involved.
-pub const DIRECT_CLIENT_ID: &str = "ovlt";
-/// The scope of tokens issued by `/auth/*` directly.
-pub const DIRECT_SCOPE: &str = "openid profile email";
-/// The scope that makes an OAuth access token a credential for ovlt's own API (`/users`,
-/// `/clients`, `/users/me`, …), as far as its user's roles allow. Only first-party clients may
-/// list it, only a tenant admin may give it to them, and it is granted only when requested by
-/// name. docs/decisions/0009.
-pub const OVLT_API_SCOPE: &str = "ovlt:api";
+pub use crate::types::{DIRECT_CLIENT_ID, DIRECT_SCOPE, OVLT_API_SCOPE};
+use crate::types::{Session, SessionId, TenantId, TenantSettings, Timestamp};
 
 /// The `aud` of a session's access tokens (RFC 9068 §3): ovlt's own API — named by the issuer —
 /// for direct `/auth` tokens and for tokens granted [`OVLT_API_SCOPE`]; otherwise the client the
 /// token was issued to, which is all it is good for (and userinfo, with `openid`).
 pub fn access_audience(issuer: &str, client_id: Option<&str>, scope: &str) -> String {
     match client_id {
-        Some(client_id) if !crate::oauth::has_scope(scope, OVLT_API_SCOPE) => client_id.to_string(),
+        Some(client_id) if !has_scope(scope, OVLT_API_SCOPE) => client_id.to_string(),
         _ => issuer.to_string(),
     }
 }
 
+/// Whom an access token stands for.
+pub enum Subject {
+    /// A user's session, opened by `/auth` directly (`client` None) or by an OAuth client.
+    User { id: String, session: SessionId, client: Option<String> },
+    /// An OAuth client acting for itself (client_credentials): no user, no session.
+    Client { id: String },
+}
+
 impl AccessClaims {
+    /// The claims of an access token issued now for `ttl` seconds: the one place they are
+    /// built, so user and client tokens agree on issuer, audience, `jti` and `tid`.
+    pub fn issued(
+        state: &AppState,
+        tenant_id: TenantId,
+        subject: Subject,
+        scope: String,
+        (roles, permissions): (Vec<String>, Vec<String>),
+        ttl: i64,
+        now: Timestamp,
+    ) -> Self {
+        let issuer = state.config.issuer.clone();
+        let (sub, sid, client) = match subject {
+            Subject::User { id, session, client } => (id, Some(session.to_string()), client),
+            Subject::Client { id } => (id.clone(), None, Some(id)),
+        };
+        Self {
+            aud: access_audience(&issuer, client.as_deref(), &scope),
+            iss: issuer,
+            sub,
+            exp: now.0 + ttl,
+            iat: now.0,
+            jti: uuid::Uuid::now_v7().to_string(),
+            tid: tenant_id.to_string(),
+            client_id: client.unwrap_or_else(|| DIRECT_CLIENT_ID.to_string()),
+            scope,
+            sid,
+            roles,
+            permissions,
+        }
+    }
+
     /// Whether ovlt's own API accepts this token: meant for it (`aud` is the issuer) and issued
     /// by `/auth` directly or with the ovlt-API scope. Other clients' tokens are refused there
     /// even when their user is an admin.
     pub fn is_for_ovlt_api(&self, issuer: &str) -> bool {
-        self.aud == issuer
-            && (self.client_id == DIRECT_CLIENT_ID || crate::oauth::has_scope(&self.scope, OVLT_API_SCOPE))
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub id: SessionId,
-    pub tenant_id: TenantId,
-    pub user_id: UserId,
-    pub client_id: Option<String>,
-    /// The scope granted to a client session (None: the direct `/auth/*` scope).
-    pub scope: Option<String>,
-    /// For a client session: the browser (SSO) session it was signed in through.
-    pub sso_session_id: Option<SessionId>,
-    /// Authentication methods, space-separated (`pwd`, later `otp`).
-    pub amr: String,
-    pub auth_time: Timestamp,
-    pub last_seen_at: Timestamp,
-    /// The absolute end of the session.
-    pub expires_at: Timestamp,
-    pub revoked_at: Option<Timestamp>,
-    pub created_at: Timestamp,
-}
-
-impl Session {
-    pub fn new(user: &User, amr: &str, settings: &TenantSettings, now: Timestamp) -> Self {
-        Self {
-            id: SessionId::new(),
-            tenant_id: user.tenant_id,
-            user_id: user.id,
-            client_id: None,
-            scope: None,
-            sso_session_id: None,
-            amr: amr.to_string(),
-            auth_time: now,
-            last_seen_at: now,
-            expires_at: Timestamp(now.0 + settings.session_max_lifetime_seconds),
-            revoked_at: None,
-            created_at: now,
-        }
-    }
-
-    /// Not revoked, not past its absolute lifetime, not idle for longer than allowed.
-    pub fn is_live(&self, settings: &TenantSettings, now: Timestamp) -> bool {
-        self.revoked_at.is_none()
-            && self.expires_at > now
-            && now.0 - self.last_seen_at.0 < settings.session_idle_timeout_seconds
+        self.aud == issuer && (self.client_id == DIRECT_CLIENT_ID || has_scope(&self.scope, OVLT_API_SCOPE))
     }
 }
 
@@ -195,21 +177,10 @@ pub async fn issue_tokens(
     // Read at every issue, so a role change applies from the next token.
     let (roles, permissions) = store::rbac::user_grants(&mut **tx, session.tenant_id, session.user_id).await?;
     let scope = session.scope.clone().unwrap_or_else(|| DIRECT_SCOPE.to_string());
-    let claims = AccessClaims {
-        iss: state.config.issuer.clone(),
-        sub: session.user_id.to_string(),
-        aud: access_audience(&state.config.issuer, session.client_id.as_deref(), &scope),
-        exp: now.0 + ttl,
-        iat: now.0,
-        jti: uuid::Uuid::now_v7().to_string(),
-        tid: session.tenant_id.to_string(),
-        client_id: session.client_id.clone().unwrap_or_else(|| DIRECT_CLIENT_ID.to_string()),
-        scope,
-        sid: Some(session.id.to_string()),
-        roles,
-        permissions,
-    };
-    let access_token = state.keys.sign("at+jwt", &claims).map_err(crate::error::ApiError::internal)?;
+    let subject =
+        Subject::User { id: session.user_id.to_string(), session: session.id, client: session.client_id.clone() };
+    let claims = AccessClaims::issued(state, session.tenant_id, subject, scope, (roles, permissions), ttl, now);
+    let access_token = sign_access_token(state, &claims)?;
     let response = TokenResponse {
         access_token,
         refresh_token: refresh.clone(),
@@ -241,4 +212,35 @@ pub async fn revoke_access_token(
         state.clients.forget_live_tokens(Some(tenant_id));
     }
     Ok(())
+}
+
+/// Signs access-token claims (`typ: at+jwt`, RFC 9068 §2.1).
+pub fn sign_access_token(state: &AppState, claims: &AccessClaims) -> ApiResult<String> {
+    state.keys.sign("at+jwt", claims).map_err(ApiError::internal)
+}
+
+/// Verifies an access token's signature and claims (not its session): RS256, our issuer,
+/// `typ: at+jwt`, unexpired, an `aud` present. Any audience: what the token may do is for the
+/// caller to decide (ovlt's API: [`AccessClaims::is_for_ovlt_api`]; userinfo, introspection,
+/// revocation: any of the tenant's tokens).
+pub async fn verify_access_token(state: &AppState, token: &str) -> Option<AccessClaims> {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_issuer(&[&state.config.issuer]);
+    validation.validate_aud = false;
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    validation.leeway = 0;
+    let data = state.keys.verify::<AccessClaims>(token, &validation).await.ok()?;
+    data.header.typ.as_deref().is_some_and(|typ| typ.eq_ignore_ascii_case("at+jwt")).then_some(data.claims)
+}
+
+/// The distinct tokens of a space-separated scope string, in order (linear: a hash set finds
+/// repeats, since the string may come from an unauthenticated request).
+pub fn scope_tokens(scope: &str) -> Vec<&str> {
+    let mut seen = std::collections::HashSet::new();
+    scope.split(' ').filter(|t| !t.is_empty() && seen.insert(*t)).collect()
+}
+
+/// Whether a space-separated scope string contains `wanted`.
+pub fn has_scope(scope: &str, wanted: &str) -> bool {
+    scope.split(' ').any(|s| s == wanted)
 }
