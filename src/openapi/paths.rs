@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::builder::{Auth, Op, array_of, page_of, schema_ref};
+use super::schemas::{email, new_password};
 
 /// The fields of an authorization request, plus a hosted form's own fields.
 fn hosted_form(required: &[&str], own: Value) -> Value {
@@ -50,12 +51,27 @@ fn authorization_answers(op: Op) -> Op {
 fn hosted_recovery(op: Op) -> Op {
     op.security(Auth::Public)
         .html_pages()
+        .html(
+            400,
+            "The page again with what is wrong, or an error page: a malformed request (a missing or \
+                    malformed `tenant` parameter, an expired form, a refused password).",
+        )
         .html(404, "An error page: the tenant parameter names no active tenant.")
         .page_rate_limited()
 }
 
 fn user_id(op: Op) -> Op {
     op.path_param("id", "The user's id.").error(404, &["not_found"])
+}
+
+/// A schema with these properties required as well (a create request over its update schema).
+fn required(schema: Value, names: &[&str]) -> Value {
+    json!({ "allOf": [schema, { "type": "object", "required": names }] })
+}
+
+/// A string the server refuses when empty (an empty one reads as absent).
+fn nonempty(description: &str) -> Value {
+    json!({ "type": "string", "minLength": 1, "description": description })
 }
 
 fn text(description: &str) -> Value {
@@ -272,9 +288,9 @@ fn auth() -> Vec<Op> {
                     "type": "object",
                     "required": ["email", "password"],
                     "properties": {
-                        "email": { "type": "string", "format": "email" },
-                        "password": text("Checked against the tenant's password policy."),
-                        "name": { "type": "string", "maxLength": 200 }
+                        "email": email(),
+                        "password": new_password(),
+                        "name": { "type": "string", "maxLength": 200, "pattern": super::schemas::NO_CONTROL }
                     }
                 }),
                 true,
@@ -297,8 +313,8 @@ fn auth() -> Vec<Op> {
                     "type": "object",
                     "required": ["email", "password"],
                     "properties": {
-                        "email": { "type": "string" },
-                        "password": { "type": "string" },
+                        "email": nonempty("The user's email."),
+                        "password": nonempty("The user's password."),
                         "mode": { "const": "session", "description": "The refresh token in an HttpOnly cookie." },
                         "otp": text("A TOTP code, for both steps at once."),
                         "totp_code": text("Alias of otp."),
@@ -331,7 +347,7 @@ fn auth() -> Vec<Op> {
                 json!({
                     "type": "object",
                     "properties": {
-                        "refresh_token": text("Required unless the cookie carries it."),
+                        "refresh_token": nonempty("Required unless the cookie carries it."),
                         "mode": { "const": "session" }
                     }
                 }),
@@ -382,9 +398,9 @@ fn auth() -> Vec<Op> {
                     "required": ["email"],
                     "anyOf": [{ "required": ["code"] }, { "required": ["otp"] }],
                     "properties": {
-                        "email": { "type": "string" },
-                        "code": { "type": "string" },
-                        "otp": text("Alias of code.")
+                        "email": nonempty("The user's email."),
+                        "code": nonempty("The emailed code."),
+                        "otp": nonempty("Alias of code.")
                     }
                 }),
                 true,
@@ -474,8 +490,8 @@ fn auth() -> Vec<Op> {
                     "type": "object",
                     "anyOf": [{ "required": ["totp_code"] }, { "required": ["otp"] }],
                     "properties": {
-                        "totp_code": text("The app's current code."),
-                        "otp": text("Alias of totp_code."),
+                        "totp_code": nonempty("The app's current code."),
+                        "otp": nonempty("Alias of totp_code."),
                         "mfa_token": text("Without a bearer token."),
                         "mode": { "const": "session" }
                     }
@@ -508,10 +524,10 @@ fn auth() -> Vec<Op> {
                 "required": ["mfa_token"],
                 "anyOf": [{ "required": ["totp_code"] }, { "required": ["otp"] }, { "required": ["backup_code"] }],
                 "properties": {
-                    "mfa_token": { "type": "string" },
-                    "totp_code": text("A TOTP code (or backup_code)."),
-                    "otp": text("Alias of totp_code."),
-                    "backup_code": text("A backup code instead."),
+                    "mfa_token": nonempty("From the login's MfaRequired answer."),
+                    "totp_code": nonempty("A TOTP code (or backup_code)."),
+                    "otp": nonempty("Alias of totp_code."),
+                    "backup_code": nonempty("A backup code instead."),
                     "email": text("May name the user; must then be the mfa_token's user."),
                     "mode": { "const": "session" }
                 }
@@ -609,7 +625,7 @@ fn auth() -> Vec<Op> {
                 "The hosted forgot-password form.",
             )
             .describe("Linked from the sign-in page when the tenant has no reset_url of its own.")
-            .query("tenant", json!({ "type": "string" }), "The tenant's slug (required)."),
+            .query("tenant", json!({ "type": "string", "pattern": "^[a-z0-9-]{2,63}$" }), "The tenant's slug (required)."),
         )
         .html(200, "The email form."),
         hosted_recovery(
@@ -639,7 +655,7 @@ fn auth() -> Vec<Op> {
                 "The hosted new-password form.",
             )
             .describe("The page the emailed reset link opens; the token is only carried here, checked on POST.")
-            .query("tenant", json!({ "type": "string" }), "The tenant's slug (required).")
+            .query("tenant", json!({ "type": "string", "pattern": "^[a-z0-9-]{2,63}$" }), "The tenant's slug (required).")
             .query("token", json!({ "type": "string" }), "The reset token from the email."),
         )
         .html(200, "The new-password form."),
@@ -800,7 +816,7 @@ fn administration() -> Vec<Op> {
         Op::new("post", "/roles", "createRole", "roles", "Creates a role.")
             .security(Auth::Manage("roles:write"))
             .tenant()
-            .json_body(schema_ref("EntryRequest"), true)
+            .json_body(required(schema_ref("RoleRequest"), &["name"]), true)
             .json(201, "The new role.", schema_ref("Role"))
             .error(409, &["conflict"]),
         Op::new("get", "/roles/{id}", "getRole", "roles", "One role.")
@@ -813,7 +829,7 @@ fn administration() -> Vec<Op> {
             .security(Auth::Manage("roles:write"))
             .tenant()
             .path_param("id", "The role's id.")
-            .json_body(schema_ref("EntryRequest"), true)
+            .json_body(schema_ref("RoleRequest"), true)
             .json(200, "The role.", schema_ref("Role"))
             .error(404, &["not_found"])
             .error(409, &["conflict"]),
@@ -858,7 +874,7 @@ fn administration() -> Vec<Op> {
         Op::new("post", "/permissions", "createPermission", "permissions", "Creates a permission (`resource:action`).")
             .security(Auth::Manage("roles:write"))
             .tenant()
-            .json_body(schema_ref("EntryRequest"), true)
+            .json_body(required(schema_ref("PermissionRequest"), &["name"]), true)
             .json(201, "The new permission.", schema_ref("Permission"))
             .error(409, &["conflict"]),
         Op::new(
@@ -871,7 +887,7 @@ fn administration() -> Vec<Op> {
         .security(Auth::Manage("roles:write"))
         .tenant()
         .path_param("id", "The permission's id.")
-        .json_body(schema_ref("EntryRequest"), true)
+        .json_body(schema_ref("PermissionRequest"), true)
         .json(200, "The permission.", schema_ref("Permission"))
         .error(404, &["not_found"])
         .error(409, &["conflict"]),
@@ -919,7 +935,7 @@ fn administration() -> Vec<Op> {
             .describe(ADMIN_CLIENTS)
             .security(Auth::Manage("clients:write"))
             .tenant()
-            .json_body(schema_ref("ClientRequest"), true)
+            .json_body(required(schema_ref("ClientRequest"), &["name"]), true)
             .json(201, "The new client, with client_secret when confidential.", schema_ref("Client")),
         Op::new("get", "/clients/{id}", "getClient", "clients", "One client.")
             .security(Auth::Manage("clients:read"))
@@ -1037,7 +1053,22 @@ fn administration() -> Vec<Op> {
         .describe("`name`, `kind` and `client_id` are required; `issuer` for oidc.")
         .security(Auth::Manage("identity_providers:write"))
         .tenant()
-        .json_body(schema_ref("IdentityProviderRequest"), true)
+        .json_body(
+            json!({
+                "allOf": [
+                    schema_ref("IdentityProviderRequest"),
+                    {
+                        "type": "object",
+                        "required": ["name", "kind", "client_id"],
+                        "anyOf": [
+                            { "properties": { "kind": { "enum": ["google", "github"] } } },
+                            { "required": ["issuer"] }
+                        ]
+                    }
+                ]
+            }),
+            true,
+        )
         .json(201, "The new provider.", schema_ref("IdentityProvider"))
         .error(409, &["conflict"]),
         Op::new(
@@ -1075,7 +1106,7 @@ fn password_request() -> Value {
         "type": "object",
         "required": ["email"],
         "properties": {
-            "email": { "type": "string", "format": "email" },
+            "email": nonempty("The account's email."),
             "reset_url": {
                 "type": "string",
                 "format": "uri",
@@ -1091,8 +1122,8 @@ fn password_reset() -> Value {
         "type": "object",
         "required": ["token", "password"],
         "properties": {
-            "token": { "type": "string", "description": "From the emailed link." },
-            "password": { "type": "string", "description": "Checked against the password policy and history." }
+            "token": nonempty("From the emailed link."),
+            "password": new_password()
         }
     })
 }
@@ -1103,12 +1134,12 @@ fn mfa_code(backup_allowed: bool) -> Value {
         "type": "object",
         "anyOf": [{ "required": ["totp_code"] }, { "required": ["otp"] }],
         "properties": {
-            "totp_code": { "type": "string", "description": "The app's current code." },
-            "otp": { "type": "string", "description": "Alias of totp_code." }
+            "totp_code": nonempty("The app's current code."),
+            "otp": nonempty("Alias of totp_code.")
         }
     });
     if backup_allowed {
-        schema["properties"]["backup_code"] = json!({ "type": "string", "description": "Or a backup code." });
+        schema["properties"]["backup_code"] = nonempty("Or a backup code.");
         schema["anyOf"].as_array_mut().expect("an array").push(json!({ "required": ["backup_code"] }));
     }
     schema
