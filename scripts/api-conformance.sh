@@ -145,14 +145,14 @@ run_backend() {
 
     log "$backend: schemathesis against $base/openapi.json (tenant $tenant)"
     status=0
-    "$VENV/bin/st" run "$base/openapi.json" \
+    "$VENV/bin/st" --config-file scripts/api-conformance.toml run "$base/openapi.json" \
         --checks all \
         --header "X-OVLT-Admin-Key: $ADMIN_KEY" \
         --header "x-ovlt-tenant-slug: $tenant" \
         --header "x-ovlt-tenant-id: $tenant_id" \
         --max-examples "$EXAMPLES" \
         --max-time "$MAX_TIME" \
-        --workers 2 \
+        --workers 1 \
         --request-timeout 10 \
         --generation-database none \
         --generation-allow-x00 false \

@@ -194,6 +194,15 @@ impl Op {
         self
     }
 
+    /// An `application/x-www-form-urlencoded` request body that may be left out.
+    pub fn optional_form_body(mut self, schema: Value) -> Self {
+        self.fields.insert(
+            "requestBody".into(),
+            json!({ "required": false, "content": { "application/x-www-form-urlencoded": { "schema": schema } } }),
+        );
+        self
+    }
+
     /// A JSON answer.
     pub fn json(self, status: u16, description: &str, schema: Value) -> Self {
         self.content(status, description, "application/json", schema)

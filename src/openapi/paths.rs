@@ -66,12 +66,19 @@ fn user_id(op: Op) -> Op {
 
 /// A schema with these properties required as well (a create request over its update schema).
 fn required(schema: Value, names: &[&str]) -> Value {
-    json!({ "allOf": [schema, { "type": "object", "required": names }] })
+    let present: serde_json::Map<String, Value> =
+        names.iter().map(|name| (name.to_string(), json!({ "not": { "type": "null" } }))).collect();
+    json!({ "allOf": [schema, { "type": "object", "required": names, "properties": present }] })
 }
 
 /// A string the server refuses when empty (an empty one reads as absent).
 fn nonempty(description: &str) -> Value {
     json!({ "type": "string", "minLength": 1, "description": description })
+}
+
+/// A query parameter where an empty value (`?name=`) reads as absent.
+fn or_empty(schema: Value) -> Value {
+    json!({ "anyOf": [schema, { "const": "" }], "description": "Empty: as if absent." })
 }
 
 fn text(description: &str) -> Value {
@@ -196,7 +203,7 @@ fn operations_and_oauth() -> Vec<Op> {
             )
             .security(Auth::Public)
             .query("id_token_hint", text("An ID token"), "An ID token issued here (may have expired).")
-            .query("client_id", json!({ "type": "string", "format": "uuid" }), "The client.")
+            .query("client_id", or_empty(json!({ "type": "string", "format": "uuid" })), "The client.")
             .query("post_logout_redirect_uri", text("A URI"), "Followed only when registered for the client.")
             .query("state", text("Opaque"), "Returned with the redirect.")
             .html_pages()
@@ -212,12 +219,15 @@ fn operations_and_oauth() -> Vec<Op> {
         )
         .describe("The same request as GET, or the confirmation form (`confirm=yes` with its CSRF token).")
         .security(Auth::Public)
-        .form_body(json!({
+        .optional_form_body(json!({
             "allOf": [
                 schema_ref("LogoutRequest"),
                 {
                     "type": "object",
-                    "properties": { "confirm": { "const": "yes" }, "csrf_token": text("From the form.") }
+                    "properties": {
+                        "confirm": text("`yes` confirms (with the CSRF token); anything else shows the confirmation page."),
+                        "csrf_token": text("From the form.")
+                    }
                 }
             ]
         }))
@@ -312,6 +322,13 @@ fn auth() -> Vec<Op> {
                 json!({
                     "type": "object",
                     "required": ["email", "password"],
+                    "not": {
+                        "anyOf": [
+                            { "required": ["otp", "totp_code"] },
+                            { "required": ["totp_code", "backup_code"] },
+                            { "required": ["otp", "backup_code"] }
+                        ]
+                    },
                     "properties": {
                         "email": nonempty("The user's email."),
                         "password": nonempty("The user's password."),
@@ -489,6 +506,7 @@ fn auth() -> Vec<Op> {
                 json!({
                     "type": "object",
                     "anyOf": [{ "required": ["totp_code"] }, { "required": ["otp"] }],
+                    "not": { "required": ["otp", "totp_code"] },
                     "properties": {
                         "totp_code": nonempty("The app's current code."),
                         "otp": nonempty("Alias of totp_code."),
@@ -523,6 +541,13 @@ fn auth() -> Vec<Op> {
                 "type": "object",
                 "required": ["mfa_token"],
                 "anyOf": [{ "required": ["totp_code"] }, { "required": ["otp"] }, { "required": ["backup_code"] }],
+                "not": {
+                    "anyOf": [
+                        { "required": ["otp", "totp_code"] },
+                        { "required": ["totp_code", "backup_code"] },
+                        { "required": ["otp", "backup_code"] }
+                    ]
+                },
                 "properties": {
                     "mfa_token": nonempty("From the login's MfaRequired answer."),
                     "totp_code": nonempty("A TOTP code (or backup_code)."),
@@ -640,7 +665,7 @@ fn auth() -> Vec<Op> {
                     "properties": {
                         "tenant": text("The tenant's slug."),
                         "csrf_token": text("From the form."),
-                        "email": { "type": "string", "format": "email" }
+                        "email": email()
                     }
                 })),
         )
@@ -726,7 +751,7 @@ fn administration() -> Vec<Op> {
             .tenant()
             .paginated()
             .query("email", json!({ "type": "string" }), "Only this email.")
-            .query("status", json!({ "type": "string", "enum": ["active", "suspended"] }), "Only this status.")
+            .query("status", or_empty(json!({ "type": "string", "enum": ["active", "suspended"] })), "Only this status.")
             .json(200, "A page of users.", page_of(schema_ref("User"))),
         Op::new("post", "/users", "createUser", "users", "Creates a user.")
             .security(Auth::Manage("users:write"))
@@ -935,7 +960,34 @@ fn administration() -> Vec<Op> {
             .describe(ADMIN_CLIENTS)
             .security(Auth::Manage("clients:write"))
             .tenant()
-            .json_body(required(schema_ref("ClientRequest"), &["name"]), true)
+            .json_body(
+                json!({
+                    "allOf": [
+                        required(schema_ref("ClientRequest"), &["name"]),
+                        {
+                            "description": "authorization_code (a default grant) needs a redirect URI; \
+                                            client_credentials a confidential client (the default type).",
+                            "anyOf": [
+                                {
+                                    "required": ["grant_types"],
+                                    "properties": { "grant_types": { "not": { "contains": { "const": "authorization_code" } } } }
+                                },
+                                { "required": ["redirect_uris"], "properties": { "redirect_uris": { "type": "array", "minItems": 1 } } }
+                            ],
+                            "properties": {}
+                        },
+                        {
+                            "anyOf": [
+                                { "not": { "required": ["grant_types"] } },
+                                { "properties": { "grant_types": { "not": { "contains": { "const": "client_credentials" } } } } },
+                                { "not": { "required": ["type"] } },
+                                { "properties": { "type": { "const": "confidential" } } }
+                            ]
+                        }
+                    ]
+                }),
+                true,
+            )
             .json(201, "The new client, with client_secret when confidential.", schema_ref("Client")),
         Op::new("get", "/clients/{id}", "getClient", "clients", "One client.")
             .security(Auth::Manage("clients:read"))
@@ -1015,7 +1067,7 @@ fn administration() -> Vec<Op> {
             .security(Auth::Manage("sessions:read"))
             .tenant()
             .paginated()
-            .query("user_id", json!({ "type": "string", "format": "uuid" }), "Only this user's sessions.")
+            .query("user_id", or_empty(json!({ "type": "string", "format": "uuid" })), "Only this user's sessions.")
             .json(200, "A page of sessions.", page_of(schema_ref("Session"))),
         Op::new("delete", "/sessions/{id}", "revokeSession", "sessions", "Ends a session on every instance.")
             .security(Auth::Manage("sessions:write"))
@@ -1030,8 +1082,8 @@ fn administration() -> Vec<Op> {
             .query("action", json!({ "type": "string" }), "Only this action, e.g. `login.failed`.")
             .query("actor", json!({ "type": "string" }), "Only this actor id.")
             .query("target", json!({ "type": "string" }), "Only this target id.")
-            .query("since", json!({ "type": "string", "format": "date-time" }), "From this time (RFC 3339).")
-            .query("until", json!({ "type": "string", "format": "date-time" }), "Until this time (RFC 3339).")
+            .query("since", or_empty(json!({ "type": "string", "format": "date-time" })), "From this time (RFC 3339).")
+            .query("until", or_empty(json!({ "type": "string", "format": "date-time" })), "Until this time (RFC 3339).")
             .json(200, "A page of audit events.", page_of(schema_ref("AuditEvent"))),
         Op::new(
             "get",
@@ -1060,9 +1112,14 @@ fn administration() -> Vec<Op> {
                     {
                         "type": "object",
                         "required": ["name", "kind", "client_id"],
+                        "properties": {
+                            "name": { "not": { "type": "null" } },
+                            "kind": { "not": { "type": "null" } },
+                            "client_id": { "not": { "type": "null" } }
+                        },
                         "anyOf": [
                             { "properties": { "kind": { "enum": ["google", "github"] } } },
-                            { "required": ["issuer"] }
+                            { "required": ["issuer"], "properties": { "issuer": { "type": "string", "minLength": 1 } } }
                         ]
                     }
                 ]
@@ -1106,9 +1163,9 @@ fn password_request() -> Value {
         "type": "object",
         "required": ["email"],
         "properties": {
-            "email": nonempty("The account's email."),
+            "email": email(),
             "reset_url": {
-                "type": "string",
+                "type": ["string", "null"],
                 "format": "uri",
                 "description": "Where the link points; must be on an origin the tenant or operator trusts. \
                                 Default: the tenant's reset_url, else ovlt's page."
@@ -1133,6 +1190,7 @@ fn mfa_code(backup_allowed: bool) -> Value {
     let mut schema = json!({
         "type": "object",
         "anyOf": [{ "required": ["totp_code"] }, { "required": ["otp"] }],
+        "not": { "required": ["otp", "totp_code"] },
         "properties": {
             "totp_code": nonempty("The app's current code."),
             "otp": nonempty("Alias of totp_code.")
@@ -1141,6 +1199,13 @@ fn mfa_code(backup_allowed: bool) -> Value {
     if backup_allowed {
         schema["properties"]["backup_code"] = nonempty("Or a backup code.");
         schema["anyOf"].as_array_mut().expect("an array").push(json!({ "required": ["backup_code"] }));
+        schema["not"] = json!({
+            "anyOf": [
+                { "required": ["otp", "totp_code"] },
+                { "required": ["totp_code", "backup_code"] },
+                { "required": ["otp", "backup_code"] }
+            ]
+        });
     }
     schema
 }

@@ -10,6 +10,24 @@ fn object(required: &[&str], properties: Value) -> Value {
     json!({ "type": "object", "required": required, "properties": properties })
 }
 
+/// A request object whose fields are all `Option`s: `null` reads as absent, like leaving the
+/// field out, and unknown properties are refused.
+fn optional_fields(required: &[&str], properties: Value) -> Value {
+    let Value::Object(properties) = properties else { unreachable!("properties are an object") };
+    let properties: Map<String, Value> = properties
+        .into_iter()
+        .map(|(name, schema)| {
+            let nullable = if required.contains(&name.as_str()) {
+                schema
+            } else {
+                json!({ "anyOf": [schema, { "type": "null", "description": "As if absent." }] })
+            };
+            (name, nullable)
+        })
+        .collect();
+    closed(required, Value::Object(properties))
+}
+
 /// An object schema that refuses unknown properties (`#[serde(deny_unknown_fields)]`).
 fn closed(required: &[&str], properties: Value) -> Value {
     let mut schema = object(required, properties);
@@ -60,8 +78,7 @@ fn display_name(max: u64, description: &str) -> Value {
 pub fn email() -> Value {
     json!({
         "type": "string",
-        "format": "email",
-        "maxLength": 254,
+            "maxLength": 254,
         "pattern": "^[^@\\s\\u0000-\\u001f\\u007f-\\u009f]{1,64}@[^@.\\s\\u0000-\\u001f\\u007f-\\u009f][^@\\s\\u0000-\\u001f\\u007f-\\u009f]*\\.[^@\\s\\u0000-\\u001f\\u007f-\\u009f]*[^@.\\s\\u0000-\\u001f\\u007f-\\u009f]$",
         "description": "An email address: a local part of at most 64 bytes, a dotted domain, at most 254 bytes."
     })
@@ -352,7 +369,7 @@ fn schemas() -> Value {
             ],
             json!({
                 "id": uuid(),
-                "email": { "type": "string", "format": "email" },
+                "email": { "type": "string", "description": "Trimmed and lower-cased on the way in." },
                 "name": { "type": ["string", "null"] },
                 "email_verified": { "type": "boolean" },
                 "status": { "type": "string", "enum": ["active", "suspended"] },
@@ -370,8 +387,8 @@ fn schemas() -> Value {
         "email_verified": { "type": "boolean" },
         "status": { "type": "string", "enum": ["active", "suspended"] }
     });
-    add("CreateUserRequest", closed(&["email"], user_fields.clone()));
-    add("UpdateUserRequest", closed(&[], user_fields));
+    add("CreateUserRequest", optional_fields(&["email"], user_fields.clone()));
+    add("UpdateUserRequest", optional_fields(&[], user_fields));
     add(
         "TokenResponse",
         object(
@@ -484,7 +501,7 @@ fn schemas() -> Value {
     add("Permission", named_entry("`resource:action` (a-z, 0-9, _ . - *), unique in the tenant."));
     add(
         "RoleRequest",
-        closed(
+        optional_fields(
             &[],
             json!({
                 "name": display_name(100, "Required on create: 1 to 100 characters once trimmed, no control characters."),
@@ -494,7 +511,7 @@ fn schemas() -> Value {
     );
     add(
         "PermissionRequest",
-        closed(
+        optional_fields(
             &[],
             json!({
                 "name": {
@@ -550,7 +567,7 @@ fn schemas() -> Value {
     );
     add(
         "ClientRequest",
-        closed(
+        optional_fields(
             &[],
             json!({
                 "name": display_name(100, "Required on create: 1 to 100 characters once trimmed, no control characters."),
@@ -651,14 +668,20 @@ fn schemas() -> Value {
     );
     add(
         "IdentityProviderRequest",
-        closed(
+        optional_fields(
             &[],
             json!({
                 "name": display_name(100, "Required on create: 1 to 100 characters, no control characters."),
                 "kind": { "type": "string", "enum": ["google", "github", "oidc"], "description": "Required on create." },
                 "client_id": { "type": "string", "minLength": 1, "maxLength": 512, "description": "Required on create." },
                 "client_secret": { "type": "string", "minLength": 1, "maxLength": 1024, "description": "Sealed; a PUT without it keeps the stored one." },
-                "issuer": { "type": "string", "format": "uri", "pattern": "^(https://[^/?#@\\s]+|http://(localhost|127\\.0\\.0\\.1)(:[0-9]+)?)([/?#][^\\s]*)?$", "description": "Required for oidc: https (http only for localhost)." },
+                "issuer": {
+                    "anyOf": [
+                        { "type": "string", "format": "uri", "pattern": "^(https://[^/?#@\\s]+|http://(localhost|127\\.0\\.0\\.1)(:[0-9]+)?)(/[^?#\\s]*)?$" },
+                        { "const": "", "description": "Clears it." }
+                    ],
+                    "description": "Required for oidc: https (http only for localhost), without query or fragment."
+                },
                 "scopes": { "type": "array", "maxItems": 50, "items": { "type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[\\u0021\\u0023-\\u005b\\u005d-\\u007e]+$" } },
                 "enabled": { "type": "boolean" }
             }),
@@ -756,7 +779,7 @@ fn schemas() -> Value {
             &[],
             json!({
                 "id_token_hint": string("An ID token issued here (may have expired)."),
-                "client_id": uuid(),
+                "client_id": { "anyOf": [uuid(), { "const": "", "description": "As if absent." }] },
                 "post_logout_redirect_uri": string("Followed only when registered for the client."),
                 "state": { "type": "string" }
             }),
@@ -770,7 +793,7 @@ fn settings_properties() -> Value {
     let seconds = |min: i64, max: i64| json!({ "type": "integer", "minimum": min, "maximum": max });
     const YEAR: i64 = 365 * 86_400;
     json!({
-        "display_name": { "type": ["string", "null"], "maxLength": 200 },
+        "display_name": { "type": ["string", "null"], "maxLength": 200, "pattern": NO_CONTROL },
         "access_token_ttl_seconds": seconds(60, 86_400),
         "refresh_token_ttl_seconds": seconds(60, YEAR),
         "session_idle_timeout_seconds": seconds(60, YEAR),
