@@ -36,13 +36,9 @@ if ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; the
     log "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
     rm -rf "$VENV"
     mkdir -p "$CACHE"
-    python3 -m venv "$VENV"
+    python3 -m venv "$VENV" || { log "python3 -m venv failed (on Debian: apt-get install python3-venv)"; exit 1; }
     "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
-
-# --- ovlt ------------------------------------------------------------------------------------
-cargo build --locked --quiet
-OVLT="$CARGO_TARGET_DIR/debug/ovlt"
 
 # --- cleanup: every server started and every database created is undone on exit ----------
 WORK="$(mktemp -d)"
@@ -62,6 +58,19 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# --- ovlt ------------------------------------------------------------------------------------
+# The build directory may be shared with other checkouts, whose builds replace debug/ovlt; the
+# run uses a copy, taken once a second build finds nothing to redo (the copy is this tree's).
+built="$CARGO_TARGET_DIR/debug/ovlt"
+OVLT="$WORK/ovlt"
+for attempt in 1 2 3; do
+    cargo build --locked --quiet
+    cp "$built" "$OVLT"
+    cargo build --locked --quiet
+    cmp -s "$built" "$OVLT" && break
+    [ "$attempt" = 3 ] && { log "debug/ovlt keeps changing under the run (another build?)"; exit 1; }
+done
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

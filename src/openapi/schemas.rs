@@ -658,7 +658,7 @@ fn schemas() -> Value {
                 "kind": { "type": "string", "enum": ["google", "github", "oidc"] },
                 "client_id": { "type": "string" },
                 "has_secret": { "type": "boolean", "description": "The secret itself is never returned." },
-                "issuer": { "type": ["string", "null"], "format": "uri" },
+                "issuer": { "type": ["string", "null"], "description": "As stored: https (http only for localhost), possibly an IRI." },
                 "scopes": strings(""),
                 "enabled": { "type": "boolean" },
                 "created_at": timestamp(),
@@ -677,10 +677,10 @@ fn schemas() -> Value {
                 "client_secret": { "type": "string", "minLength": 1, "maxLength": 1024, "description": "Sealed; a PUT without it keeps the stored one." },
                 "issuer": {
                     "anyOf": [
-                        { "type": "string", "format": "uri", "pattern": "^(https://[^/?#@\\s]+|http://(localhost|127\\.0\\.0\\.1)(:[0-9]+)?)(/[^?#\\s]*)?$" },
+                        { "type": "string", "pattern": "^(https://[^/?#@\\s]+|http://(localhost|127\\.0\\.0\\.1)(:[0-9]+)?)(/[^?#\\s]*)?$" },
                         { "const": "", "description": "Clears it." }
                     ],
-                    "description": "Required for oidc: https (http only for localhost), without query or fragment."
+                    "description": "Required for oidc: https (http only for localhost), without query or fragment; not checked further (an IRI is accepted)."
                 },
                 "scopes": { "type": "array", "maxItems": 50, "items": { "type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[\\u0021\\u0023-\\u005b\\u005d-\\u007e]+$" } },
                 "enabled": { "type": "boolean" }
@@ -807,6 +807,6 @@ fn settings_properties() -> Value {
         "self_registration": { "type": "boolean" },
         "require_verified_email": { "type": "boolean" },
         "mfa_policy": { "type": "string", "enum": ["off", "optional", "required"] },
-        "reset_url": { "type": ["string", "null"], "format": "uri", "pattern": "^(https://[^/?#@\\s]+|http://(localhost|127\\.0\\.0\\.1)(:[0-9]+)?)([/?#][^\\s]*)?$", "description": "https (http only for localhost)." }
+        "reset_url": { "type": ["string", "null"], "pattern": "^(https://[^/?#@\\s]+|http://(localhost|127\\.0\\.0\\.1)(:[0-9]+)?)([/?#][^\\s]*)?$", "description": "https (http only for localhost); not checked further (an IRI is accepted)." }
     })
 }
