@@ -12,11 +12,12 @@
 #   OVLT_CONFORMANCE_CACHE      where the schemathesis venv lives (default: $HOME/.cache/ovlt-conformance)
 #   OVLT_CONFORMANCE_BACKENDS   "sqlite postgres" (default), or one of them
 #   OVLT_CONFORMANCE_EXAMPLES   test cases per operation and phase (default: 10)
-#   OVLT_CONFORMANCE_MAX_TIME   time budget per backend in seconds (default: 100)
+#   OVLT_CONFORMANCE_MAX_TIME   time budget per backend in seconds (default: 90)
 #   OVLT_CONFORMANCE_SEED       a seed, to reproduce a run
 #   OVLT_CONFORMANCE_REPORT     a directory for schemathesis' reports (ndjson + junit), kept
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT="$PWD"
 
 SCHEMATHESIS_VERSION=4.32.5
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ovlt-target}"
@@ -24,7 +25,7 @@ PG_URL="${OVLT_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 CACHE="${OVLT_CONFORMANCE_CACHE:-$HOME/.cache/ovlt-conformance}"
 BACKENDS="${OVLT_CONFORMANCE_BACKENDS:-sqlite postgres}"
 EXAMPLES="${OVLT_CONFORMANCE_EXAMPLES:-10}"
-MAX_TIME="${OVLT_CONFORMANCE_MAX_TIME:-100}"
+MAX_TIME="${OVLT_CONFORMANCE_MAX_TIME:-90}"
 ADMIN_KEY="conformance-admin-key-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 MASTER_KEY="$(head -c 32 /dev/urandom | base64)"
 
@@ -147,14 +148,15 @@ run_backend() {
     local -a report=()
     if [ -n "${OVLT_CONFORMANCE_REPORT:-}" ]; then
         mkdir -p "$OVLT_CONFORMANCE_REPORT"
-        report=(--report ndjson,junit --report-dir "$OVLT_CONFORMANCE_REPORT/$backend")
+        report=(--report ndjson,junit --report-dir "$(cd "$OVLT_CONFORMANCE_REPORT" && pwd)/$backend")
     fi
     local -a seed=()
     [ -n "${OVLT_CONFORMANCE_SEED:-}" ] && seed=(--seed "$OVLT_CONFORMANCE_SEED")
 
     log "$backend: schemathesis against $base/openapi.json (tenant $tenant)"
     status=0
-    "$VENV/bin/st" --config-file scripts/api-conformance.toml run "$base/openapi.json" \
+    # From the run's directory: schemathesis keeps its own state (.schemathesis/) where it runs.
+    (cd "$WORK" && "$VENV/bin/st" --config-file "$ROOT/scripts/api-conformance.toml" run "$base/openapi.json" \
         --checks all \
         --header "X-OVLT-Admin-Key: $ADMIN_KEY" \
         --header "x-ovlt-tenant-slug: $tenant" \
@@ -166,7 +168,7 @@ run_backend() {
         --generation-database none \
         --generation-allow-x00 false \
         --no-color \
-        "${EXCLUDE[@]}" "${seed[@]}" "${report[@]}" || status=$?
+        "${EXCLUDE[@]}" "${seed[@]}" "${report[@]}") || status=$?
 
     if grep -q '"level":"ERROR"' "$WORK/$backend.log"; then
         log "$backend: the server logged errors:"
