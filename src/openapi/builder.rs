@@ -194,6 +194,15 @@ impl Op {
         self
     }
 
+    /// An `application/x-www-form-urlencoded` request body that may be left out.
+    pub fn optional_form_body(mut self, schema: Value) -> Self {
+        self.fields.insert(
+            "requestBody".into(),
+            json!({ "required": false, "content": { "application/x-www-form-urlencoded": { "schema": schema } } }),
+        );
+        self
+    }
+
     /// A JSON answer.
     pub fn json(self, status: u16, description: &str, schema: Value) -> Self {
         self.content(status, description, "application/json", schema)
@@ -287,6 +296,16 @@ impl Op {
                 if !self.responses.contains_key("500") {
                     self = self.html(500, "Something went wrong (an HTML error page).");
                 }
+                // A NUL (`%00`) anywhere in the URL is refused before any page is reached, as JSON.
+                let bad_request = self
+                    .responses
+                    .entry("400".into())
+                    .or_insert_with(|| json!({ "description": "A malformed request.", "content": {} }));
+                bad_request["content"]["application/json"] = json!({ "schema": schema_ref("Error") });
+                let described = bad_request["description"].as_str().unwrap_or_default().to_string();
+                bad_request["description"] = json!(format!(
+                    "{described} A NUL character in the URL answers JSON `invalid_payload` instead of a page."
+                ));
             }
         }
         for (status, codes) in &self.api_errors {

@@ -41,7 +41,8 @@ pub fn document() -> Value {
                             except the OAuth endpoints, which answer RFC 6749 `{\"error\", \"error_description\"}`, \
                             and the hosted pages, which answer HTML. Every endpoint may also answer 404 `not_found` \
                             (unknown route), 405 `method_not_allowed`, 408 `request_timeout` and 413 \
-                            `payload_too_large`. Tenant-scoped endpoints name their tenant with the \
+                            `payload_too_large`. No string may hold a NUL character (U+0000): one in the URL or a JSON body \
+                            answers 400 `invalid_payload`. Tenant-scoped endpoints name their tenant with the \
                             x-ovlt-tenant-id or x-ovlt-tenant-slug header; OAuth endpoints take it from the client \
                             or the token.",
             "license": { "name": "Apache-2.0", "identifier": "Apache-2.0" }

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::builder::{Auth, Op, array_of, page_of, schema_ref};
+use super::schemas::{email, new_password};
 
 /// The fields of an authorization request, plus a hosted form's own fields.
 fn hosted_form(required: &[&str], own: Value) -> Value {
@@ -50,12 +51,34 @@ fn authorization_answers(op: Op) -> Op {
 fn hosted_recovery(op: Op) -> Op {
     op.security(Auth::Public)
         .html_pages()
+        .html(
+            400,
+            "The page again with what is wrong, or an error page: a malformed request (a missing or \
+                    malformed `tenant` parameter, an expired form, a refused password).",
+        )
         .html(404, "An error page: the tenant parameter names no active tenant.")
         .page_rate_limited()
 }
 
 fn user_id(op: Op) -> Op {
     op.path_param("id", "The user's id.").error(404, &["not_found"])
+}
+
+/// A schema with these properties required as well (a create request over its update schema).
+fn required(schema: Value, names: &[&str]) -> Value {
+    let present: serde_json::Map<String, Value> =
+        names.iter().map(|name| (name.to_string(), json!({ "not": { "type": "null" } }))).collect();
+    json!({ "allOf": [schema, { "type": "object", "required": names, "properties": present }] })
+}
+
+/// A string the server refuses when empty (an empty one reads as absent).
+fn nonempty(description: &str) -> Value {
+    json!({ "type": "string", "minLength": 1, "description": description })
+}
+
+/// A query parameter where an empty value (`?name=`) reads as absent.
+fn or_empty(schema: Value) -> Value {
+    json!({ "anyOf": [schema, { "const": "" }], "description": "Empty: as if absent." })
 }
 
 fn text(description: &str) -> Value {
@@ -180,7 +203,7 @@ fn operations_and_oauth() -> Vec<Op> {
             )
             .security(Auth::Public)
             .query("id_token_hint", text("An ID token"), "An ID token issued here (may have expired).")
-            .query("client_id", json!({ "type": "string", "format": "uuid" }), "The client.")
+            .query("client_id", or_empty(json!({ "type": "string", "format": "uuid" })), "The client.")
             .query("post_logout_redirect_uri", text("A URI"), "Followed only when registered for the client.")
             .query("state", text("Opaque"), "Returned with the redirect.")
             .html_pages()
@@ -196,12 +219,15 @@ fn operations_and_oauth() -> Vec<Op> {
         )
         .describe("The same request as GET, or the confirmation form (`confirm=yes` with its CSRF token).")
         .security(Auth::Public)
-        .form_body(json!({
+        .optional_form_body(json!({
             "allOf": [
                 schema_ref("LogoutRequest"),
                 {
                     "type": "object",
-                    "properties": { "confirm": { "const": "yes" }, "csrf_token": text("From the form.") }
+                    "properties": {
+                        "confirm": text("`yes` confirms (with the CSRF token); anything else shows the confirmation page."),
+                        "csrf_token": text("From the form.")
+                    }
                 }
             ]
         }))
@@ -272,9 +298,9 @@ fn auth() -> Vec<Op> {
                     "type": "object",
                     "required": ["email", "password"],
                     "properties": {
-                        "email": { "type": "string", "format": "email" },
-                        "password": text("Checked against the tenant's password policy."),
-                        "name": { "type": "string", "maxLength": 200 }
+                        "email": email(),
+                        "password": new_password(),
+                        "name": { "type": "string", "maxLength": 200, "pattern": super::schemas::NO_CONTROL }
                     }
                 }),
                 true,
@@ -296,9 +322,16 @@ fn auth() -> Vec<Op> {
                 json!({
                     "type": "object",
                     "required": ["email", "password"],
+                    "not": {
+                        "anyOf": [
+                            { "required": ["otp", "totp_code"] },
+                            { "required": ["totp_code", "backup_code"] },
+                            { "required": ["otp", "backup_code"] }
+                        ]
+                    },
                     "properties": {
-                        "email": { "type": "string" },
-                        "password": { "type": "string" },
+                        "email": nonempty("The user's email."),
+                        "password": nonempty("The user's password."),
                         "mode": { "const": "session", "description": "The refresh token in an HttpOnly cookie." },
                         "otp": text("A TOTP code, for both steps at once."),
                         "totp_code": text("Alias of otp."),
@@ -331,7 +364,7 @@ fn auth() -> Vec<Op> {
                 json!({
                     "type": "object",
                     "properties": {
-                        "refresh_token": text("Required unless the cookie carries it."),
+                        "refresh_token": nonempty("Required unless the cookie carries it."),
                         "mode": { "const": "session" }
                     }
                 }),
@@ -382,9 +415,9 @@ fn auth() -> Vec<Op> {
                     "required": ["email"],
                     "anyOf": [{ "required": ["code"] }, { "required": ["otp"] }],
                     "properties": {
-                        "email": { "type": "string" },
-                        "code": { "type": "string" },
-                        "otp": text("Alias of code.")
+                        "email": nonempty("The user's email."),
+                        "code": nonempty("The emailed code."),
+                        "otp": nonempty("Alias of code.")
                     }
                 }),
                 true,
@@ -473,9 +506,10 @@ fn auth() -> Vec<Op> {
                 json!({
                     "type": "object",
                     "anyOf": [{ "required": ["totp_code"] }, { "required": ["otp"] }],
+                    "not": { "required": ["otp", "totp_code"] },
                     "properties": {
-                        "totp_code": text("The app's current code."),
-                        "otp": text("Alias of totp_code."),
+                        "totp_code": nonempty("The app's current code."),
+                        "otp": nonempty("Alias of totp_code."),
                         "mfa_token": text("Without a bearer token."),
                         "mode": { "const": "session" }
                     }
@@ -507,11 +541,18 @@ fn auth() -> Vec<Op> {
                 "type": "object",
                 "required": ["mfa_token"],
                 "anyOf": [{ "required": ["totp_code"] }, { "required": ["otp"] }, { "required": ["backup_code"] }],
+                "not": {
+                    "anyOf": [
+                        { "required": ["otp", "totp_code"] },
+                        { "required": ["totp_code", "backup_code"] },
+                        { "required": ["otp", "backup_code"] }
+                    ]
+                },
                 "properties": {
-                    "mfa_token": { "type": "string" },
-                    "totp_code": text("A TOTP code (or backup_code)."),
-                    "otp": text("Alias of totp_code."),
-                    "backup_code": text("A backup code instead."),
+                    "mfa_token": nonempty("From the login's MfaRequired answer."),
+                    "totp_code": nonempty("A TOTP code (or backup_code)."),
+                    "otp": nonempty("Alias of totp_code."),
+                    "backup_code": nonempty("A backup code instead."),
                     "email": text("May name the user; must then be the mfa_token's user."),
                     "mode": { "const": "session" }
                 }
@@ -609,7 +650,7 @@ fn auth() -> Vec<Op> {
                 "The hosted forgot-password form.",
             )
             .describe("Linked from the sign-in page when the tenant has no reset_url of its own.")
-            .query("tenant", json!({ "type": "string" }), "The tenant's slug (required)."),
+            .query("tenant", json!({ "type": "string", "pattern": "^[a-z0-9-]{2,63}$" }), "The tenant's slug (required)."),
         )
         .html(200, "The email form."),
         hosted_recovery(
@@ -624,7 +665,7 @@ fn auth() -> Vec<Op> {
                     "properties": {
                         "tenant": text("The tenant's slug."),
                         "csrf_token": text("From the form."),
-                        "email": { "type": "string", "format": "email" }
+                        "email": email()
                     }
                 })),
         )
@@ -639,7 +680,7 @@ fn auth() -> Vec<Op> {
                 "The hosted new-password form.",
             )
             .describe("The page the emailed reset link opens; the token is only carried here, checked on POST.")
-            .query("tenant", json!({ "type": "string" }), "The tenant's slug (required).")
+            .query("tenant", json!({ "type": "string", "pattern": "^[a-z0-9-]{2,63}$" }), "The tenant's slug (required).")
             .query("token", json!({ "type": "string" }), "The reset token from the email."),
         )
         .html(200, "The new-password form."),
@@ -710,7 +751,7 @@ fn administration() -> Vec<Op> {
             .tenant()
             .paginated()
             .query("email", json!({ "type": "string" }), "Only this email.")
-            .query("status", json!({ "type": "string", "enum": ["active", "suspended"] }), "Only this status.")
+            .query("status", or_empty(json!({ "type": "string", "enum": ["active", "suspended"] })), "Only this status.")
             .json(200, "A page of users.", page_of(schema_ref("User"))),
         Op::new("post", "/users", "createUser", "users", "Creates a user.")
             .security(Auth::Manage("users:write"))
@@ -800,7 +841,7 @@ fn administration() -> Vec<Op> {
         Op::new("post", "/roles", "createRole", "roles", "Creates a role.")
             .security(Auth::Manage("roles:write"))
             .tenant()
-            .json_body(schema_ref("EntryRequest"), true)
+            .json_body(required(schema_ref("RoleRequest"), &["name"]), true)
             .json(201, "The new role.", schema_ref("Role"))
             .error(409, &["conflict"]),
         Op::new("get", "/roles/{id}", "getRole", "roles", "One role.")
@@ -813,7 +854,7 @@ fn administration() -> Vec<Op> {
             .security(Auth::Manage("roles:write"))
             .tenant()
             .path_param("id", "The role's id.")
-            .json_body(schema_ref("EntryRequest"), true)
+            .json_body(schema_ref("RoleRequest"), true)
             .json(200, "The role.", schema_ref("Role"))
             .error(404, &["not_found"])
             .error(409, &["conflict"]),
@@ -858,7 +899,7 @@ fn administration() -> Vec<Op> {
         Op::new("post", "/permissions", "createPermission", "permissions", "Creates a permission (`resource:action`).")
             .security(Auth::Manage("roles:write"))
             .tenant()
-            .json_body(schema_ref("EntryRequest"), true)
+            .json_body(required(schema_ref("PermissionRequest"), &["name"]), true)
             .json(201, "The new permission.", schema_ref("Permission"))
             .error(409, &["conflict"]),
         Op::new(
@@ -871,7 +912,7 @@ fn administration() -> Vec<Op> {
         .security(Auth::Manage("roles:write"))
         .tenant()
         .path_param("id", "The permission's id.")
-        .json_body(schema_ref("EntryRequest"), true)
+        .json_body(schema_ref("PermissionRequest"), true)
         .json(200, "The permission.", schema_ref("Permission"))
         .error(404, &["not_found"])
         .error(409, &["conflict"]),
@@ -919,7 +960,34 @@ fn administration() -> Vec<Op> {
             .describe(ADMIN_CLIENTS)
             .security(Auth::Manage("clients:write"))
             .tenant()
-            .json_body(schema_ref("ClientRequest"), true)
+            .json_body(
+                json!({
+                    "allOf": [
+                        required(schema_ref("ClientRequest"), &["name"]),
+                        {
+                            "description": "authorization_code (a default grant) needs a redirect URI; \
+                                            client_credentials a confidential client (the default type).",
+                            "anyOf": [
+                                {
+                                    "required": ["grant_types"],
+                                    "properties": { "grant_types": { "not": { "contains": { "const": "authorization_code" } } } }
+                                },
+                                { "required": ["redirect_uris"], "properties": { "redirect_uris": { "type": "array", "minItems": 1 } } }
+                            ],
+                            "properties": {}
+                        },
+                        {
+                            "anyOf": [
+                                { "not": { "required": ["grant_types"] } },
+                                { "properties": { "grant_types": { "not": { "contains": { "const": "client_credentials" } } } } },
+                                { "not": { "required": ["type"] } },
+                                { "properties": { "type": { "const": "confidential" } } }
+                            ]
+                        }
+                    ]
+                }),
+                true,
+            )
             .json(201, "The new client, with client_secret when confidential.", schema_ref("Client")),
         Op::new("get", "/clients/{id}", "getClient", "clients", "One client.")
             .security(Auth::Manage("clients:read"))
@@ -999,7 +1067,7 @@ fn administration() -> Vec<Op> {
             .security(Auth::Manage("sessions:read"))
             .tenant()
             .paginated()
-            .query("user_id", json!({ "type": "string", "format": "uuid" }), "Only this user's sessions.")
+            .query("user_id", or_empty(json!({ "type": "string", "format": "uuid" })), "Only this user's sessions.")
             .json(200, "A page of sessions.", page_of(schema_ref("Session"))),
         Op::new("delete", "/sessions/{id}", "revokeSession", "sessions", "Ends a session on every instance.")
             .security(Auth::Manage("sessions:write"))
@@ -1014,8 +1082,8 @@ fn administration() -> Vec<Op> {
             .query("action", json!({ "type": "string" }), "Only this action, e.g. `login.failed`.")
             .query("actor", json!({ "type": "string" }), "Only this actor id.")
             .query("target", json!({ "type": "string" }), "Only this target id.")
-            .query("since", json!({ "type": "string", "format": "date-time" }), "From this time (RFC 3339).")
-            .query("until", json!({ "type": "string", "format": "date-time" }), "Until this time (RFC 3339).")
+            .query("since", or_empty(json!({ "type": "string", "format": "date-time" })), "From this time (RFC 3339).")
+            .query("until", or_empty(json!({ "type": "string", "format": "date-time" })), "Until this time (RFC 3339).")
             .json(200, "A page of audit events.", page_of(schema_ref("AuditEvent"))),
         Op::new(
             "get",
@@ -1038,7 +1106,27 @@ fn administration() -> Vec<Op> {
         .describe("`name`, `kind` and `client_id` are required; `issuer` for oidc.")
         .security(Auth::Manage("identity_providers:write"))
         .tenant()
-        .json_body(schema_ref("IdentityProviderRequest"), true)
+        .json_body(
+            json!({
+                "allOf": [
+                    schema_ref("IdentityProviderRequest"),
+                    {
+                        "type": "object",
+                        "required": ["name", "kind", "client_id"],
+                        "properties": {
+                            "name": { "not": { "type": "null" } },
+                            "kind": { "not": { "type": "null" } },
+                            "client_id": { "not": { "type": "null" } }
+                        },
+                        "anyOf": [
+                            { "properties": { "kind": { "enum": ["google", "github"] } } },
+                            { "required": ["issuer"], "properties": { "issuer": { "type": "string", "minLength": 1 } } }
+                        ]
+                    }
+                ]
+            }),
+            true,
+        )
         .json(201, "The new provider.", schema_ref("IdentityProvider"))
         .error(409, &["conflict"]),
         Op::new(
@@ -1076,9 +1164,9 @@ fn password_request() -> Value {
         "type": "object",
         "required": ["email"],
         "properties": {
-            "email": { "type": "string", "format": "email" },
+            "email": email(),
             "reset_url": {
-                "type": "string",
+                "type": ["string", "null"],
                 "format": "uri",
                 "description": "Where the link points; must be on an origin the tenant or operator trusts. \
                                 Default: the tenant's reset_url, else ovlt's page."
@@ -1092,8 +1180,8 @@ fn password_reset() -> Value {
         "type": "object",
         "required": ["token", "password"],
         "properties": {
-            "token": { "type": "string", "description": "From the emailed link." },
-            "password": { "type": "string", "description": "Checked against the password policy and history." }
+            "token": nonempty("From the emailed link."),
+            "password": new_password()
         }
     })
 }
@@ -1103,14 +1191,22 @@ fn mfa_code(backup_allowed: bool) -> Value {
     let mut schema = json!({
         "type": "object",
         "anyOf": [{ "required": ["totp_code"] }, { "required": ["otp"] }],
+        "not": { "required": ["otp", "totp_code"] },
         "properties": {
-            "totp_code": { "type": "string", "description": "The app's current code." },
-            "otp": { "type": "string", "description": "Alias of totp_code." }
+            "totp_code": nonempty("The app's current code."),
+            "otp": nonempty("Alias of totp_code.")
         }
     });
     if backup_allowed {
-        schema["properties"]["backup_code"] = json!({ "type": "string", "description": "Or a backup code." });
+        schema["properties"]["backup_code"] = nonempty("Or a backup code.");
         schema["anyOf"].as_array_mut().expect("an array").push(json!({ "required": ["backup_code"] }));
+        schema["not"] = json!({
+            "anyOf": [
+                { "required": ["otp", "totp_code"] },
+                { "required": ["totp_code", "backup_code"] },
+                { "required": ["otp", "backup_code"] }
+            ]
+        });
     }
     schema
 }

@@ -10,10 +10,36 @@ fn object(required: &[&str], properties: Value) -> Value {
     json!({ "type": "object", "required": required, "properties": properties })
 }
 
+/// A request object whose fields are all `Option`s: `null` reads as absent, like leaving the
+/// field out, and unknown properties are refused.
+fn optional_fields(required: &[&str], properties: Value) -> Value {
+    let Value::Object(properties) = properties else { unreachable!("properties are an object") };
+    let properties: Map<String, Value> = properties
+        .into_iter()
+        .map(|(name, schema)| {
+            let nullable = if required.contains(&name.as_str()) {
+                schema
+            } else {
+                json!({ "anyOf": [schema, { "type": "null", "description": "As if absent." }] })
+            };
+            (name, nullable)
+        })
+        .collect();
+    closed(required, Value::Object(properties))
+}
+
 /// An object schema that refuses unknown properties (`#[serde(deny_unknown_fields)]`).
 fn closed(required: &[&str], properties: Value) -> Value {
     let mut schema = object(required, properties);
     schema["additionalProperties"] = json!(false);
+    schema
+}
+
+/// A form body: the named fields, and any other parameter (ignored, as RFC 6749 §3.1 asks)
+/// given once: a repeated parameter is refused (400 invalid_request).
+fn form(required: &[&str], properties: Value) -> Value {
+    let mut schema = object(required, properties);
+    schema["additionalProperties"] = json!({ "type": "string" });
     schema
 }
 
@@ -31,6 +57,46 @@ fn nullable_timestamp() -> Value {
 
 fn string(description: &str) -> Value {
     json!({ "type": "string", "description": description })
+}
+
+/// No control character (Unicode Cc: U+0000–U+001F, U+007F–U+009F), as Rust's `char::is_control`.
+pub const NO_CONTROL: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
+
+/// A name shown to people: 1 to `max` characters, not only white space, no control characters.
+fn display_name(max: u64, description: &str) -> Value {
+    json!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": max,
+        "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        "description": description
+    })
+}
+
+/// An email address as `validate_email` accepts it: one `@`, a local part of at most 64 bytes, a
+/// dotted domain, no white space or control characters, at most 254 bytes.
+pub fn email() -> Value {
+    json!({
+        "type": "string",
+            "maxLength": 254,
+        "pattern": "^[^@\\s\\u0000-\\u001f\\u007f-\\u009f]{1,64}@[^@.\\s\\u0000-\\u001f\\u007f-\\u009f][^@\\s\\u0000-\\u001f\\u007f-\\u009f]*\\.[^@\\s\\u0000-\\u001f\\u007f-\\u009f]*[^@.\\s\\u0000-\\u001f\\u007f-\\u009f]$",
+        "description": "An email address: a local part of at most 64 bytes, a dotted domain, at most 254 bytes."
+    })
+}
+
+/// A new password: the policy's bounds are 8 to 128 characters (a tenant may raise the minimum),
+/// and by default at least two kinds of character (lower case, upper case, digits, symbols).
+pub fn new_password() -> Value {
+    json!({
+        "type": "string",
+        "minLength": 8,
+        "maxLength": 128,
+        "description": "Checked against the tenant's password policy: 8 to 128 characters (the tenant's \
+                        password_min_length may raise the minimum), at least password_min_classes kinds of \
+                        character (default 2: lower case, upper case, digits, symbols), not the email address; \
+                        on a change also not one of the last password_history passwords. A password the policy \
+                        refuses answers 400 invalid_payload."
+    })
 }
 
 fn strings(description: &str) -> Value {
@@ -101,8 +167,8 @@ fn parameters() -> Value {
             "name": "per_page",
             "in": "query",
             "required": false,
-            "description": "Entries per page (default 50); values over 200 are capped at 200.",
-            "schema": { "type": "integer", "minimum": 1, "default": 50 }
+            "description": "Entries per page (default 50); values over 200 are capped at 200 (the answer's per_page says so).",
+            "schema": { "type": "integer", "minimum": 1, "maximum": 4_294_967_295_u64, "default": 50 }
         }
     })
 }
@@ -271,7 +337,7 @@ fn schemas() -> Value {
             &["slug", "name"],
             json!({
                 "slug": { "type": "string", "pattern": "^[a-z0-9-]{2,63}$" },
-                "name": { "type": "string", "minLength": 1, "maxLength": 200 }
+                "name": display_name(200, "1 to 200 characters once trimmed, no control characters.")
             }),
         ),
     );
@@ -280,7 +346,7 @@ fn schemas() -> Value {
         closed(
             &[],
             json!({
-                "name": { "type": "string", "minLength": 1, "maxLength": 200 },
+                "name": display_name(200, "1 to 200 characters once trimmed, no control characters."),
                 "active": { "type": "boolean" }
             }),
         ),
@@ -303,7 +369,7 @@ fn schemas() -> Value {
             ],
             json!({
                 "id": uuid(),
-                "email": { "type": "string", "format": "email" },
+                "email": { "type": "string", "description": "Trimmed and lower-cased on the way in." },
                 "name": { "type": ["string", "null"] },
                 "email_verified": { "type": "boolean" },
                 "status": { "type": "string", "enum": ["active", "suspended"] },
@@ -315,14 +381,14 @@ fn schemas() -> Value {
         ),
     );
     let user_fields = json!({
-        "email": { "type": "string", "format": "email" },
-        "password": string("Checked against the tenant's password policy (and, on update, its password history)."),
-        "name": { "type": "string", "maxLength": 200 },
+        "email": email(),
+        "password": new_password(),
+        "name": { "type": "string", "maxLength": 200, "pattern": NO_CONTROL, "description": "At most 200 characters, no control characters." },
         "email_verified": { "type": "boolean" },
         "status": { "type": "string", "enum": ["active", "suspended"] }
     });
-    add("CreateUserRequest", closed(&["email"], user_fields.clone()));
-    add("UpdateUserRequest", closed(&[], user_fields));
+    add("CreateUserRequest", optional_fields(&["email"], user_fields.clone()));
+    add("UpdateUserRequest", optional_fields(&[], user_fields));
     add(
         "TokenResponse",
         object(
@@ -434,11 +500,26 @@ fn schemas() -> Value {
     add("Role", named_entry("1 to 100 characters, unique in the tenant."));
     add("Permission", named_entry("`resource:action` (a-z, 0-9, _ . - *), unique in the tenant."));
     add(
-        "EntryRequest",
-        closed(
+        "RoleRequest",
+        optional_fields(
             &[],
             json!({
-                "name": string("Required on create. Roles: 1 to 100 characters; permissions: resource:action."),
+                "name": display_name(100, "Required on create: 1 to 100 characters once trimmed, no control characters."),
+                "description": { "type": "string", "maxLength": 500 }
+            }),
+        ),
+    );
+    add(
+        "PermissionRequest",
+        optional_fields(
+            &[],
+            json!({
+                "name": {
+                    "type": "string",
+                    "maxLength": 100,
+                    "pattern": "^[a-z0-9_.*-]+:[a-z0-9_.*-]+$",
+                    "description": "Required on create: `resource:action`, each of a-z, 0-9, `_ . - *`, at most 100 characters."
+                },
                 "description": { "type": "string", "maxLength": 500 }
             }),
         ),
@@ -486,18 +567,20 @@ fn schemas() -> Value {
     );
     add(
         "ClientRequest",
-        closed(
+        optional_fields(
             &[],
             json!({
-                "name": { "type": "string", "minLength": 1, "maxLength": 100, "description": "Required on create." },
+                "name": display_name(100, "Required on create: 1 to 100 characters once trimmed, no control characters."),
                 "type": { "type": "string", "enum": ["public", "confidential"], "description": "Default confidential; cannot change later." },
                 "redirect_uris": { "type": "array", "maxItems": 20, "items": { "type": "string", "format": "uri" } },
                 "post_logout_redirect_uris": { "type": "array", "maxItems": 20, "items": { "type": "string", "format": "uri" } },
                 "grant_types": {
                     "type": "array",
-                    "items": { "type": "string", "enum": ["authorization_code", "refresh_token", "client_credentials"] }
+                    "minItems": 1,
+                    "items": { "type": "string", "enum": ["authorization_code", "refresh_token", "client_credentials"] },
+                    "description": "Default authorization_code and refresh_token. client_credentials only for a confidential client; authorization_code needs a redirect URI."
                 },
-                "scopes": { "type": "array", "maxItems": 50, "items": { "type": "string" }, "description": "`ovlt:api` (tokens for ovlt's own API, asked for by name) only on a first-party client, set by a tenant admin." },
+                "scopes": { "type": "array", "maxItems": 50, "items": { "type": "string", "minLength": 1, "pattern": "^[\\u0021\\u0023-\\u005b\\u005d-\\u007e]+$" }, "description": "Scope tokens (RFC 6749 §3.3). `ovlt:api` (tokens for ovlt's own API, asked for by name) only on a first-party client, set by a tenant admin." },
                 "first_party": { "type": "boolean", "description": "Skips the consent page; only a tenant admin may set it." },
                 "access_token_ttl_seconds": { "type": ["integer", "null"], "minimum": 60, "maximum": 86_400, "description": "Null clears the override." },
                 "refresh_token_ttl_seconds": { "type": ["integer", "null"], "minimum": 60, "maximum": 31_536_000, "description": "Null clears the override." }
@@ -575,7 +658,7 @@ fn schemas() -> Value {
                 "kind": { "type": "string", "enum": ["google", "github", "oidc"] },
                 "client_id": { "type": "string" },
                 "has_secret": { "type": "boolean", "description": "The secret itself is never returned." },
-                "issuer": { "type": ["string", "null"], "format": "uri" },
+                "issuer": { "type": ["string", "null"], "description": "As stored: https (http only for localhost), possibly an IRI." },
                 "scopes": strings(""),
                 "enabled": { "type": "boolean" },
                 "created_at": timestamp(),
@@ -585,15 +668,21 @@ fn schemas() -> Value {
     );
     add(
         "IdentityProviderRequest",
-        closed(
+        optional_fields(
             &[],
             json!({
-                "name": { "type": "string", "minLength": 1, "maxLength": 100, "description": "Required on create." },
+                "name": display_name(100, "Required on create: 1 to 100 characters, no control characters."),
                 "kind": { "type": "string", "enum": ["google", "github", "oidc"], "description": "Required on create." },
                 "client_id": { "type": "string", "minLength": 1, "maxLength": 512, "description": "Required on create." },
                 "client_secret": { "type": "string", "minLength": 1, "maxLength": 1024, "description": "Sealed; a PUT without it keeps the stored one." },
-                "issuer": { "type": "string", "format": "uri", "description": "Required for oidc: https (http only for localhost)." },
-                "scopes": { "type": "array", "maxItems": 50, "items": { "type": "string" } },
+                "issuer": {
+                    "anyOf": [
+                        { "type": "string", "pattern": "^(https://[^/?#@\\s]+|http://(localhost|127\\.0\\.0\\.1)(:[0-9]+)?)(/[^?#\\s]*)?$" },
+                        { "const": "", "description": "Clears it." }
+                    ],
+                    "description": "Required for oidc: https (http only for localhost), without query or fragment; not checked further (an IRI is accepted)."
+                },
+                "scopes": { "type": "array", "maxItems": 50, "items": { "type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[\\u0021\\u0023-\\u005b\\u005d-\\u007e]+$" } },
                 "enabled": { "type": "boolean" }
             }),
         ),
@@ -622,7 +711,7 @@ fn schemas() -> Value {
     );
     add(
         "TokenRequest",
-        object(
+        form(
             &["grant_type"],
             json!({
                 "grant_type": { "type": "string", "enum": ["authorization_code", "client_credentials", "refresh_token"] },
@@ -638,10 +727,10 @@ fn schemas() -> Value {
     );
     add(
         "TokenOnlyRequest",
-        object(
+        form(
             &["token"],
             json!({
-                "token": string("An access token or a refresh token."),
+                "token": { "type": "string", "minLength": 1, "description": "An access token or a refresh token." },
                 "client_id": string("client_secret_post, or a public client."),
                 "client_secret": string("client_secret_post.")
             }),
@@ -686,11 +775,11 @@ fn schemas() -> Value {
     );
     add(
         "LogoutRequest",
-        object(
+        form(
             &[],
             json!({
                 "id_token_hint": string("An ID token issued here (may have expired)."),
-                "client_id": uuid(),
+                "client_id": { "anyOf": [uuid(), { "const": "", "description": "As if absent." }] },
                 "post_logout_redirect_uri": string("Followed only when registered for the client."),
                 "state": { "type": "string" }
             }),
@@ -704,7 +793,7 @@ fn settings_properties() -> Value {
     let seconds = |min: i64, max: i64| json!({ "type": "integer", "minimum": min, "maximum": max });
     const YEAR: i64 = 365 * 86_400;
     json!({
-        "display_name": { "type": ["string", "null"], "maxLength": 200 },
+        "display_name": { "type": ["string", "null"], "maxLength": 200, "pattern": NO_CONTROL },
         "access_token_ttl_seconds": seconds(60, 86_400),
         "refresh_token_ttl_seconds": seconds(60, YEAR),
         "session_idle_timeout_seconds": seconds(60, YEAR),
@@ -718,6 +807,6 @@ fn settings_properties() -> Value {
         "self_registration": { "type": "boolean" },
         "require_verified_email": { "type": "boolean" },
         "mfa_policy": { "type": "string", "enum": ["off", "optional", "required"] },
-        "reset_url": { "type": ["string", "null"], "format": "uri", "description": "https (http only for localhost)." }
+        "reset_url": { "type": ["string", "null"], "pattern": "^(https://[^/?#@\\s]+|http://(localhost|127\\.0\\.0\\.1)(:[0-9]+)?)([/?#][^\\s]*)?$", "description": "https (http only for localhost); not checked further (an IRI is accepted)." }
     })
 }
