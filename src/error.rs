@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -183,16 +183,11 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection {
-            JsonRejection::MissingJsonContentType(_) => {
-                Self::invalid_payload("expected a JSON body with content-type: application/json")
-            }
-            r if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
-            JsonRejection::JsonSyntaxError(_) => Self::invalid_payload("the request body is not valid JSON"),
-            r => Self::invalid_payload(without_echoed_values(&r.body_text())),
-        }
+impl ApiError {
+    /// A JSON body that parsed but does not fit the request type, without echoing its values.
+    pub fn from_json_data(path: &str, err: serde_json::Error) -> Self {
+        let text = if path == "." { err.to_string() } else { format!("{path}: {err}") };
+        Self::invalid_payload(without_echoed_values(&text))
     }
 }
 

@@ -130,8 +130,30 @@ where
         if escapes_nul(&bytes) {
             return Err(ApiError::invalid_payload("the request contains a NUL character"));
         }
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
-        Ok(Self(Some(value)))
+        let mut value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|_| ApiError::invalid_payload("the request body is not valid JSON"))?;
+        whole_numbers_as_integers(&mut value);
+        // Errors name the field that is wrong (`password: invalid type, expected a string`).
+        serde_path_to_error::deserialize(value).map(|value| Self(Some(value))).map_err(|e| {
+            let path = e.path().to_string();
+            ApiError::from_json_data(&path, e.into_inner())
+        })
+    }
+}
+
+/// Rewrites every number with a zero fraction (`600.0`) as the integer it is: JSON Schema counts
+/// it as one (2020-12 §6.1.1), serde's `i64` does not.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
     }
 }
 
@@ -173,6 +195,13 @@ mod tests {
         assert!(is_json_media_type("application/merge-patch+json"));
         assert!(!is_json_media_type("application/jsonx"));
         assert!(!is_json_media_type("text/json"));
+    }
+
+    #[test]
+    fn whole_numbers_with_a_fraction_part_become_integers() {
+        let mut value = serde_json::json!({ "ttl": 600.0, "ratio": 0.5, "list": [3.0, -2.0], "big": 1e300 });
+        super::whole_numbers_as_integers(&mut value);
+        assert_eq!(value, serde_json::json!({ "ttl": 600, "ratio": 0.5, "list": [3, -2], "big": 1e300 }));
     }
 
     #[test]

@@ -76,6 +76,14 @@ fn nonempty(description: &str) -> Value {
     json!({ "type": "string", "minLength": 1, "description": description })
 }
 
+/// A string the server trims before it checks it is there: at least one character that is not
+/// white space in Rust's sense (`char::is_whitespace`, listed exactly: ECMA's `\s` differs).
+fn nonblank(description: &str) -> Value {
+    json!({ "type": "string", "pattern": NOT_ONLY_WHITESPACE, "description": description })
+}
+
+const NOT_ONLY_WHITESPACE: &str = "[^\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+
 /// A query parameter where an empty value (`?name=`) reads as absent.
 fn or_empty(schema: Value) -> Value {
     json!({ "anyOf": [schema, { "const": "" }], "description": "Empty: as if absent." })
@@ -330,8 +338,8 @@ fn auth() -> Vec<Op> {
                         ]
                     },
                     "properties": {
-                        "email": nonempty("The user's email."),
-                        "password": nonempty("The user's password."),
+                        "email": nonblank("The user's email."),
+                        "password": nonblank("The user's password."),
                         "mode": { "const": "session", "description": "The refresh token in an HttpOnly cookie." },
                         "otp": text("A TOTP code, for both steps at once."),
                         "totp_code": text("Alias of otp."),

@@ -807,6 +807,6 @@ fn settings_properties() -> Value {
         "self_registration": { "type": "boolean" },
         "require_verified_email": { "type": "boolean" },
         "mfa_policy": { "type": "string", "enum": ["off", "optional", "required"] },
-        "reset_url": { "type": ["string", "null"], "pattern": "^(https://[^/?#@\\s]+|http://(localhost|127\\.0\\.0\\.1)(:[0-9]+)?)([/?#][^\\s]*)?$", "description": "https (http only for localhost); not checked further (an IRI is accepted)." }
+        "reset_url": { "type": ["string", "null"], "pattern": "^(https://[^/?#@\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+|http://(localhost|127\\.0\\.0\\.1)(:[0-9]+)?)([/?#][^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*)?$", "description": "https (http only for localhost), without white space or control characters; not checked further (an IRI is accepted)." }
     })
 }

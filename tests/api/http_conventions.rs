@@ -103,6 +103,24 @@ backend_tests! {
 
         let body = assert_error(response, 400, "invalid_payload").await;
         assert!(!body.to_string().contains("987654321"), "value echoed: {body}");
+        assert!(body["message"].as_str().unwrap().starts_with("name: invalid type"), "names the field: {body}");
+    }
+
+    async fn a_whole_number_written_with_a_fraction_is_an_integer(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        app.create_tenant("acme", "Acme").await;
+        let manage = |method: Method, path: &str| app.admin(method, path).header("x-ovlt-tenant-slug", "acme");
+
+        let settings = manage(Method::PUT, "/settings").json(&json!({ "password_history": 3.0 })).send().await.unwrap();
+        let client = json!({ "name": "A", "redirect_uris": ["https://a.example/cb"], "access_token_ttl_seconds": 600.0 });
+        let created = manage(Method::POST, "/clients").json(&client).send().await.unwrap();
+        let fraction = manage(Method::PUT, "/settings").json(&json!({ "password_history": 2.5 })).send().await.unwrap();
+
+        assert_eq!(settings.status(), 200);
+        assert_eq!(settings.json::<Value>().await.unwrap()["password_history"], 3);
+        assert_eq!(created.status(), 201);
+        assert_eq!(created.json::<Value>().await.unwrap()["access_token_ttl_seconds"], 600);
+        assert_error(fraction, 400, "invalid_payload").await;
     }
 
     async fn a_malformed_uuid_in_a_path_answers_400(backend: Backend) {
