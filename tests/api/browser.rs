@@ -7,7 +7,7 @@ use fantoccini::{ClientBuilder, Locator};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::helpers::{PASSWORD, TestApp, backend_tests};
+use crate::helpers::{Backend, PASSWORD, TestApp, backend_tests};
 use crate::oauth_support::{create_client, pkce};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -94,50 +94,65 @@ pub(crate) async fn callback_server() -> (String, mpsc::UnboundedReceiver<String
     (uri, rx)
 }
 
-backend_tests! {
-    async fn chromium_signs_in_consents_and_lands_on_the_client(backend: Backend) {
-        let Some(driver) = start_driver().await else { return };
-        let app = TestApp::spawn(backend).await;
-        app.create_tenant("acme", "Acme Corp").await;
-        app.register("acme", "ann@acme.test").await;
-        let (redirect_uri, mut callbacks) = callback_server().await;
-        let client = create_client(&app, "acme", json!({ "first_party": false, "name": "Partner", "redirect_uris": [redirect_uri] })).await;
-        let (verifier, challenge) = pkce();
-        let mut authorize = url::Url::parse(&app.url("/oauth/authorize")).unwrap();
-        authorize.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", client["client_id"].as_str().unwrap())
-            .append_pair("redirect_uri", &redirect_uri)
-            .append_pair("scope", "openid email")
-            .append_pair("state", "xyz")
-            .append_pair("code_challenge", &challenge)
-            .append_pair("code_challenge_method", "S256");
-        let profile = tempfile::tempdir().unwrap();
-        let browser = chromium(&driver, profile.path()).await;
+async fn chromium_signs_in_consents_and_lands_on_the_client(backend: Backend) {
+    let Some(driver) = start_driver().await else { return };
+    let app = TestApp::spawn(backend).await;
+    app.create_tenant("acme", "Acme Corp").await;
+    app.register("acme", "ann@acme.test").await;
+    let (redirect_uri, mut callbacks) = callback_server().await;
+    let client = create_client(
+        &app,
+        "acme",
+        json!({ "first_party": false, "name": "Partner", "redirect_uris": [redirect_uri] }),
+    )
+    .await;
+    let (verifier, challenge) = pkce();
+    let mut authorize = url::Url::parse(&app.url("/oauth/authorize")).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client["client_id"].as_str().unwrap())
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("scope", "openid email")
+        .append_pair("state", "xyz")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let profile = tempfile::tempdir().unwrap();
+    let browser = chromium(&driver, profile.path()).await;
 
-        browser.goto(authorize.as_str()).await.unwrap();
-        let heading = browser.find(Locator::Css("p.tenant")).await.unwrap().text().await.unwrap();
-        assert!(heading.contains("Acme Corp") && heading.contains("Partner"), "{heading}");
-        browser.find(Locator::Id("email")).await.unwrap().send_keys("ann@acme.test").await.unwrap();
-        browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-        browser.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
-        browser.wait().for_element(Locator::Id("allow")).await.unwrap().click().await.unwrap();
-        browser.wait().for_element(Locator::Id("done")).await.unwrap();
+    browser.goto(authorize.as_str()).await.unwrap();
+    let heading = browser.find(Locator::Css("p.tenant")).await.unwrap().text().await.unwrap();
+    assert!(heading.contains("Acme Corp") && heading.contains("Partner"), "{heading}");
+    browser.find(Locator::Id("email")).await.unwrap().send_keys("ann@acme.test").await.unwrap();
+    browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    browser.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("allow")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("done")).await.unwrap();
 
-        let query = callbacks.recv().await.unwrap();
-        let params: std::collections::HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-        assert_eq!(params["state"], "xyz");
-        assert!(browser.current_url().await.unwrap().as_str().starts_with(&redirect_uri));
-        let tokens = app.request(reqwest::Method::POST, "/oauth/token")
-            .basic_auth(client["client_id"].as_str().unwrap(), client["client_secret"].as_str())
-            .form(&[("grant_type", "authorization_code"), ("code", &params["code"]), ("redirect_uri", &redirect_uri), ("code_verifier", &verifier)])
-            .send().await.unwrap();
-        assert_eq!(tokens.status(), 200);
+    let query = callbacks.recv().await.unwrap();
+    let params: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    assert_eq!(params["state"], "xyz");
+    assert!(browser.current_url().await.unwrap().as_str().starts_with(&redirect_uri));
+    let tokens = app
+        .request(reqwest::Method::POST, "/oauth/token")
+        .basic_auth(client["client_id"].as_str().unwrap(), client["client_secret"].as_str())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &params["code"]),
+            ("redirect_uri", &redirect_uri),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tokens.status(), 200);
 
-        // Signed in now: the next authorization goes straight back, without a page.
-        browser.goto(authorize.as_str()).await.unwrap();
-        browser.wait().for_element(Locator::Id("done")).await.unwrap();
-        assert!(callbacks.recv().await.unwrap().contains("code="));
-        browser.close().await.unwrap();
-    }
+    // Signed in now: the next authorization goes straight back, without a page.
+    browser.goto(authorize.as_str()).await.unwrap();
+    browser.wait().for_element(Locator::Id("done")).await.unwrap();
+    assert!(callbacks.recv().await.unwrap().contains("code="));
+    browser.close().await.unwrap();
 }
+
+backend_tests!(chromium_signs_in_consents_and_lands_on_the_client);

@@ -26,27 +26,22 @@ pub enum Backend {
     Postgres,
 }
 
-/// Declares each test once per backend: `mod name { fn sqlite(); fn postgres(); }`.
-/// The test body is an `async fn(backend: Backend)`.
+/// Runs each named test once per backend: `backend_tests!(name, …)` after
+/// `async fn name(backend: Backend) { … }` gives `name::sqlite` and `name::postgres`. The test
+/// bodies are ordinary functions, so rustfmt formats them.
 macro_rules! backend_tests {
-    ($($(#[$meta:meta])* async fn $name:ident($backend:ident: Backend) $body:block)*) => {
+    ($($name:ident),* $(,)?) => {
         $(
-            $(#[$meta])*
             mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                async fn run($backend: $crate::helpers::Backend) $body
-
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    run($crate::helpers::Backend::Sqlite).await
+                    super::$name($crate::helpers::Backend::Sqlite).await
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
                     if $crate::helpers::postgres_available() {
-                        run($crate::helpers::Backend::Postgres).await
+                        super::$name($crate::helpers::Backend::Postgres).await
                     }
                 }
             }

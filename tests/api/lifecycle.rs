@@ -10,7 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
-use crate::helpers::{ADMIN_KEY, TestApp, TestDatabase, backend_tests};
+use crate::helpers::{ADMIN_KEY, Backend, TestApp, TestDatabase, backend_tests};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_ovlt");
 
@@ -162,69 +162,73 @@ async fn a_malformed_env_file_is_refused_without_echoing_its_lines() {
     assert!(!stderr.contains("unterminated-secret-value"), "{stderr}");
 }
 
-backend_tests! {
-    async fn sigterm_lets_a_request_in_flight_finish(backend: Backend) {
-        let db = TestDatabase::create(backend).await;
-        let dir = tempfile::tempdir().unwrap();
-        let mut command = ovlt(dir.path());
-        command.env("DATABASE_URL", &db.url).env("OVLT_ADMIN_KEY", ADMIN_KEY);
-        let (mut child, address) = start_server(command).await;
-        let body = r#"{"slug":"in-flight","name":"In flight"}"#;
-        let stream = begin_request_in_flight(&address, ADMIN_KEY, body).await;
+async fn sigterm_lets_a_request_in_flight_finish(backend: Backend) {
+    let db = TestDatabase::create(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = ovlt(dir.path());
+    command.env("DATABASE_URL", &db.url).env("OVLT_ADMIN_KEY", ADMIN_KEY);
+    let (mut child, address) = start_server(command).await;
+    let body = r#"{"slug":"in-flight","name":"In flight"}"#;
+    let stream = begin_request_in_flight(&address, ADMIN_KEY, body).await;
 
-        sigterm(&child);
-        wait_until_refusing_connections(&address).await;
-        let answer = finish_request(stream, body).await;
-        let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
+    sigterm(&child);
+    wait_until_refusing_connections(&address).await;
+    let answer = finish_request(stream, body).await;
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
 
-        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
-        assert!(status.success(), "{status}");
-    }
-
-    async fn shutdown_lets_a_request_in_flight_finish_and_commit(backend: Backend) {
-        let mut app = TestApp::spawn(backend).await;
-        let address = app.address.trim_start_matches("http://").to_string();
-        let body = r#"{"slug":"in-flight","name":"In flight"}"#;
-        let stream = begin_request_in_flight(&address, ADMIN_KEY, body).await;
-
-        app.signal_shutdown();
-        wait_until_refusing_connections(&address).await;
-        let answer = finish_request(stream, body).await;
-        app.take_server().await.unwrap();
-
-        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
-        let restarted = app.spawn_sibling(|_| {}).await;
-        let slugs: Value = restarted.admin(Method::GET, "/tenants/slugs").send().await.unwrap().json().await.unwrap();
-        assert!(slugs["data"].as_array().unwrap().contains(&Value::from("in-flight")), "committed: {slugs}");
-    }
-
-    async fn the_cli_migrates_and_creates_tenants(backend: Backend) {
-        let db = TestDatabase::create(backend).await;
-        let dir = tempfile::tempdir().unwrap();
-        let run = |args: &[&str]| {
-            let mut command = ovlt(dir.path());
-            command.args(args).env("DATABASE_URL", &db.url);
-            command.output()
-        };
-
-        let migrated = run(&["migrate"]).await.unwrap();
-        let migrated_again = run(&["migrate"]).await.unwrap();
-        let created = run(&["tenant", "create", "--slug", "acme", "--name", "Acme"]).await.unwrap();
-        let duplicate = run(&["tenant", "create", "--slug", "acme", "--name", "Acme"]).await.unwrap();
-        let invalid = run(&["tenant", "create", "--slug", "Bad Slug", "--name", "X"]).await.unwrap();
-
-        assert!(migrated.status.success() && migrated_again.status.success());
-        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
-        let tenant: Value = serde_json::from_slice(&created.stdout).unwrap();
-        assert_eq!((tenant["slug"].as_str(), tenant["active"].as_bool()), (Some("acme"), Some(true)));
-        assert_eq!(duplicate.status.code(), Some(1));
-        assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
-        assert_eq!(invalid.status.code(), Some(1));
-        assert!(String::from_utf8_lossy(&invalid.stderr).contains("--slug"));
-
-        // A server on that database sees the tenant the CLI made.
-        let app = TestApp::spawn_on(db).await;
-        let found = app.request(Method::GET, "/tenant").header("x-ovlt-tenant-slug", "acme").send().await.unwrap();
-        assert_eq!(found.status(), 200);
-    }
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(status.success(), "{status}");
 }
+
+async fn shutdown_lets_a_request_in_flight_finish_and_commit(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    let body = r#"{"slug":"in-flight","name":"In flight"}"#;
+    let stream = begin_request_in_flight(&address, ADMIN_KEY, body).await;
+
+    app.signal_shutdown();
+    wait_until_refusing_connections(&address).await;
+    let answer = finish_request(stream, body).await;
+    app.take_server().await.unwrap();
+
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let restarted = app.spawn_sibling(|_| {}).await;
+    let slugs: Value = restarted.admin(Method::GET, "/tenants/slugs").send().await.unwrap().json().await.unwrap();
+    assert!(slugs["data"].as_array().unwrap().contains(&Value::from("in-flight")), "committed: {slugs}");
+}
+
+async fn the_cli_migrates_and_creates_tenants(backend: Backend) {
+    let db = TestDatabase::create(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut command = ovlt(dir.path());
+        command.args(args).env("DATABASE_URL", &db.url);
+        command.output()
+    };
+
+    let migrated = run(&["migrate"]).await.unwrap();
+    let migrated_again = run(&["migrate"]).await.unwrap();
+    let created = run(&["tenant", "create", "--slug", "acme", "--name", "Acme"]).await.unwrap();
+    let duplicate = run(&["tenant", "create", "--slug", "acme", "--name", "Acme"]).await.unwrap();
+    let invalid = run(&["tenant", "create", "--slug", "Bad Slug", "--name", "X"]).await.unwrap();
+
+    assert!(migrated.status.success() && migrated_again.status.success());
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let tenant: Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert_eq!((tenant["slug"].as_str(), tenant["active"].as_bool()), (Some("acme"), Some(true)));
+    assert_eq!(duplicate.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
+    assert_eq!(invalid.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&invalid.stderr).contains("--slug"));
+
+    // A server on that database sees the tenant the CLI made.
+    let app = TestApp::spawn_on(db).await;
+    let found = app.request(Method::GET, "/tenant").header("x-ovlt-tenant-slug", "acme").send().await.unwrap();
+    assert_eq!(found.status(), 200);
+}
+
+backend_tests!(
+    sigterm_lets_a_request_in_flight_finish,
+    shutdown_lets_a_request_in_flight_finish_and_commit,
+    the_cli_migrates_and_creates_tenants
+);

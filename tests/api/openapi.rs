@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashSet};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, backend_tests};
+use crate::helpers::{Backend, TestApp, backend_tests};
 
 /// The router's source, read at build time: the routes it declares are the truth.
 const ROUTER_SOURCE: &str = include_str!("../../src/http/mod.rs");
@@ -174,77 +174,81 @@ fn the_router_source_is_parsed_into_routes() {
     assert_eq!(method_calls(&without_line_comments(&spread[".route(".len() + after..])), ["get", "post"]);
 }
 
-backend_tests! {
-    async fn every_route_is_documented_and_every_documented_route_exists(backend: Backend) {
-        let app = TestApp::spawn(backend).await;
-        let document = served_document(&app).await;
+async fn every_route_is_documented_and_every_documented_route_exists(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let document = served_document(&app).await;
 
-        let declared = declared_routes();
-        let documented = documented_routes(&document);
+    let declared = declared_routes();
+    let documented = documented_routes(&document);
 
-        let undocumented: Vec<String> =
-            declared.difference(&documented).map(|(path, method)| format!("{} {path}", method.to_uppercase())).collect();
-        assert!(undocumented.is_empty(), "routes missing from /openapi.json: {}", undocumented.join(", "));
-        let invented: Vec<String> =
-            documented.difference(&declared).map(|(path, method)| format!("{} {path}", method.to_uppercase())).collect();
-        assert!(invented.is_empty(), "/openapi.json documents routes the router does not have: {}", invented.join(", "));
-    }
+    let undocumented: Vec<String> =
+        declared.difference(&documented).map(|(path, method)| format!("{} {path}", method.to_uppercase())).collect();
+    assert!(undocumented.is_empty(), "routes missing from /openapi.json: {}", undocumented.join(", "));
+    let invented: Vec<String> =
+        documented.difference(&declared).map(|(path, method)| format!("{} {path}", method.to_uppercase())).collect();
+    assert!(invented.is_empty(), "/openapi.json documents routes the router does not have: {}", invented.join(", "));
+}
 
-    async fn every_operation_is_complete_and_every_reference_resolves(backend: Backend) {
-        let app = TestApp::spawn(backend).await;
-        let document = served_document(&app).await;
-        assert_eq!(document["openapi"], "3.1.0");
+async fn every_operation_is_complete_and_every_reference_resolves(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let document = served_document(&app).await;
+    assert_eq!(document["openapi"], "3.1.0");
 
-        let mut ids = HashSet::new();
-        for (path, method, operation) in operations(&document) {
-            let name = format!("{} {path}", method.to_uppercase());
-            let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{name} has no operationId"));
-            assert!(ids.insert(id.to_string()), "operationId {id} is used twice ({name})");
-            let summary = operation["summary"].as_str().unwrap_or_default();
-            assert!(!summary.trim().is_empty() && !summary.contains('\n'), "{name} needs a one-line summary");
-            let responses = operation["responses"].as_object();
-            assert!(responses.is_some_and(|r| !r.is_empty()), "{name} has no responses");
-            assert!(
-                operation["security"].is_array(),
-                "{name} needs a security requirement (or an explicit empty `security: []` when public)"
-            );
-            let tags = operation["tags"].as_array();
-            assert!(tags.is_some_and(|t| !t.is_empty()), "{name} has no tags");
+    let mut ids = HashSet::new();
+    for (path, method, operation) in operations(&document) {
+        let name = format!("{} {path}", method.to_uppercase());
+        let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{name} has no operationId"));
+        assert!(ids.insert(id.to_string()), "operationId {id} is used twice ({name})");
+        let summary = operation["summary"].as_str().unwrap_or_default();
+        assert!(!summary.trim().is_empty() && !summary.contains('\n'), "{name} needs a one-line summary");
+        let responses = operation["responses"].as_object();
+        assert!(responses.is_some_and(|r| !r.is_empty()), "{name} has no responses");
+        assert!(
+            operation["security"].is_array(),
+            "{name} needs a security requirement (or an explicit empty `security: []` when public)"
+        );
+        let tags = operation["tags"].as_array();
+        assert!(tags.is_some_and(|t| !t.is_empty()), "{name} has no tags");
 
-            // Every {parameter} of the path is declared as a path parameter.
-            let declared: Vec<String> = operation["parameters"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|p| p["in"] == "path")
-                .filter_map(|p| p["name"].as_str().map(str::to_string))
-                .collect();
-            for segment in path.split('/').filter(|s| s.starts_with('{')) {
-                let parameter = segment.trim_start_matches('{').trim_end_matches('}');
-                assert!(declared.iter().any(|d| d == parameter), "{name} does not declare the path parameter {parameter}");
-            }
-        }
-
-        let mut targets = Vec::new();
-        references(&document, &mut targets);
-        assert!(!targets.is_empty(), "the document uses no $ref at all");
-        for target in targets {
-            let pointer = target.strip_prefix('#').unwrap_or_else(|| panic!("$ref {target} is not local"));
-            assert!(document.pointer(pointer).is_some(), "$ref {target} does not resolve");
+        // Every {parameter} of the path is declared as a path parameter.
+        let declared: Vec<String> = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "path")
+            .filter_map(|p| p["name"].as_str().map(str::to_string))
+            .collect();
+        for segment in path.split('/').filter(|s| s.starts_with('{')) {
+            let parameter = segment.trim_start_matches('{').trim_end_matches('}');
+            assert!(declared.iter().any(|d| d == parameter), "{name} does not declare the path parameter {parameter}");
         }
     }
 
-    async fn the_document_is_public_json(backend: Backend) {
-        let app = TestApp::spawn(backend).await;
-
-        let response = app.request(Method::GET, "/openapi.json").send().await.unwrap();
-
-        assert_eq!(response.status(), 200);
-        let content_type =
-            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        assert!(content_type.starts_with("application/json"), "content-type was {content_type:?}");
-        let document: Value = response.json().await.unwrap();
-        assert_eq!(document["info"]["version"], env!("CARGO_PKG_VERSION"));
-        assert!(document["paths"].as_object().is_some_and(|p| !p.is_empty()));
+    let mut targets = Vec::new();
+    references(&document, &mut targets);
+    assert!(!targets.is_empty(), "the document uses no $ref at all");
+    for target in targets {
+        let pointer = target.strip_prefix('#').unwrap_or_else(|| panic!("$ref {target} is not local"));
+        assert!(document.pointer(pointer).is_some(), "$ref {target} does not resolve");
     }
 }
+
+async fn the_document_is_public_json(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    let response = app.request(Method::GET, "/openapi.json").send().await.unwrap();
+
+    assert_eq!(response.status(), 200);
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert!(content_type.starts_with("application/json"), "content-type was {content_type:?}");
+    let document: Value = response.json().await.unwrap();
+    assert_eq!(document["info"]["version"], env!("CARGO_PKG_VERSION"));
+    assert!(document["paths"].as_object().is_some_and(|p| !p.is_empty()));
+}
+
+backend_tests!(
+    every_route_is_documented_and_every_documented_route_exists,
+    every_operation_is_complete_and_every_reference_resolves,
+    the_document_is_public_json
+);
