@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::coherence::{self, Coherence};
-use crate::config::keys::{self, KeySource};
+use crate::config::operator_keys::{self, KeySource};
 use crate::config::{Config, MasterKey};
 use crate::crypto::{self, password::PasswordHasher};
 use crate::discovery;
@@ -92,12 +92,12 @@ impl App {
     /// Builds the application on a socket the caller already bound (tests bind first, so the
     /// issuer can name the real port).
     pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
-        let keys = keys::load_or_generate(&config)?;
+        let keys = operator_keys::load_or_generate(&config)?;
         log_key_source("admin key", &keys.admin_key_source);
         log_key_source("master key", &keys.master_key_source);
 
         if config.database_url.is_none() {
-            keys::create_private_dir(&config.data_dir)?;
+            operator_keys::create_private_dir(&config.data_dir)?;
         }
         let store = Store::connect(&config.effective_database_url(), config.db_max_connections)
             .await

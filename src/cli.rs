@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{self, App};
 use crate::audit::{Actor, RequestContext};
-use crate::config::keys::{ADMIN_KEY_FILE, MASTER_KEY_FILE};
+use crate::config::operator_keys::{ADMIN_KEY_FILE, MASTER_KEY_FILE};
 use crate::config::{Config, CorsOrigins};
 use crate::error::ApiError;
 use crate::store::Store;
@@ -124,7 +124,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn connect(config: &Config) -> anyhow::Result<Store> {
     if config.database_url.is_none() {
-        crate::config::keys::create_private_dir(&config.data_dir)?;
+        crate::config::operator_keys::create_private_dir(&config.data_dir)?;
     }
     let store = Store::connect(&config.effective_database_url(), config.db_max_connections).await?;
     store.migrate().await?;
@@ -139,7 +139,7 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
 }
 
 async fn rotate_keys(config: Config) -> anyhow::Result<()> {
-    let keys = crate::config::keys::load_or_generate(&config)?;
+    let keys = crate::config::operator_keys::load_or_generate(&config)?;
     let store = connect(&config).await?;
     // Make sure a first key exists, so that rotating retires something meaningful.
     crate::keys::KeyRing::load(store.clone(), keys.master_key.clone()).await?;

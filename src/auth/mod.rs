@@ -2,8 +2,8 @@
 //! DESIGN §4–5). Every handler takes the tenant from its header.
 
 pub mod bearer;
-pub mod codes;
 pub mod cookie;
+pub mod email_codes;
 pub mod recovery;
 pub mod recovery_pages;
 

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::codes::{self, EMAIL_VERIFICATION, MAX_CODE_ATTEMPTS, PASSWORD_RESET};
+use super::email_codes::{self as codes, EMAIL_VERIFICATION, MAX_CODE_ATTEMPTS, PASSWORD_RESET};
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::config::CorsOrigins;
@@ -77,17 +77,17 @@ pub async fn verify_otp(
     let pool = state.store.pool();
 
     let user = store::users::find_user_by_email(pool, tenant.id, &email).await?.ok_or(ApiError::InvalidCode)?;
-    let live = store::codes::find_live_code_for_user(pool, tenant.id, user.id, EMAIL_VERIFICATION, now)
+    let live = store::user_codes::find_live_code_for_user(pool, tenant.id, user.id, EMAIL_VERIFICATION, now)
         .await?
         .ok_or(ApiError::InvalidCode)?;
-    if !store::codes::reserve_code_attempt(pool, tenant.id, &live.id, MAX_CODE_ATTEMPTS, now).await? {
+    if !store::user_codes::reserve_code_attempt(pool, tenant.id, &live.id, MAX_CODE_ATTEMPTS, now).await? {
         return Err(ApiError::InvalidCode);
     }
     if !codes::digests_match(&codes::verification_code_digest(&user, code.trim()), &live.code_hash) {
         return Err(ApiError::InvalidCode);
     }
     let mut tx = state.store.begin().await?;
-    if !store::codes::consume_code(&mut *tx, tenant.id, &live.id, now).await? {
+    if !store::user_codes::consume_code(&mut *tx, tenant.id, &live.id, now).await? {
         return Err(ApiError::InvalidCode);
     }
     store::users::mark_email_verified(&mut *tx, tenant.id, user.id, now).await?;
@@ -283,9 +283,10 @@ pub(super) async fn apply_reset(
 ) -> ApiResult<()> {
     let now = Timestamp::now();
     let pool = state.store.pool();
-    let live = store::codes::find_live_code_by_hash(pool, tenant.id, PASSWORD_RESET, &codes::hex_sha256(token), now)
-        .await?
-        .ok_or(ApiError::InvalidResetToken)?;
+    let live =
+        store::user_codes::find_live_code_by_hash(pool, tenant.id, PASSWORD_RESET, &codes::hex_sha256(token), now)
+            .await?
+            .ok_or(ApiError::InvalidResetToken)?;
     let user =
         store::users::find_user_by_id(pool, tenant.id, live.user_id).await?.ok_or(ApiError::InvalidResetToken)?;
     let settings = settings::load(&state.store, tenant.id).await?;
@@ -298,7 +299,7 @@ pub(super) async fn apply_reset(
     let hash = state.passwords.hash(password).await?;
 
     let mut tx = state.store.begin().await?;
-    if !store::codes::consume_code(&mut *tx, tenant.id, &live.id, now).await? {
+    if !store::user_codes::consume_code(&mut *tx, tenant.id, &live.id, now).await? {
         return Err(ApiError::InvalidResetToken);
     }
     store::users::archive_password(&mut tx, tenant.id, user.id, now).await?;

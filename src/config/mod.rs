@@ -5,7 +5,7 @@
 //! The development-only generation of missing keys lives in [`keys`], because it writes files
 //! and `ovlt config check` must not.
 
-pub mod keys;
+pub mod operator_keys;
 
 use std::fmt;
 use std::net::IpAddr;

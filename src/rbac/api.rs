@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{Manage, RolesRead, RolesWrite};
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent, RequestContext};
-use crate::auth::codes::PASSWORD_RESET;
+use crate::auth::email_codes::PASSWORD_RESET;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{Json, Path};
 use crate::http::pagination::{Page, Pagination};
@@ -162,7 +162,7 @@ pub async fn grant_permission(
     store::rbac::link_role_permission(&mut *tx, tenant_id, &role.id, &permission.id, now).await?;
     // A reset token issued while its user held less must not outlive the promotion: whoever
     // was allowed to fetch it then (users:write) may not act on them now.
-    store::codes::consume_role_holders_codes(&mut *tx, tenant_id, &role.id, PASSWORD_RESET, now).await?;
+    store::user_codes::consume_role_holders_codes(&mut *tx, tenant_id, &role.id, PASSWORD_RESET, now).await?;
     let event = AuditEvent::new(access.actor, "role.permission_granted", context)
         .in_tenant(tenant_id)
         .target("role", &role.id)
@@ -222,7 +222,7 @@ pub async fn assign_role(
     let mut tx = state.store.begin().await?;
     store::rbac::assign_user_role(&mut *tx, tenant_id, id, &role.id, now).await?;
     // As in `grant_permission`: a promotion ends the reset tokens issued before it.
-    store::codes::consume_user_codes(&mut *tx, tenant_id, id, PASSWORD_RESET, now).await?;
+    store::user_codes::consume_user_codes(&mut *tx, tenant_id, id, PASSWORD_RESET, now).await?;
     let event = AuditEvent::new(access.actor, "user.role_assigned", context)
         .in_tenant(tenant_id)
         .target("user", id)

@@ -11,7 +11,6 @@
 
 pub mod audit;
 pub mod clients;
-pub mod codes;
 mod filter;
 pub mod identity_providers;
 pub mod keys;
@@ -23,6 +22,7 @@ pub mod sessions;
 pub mod settings;
 pub mod system;
 pub mod tenants;
+pub mod user_codes;
 pub mod users;
 
 use std::path::PathBuf;

@@ -4,11 +4,11 @@
 pub use crate::types::{User, UserId, UserStatus, normalize_email};
 
 mod admin;
-mod codes;
+mod issue_codes;
 mod me;
 
 pub use admin::{create_user, delete_user, get_user, list_users, update_user};
-pub use codes::{issue_password_reset_token, issue_verification_code};
+pub use issue_codes::{issue_password_reset_token, issue_verification_code};
 pub use me::{change_my_password, get_me};
 
 use serde::Serialize;

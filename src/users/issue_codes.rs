@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::UserId;
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent, RequestContext};
-use crate::auth::codes;
+use crate::auth::email_codes as codes;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path};
 use crate::rbac::{Manage, UsersWrite};

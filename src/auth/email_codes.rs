@@ -20,9 +20,10 @@ pub async fn issue_verification_code(tx: &mut Tx, user: &User, now: Timestamp) -
     let n = u32::from_be_bytes(crypto::random_bytes::<4>()) % 1_000_000;
     let code = format!("{n:06}");
     let expires_at = Timestamp(now.0 + VERIFICATION_CODE_TTL_SECONDS);
-    store::codes::consume_user_codes(&mut **tx, user.tenant_id, user.id, EMAIL_VERIFICATION, now).await?;
+    store::user_codes::consume_user_codes(&mut **tx, user.tenant_id, user.id, EMAIL_VERIFICATION, now).await?;
     let digest = verification_code_digest(user, &code);
-    store::codes::insert_code(&mut **tx, user.tenant_id, user.id, EMAIL_VERIFICATION, &digest, expires_at, now).await?;
+    store::user_codes::insert_code(&mut **tx, user.tenant_id, user.id, EMAIL_VERIFICATION, &digest, expires_at, now)
+        .await?;
     Ok((code, expires_at))
 }
 
@@ -30,9 +31,17 @@ pub async fn issue_verification_code(tx: &mut Tx, user: &User, now: Timestamp) -
 pub async fn issue_reset_token(tx: &mut Tx, user: &User, now: Timestamp) -> sqlx::Result<(String, Timestamp)> {
     let token = crypto::random_token();
     let expires_at = Timestamp(now.0 + RESET_TOKEN_TTL_SECONDS);
-    store::codes::consume_user_codes(&mut **tx, user.tenant_id, user.id, PASSWORD_RESET, now).await?;
-    store::codes::insert_code(&mut **tx, user.tenant_id, user.id, PASSWORD_RESET, &hex_sha256(&token), expires_at, now)
-        .await?;
+    store::user_codes::consume_user_codes(&mut **tx, user.tenant_id, user.id, PASSWORD_RESET, now).await?;
+    store::user_codes::insert_code(
+        &mut **tx,
+        user.tenant_id,
+        user.id,
+        PASSWORD_RESET,
+        &hex_sha256(&token),
+        expires_at,
+        now,
+    )
+    .await?;
     Ok((token, expires_at))
 }
 
