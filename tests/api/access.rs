@@ -5,15 +5,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, backend_tests};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, backend_tests, jwt_claims};
 use crate::oauth_support::{Browser, REDIRECT_URI, as_refs, authorization_params, create_client, token_request};
-
-/// The claims of a JWT, unverified (signatures are checked by the server and the RP tests).
-fn claims(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
 
 /// Runs the code flow for `email` (consenting when asked) and exchanges the code: the token answer.
 async fn oauth_tokens(app: &TestApp, client: &Value, scope: &str, email: &str) -> Value {
@@ -49,7 +42,7 @@ async fn a_third_party_clients_token_manages_nothing_even_for_an_admin(backend: 
     let client = create_client(&app, "acme", json!({ "first_party": false })).await;
     let tokens = oauth_tokens(&app, &client, "openid profile email", "boss@acme.test").await;
     let token = access_token(&tokens);
-    assert_eq!(claims(&token)["aud"], client["client_id"], "RFC 9068: the token names its client");
+    assert_eq!(jwt_claims(&token)["aud"], client["client_id"], "RFC 9068: the token names its client");
 
     let new_client = json!({ "name": "Rogue", "redirect_uris": ["https://rogue.example/cb"], "first_party": true });
     let attempts = [
@@ -84,7 +77,7 @@ async fn a_third_party_clients_token_manages_nothing_even_for_an_admin(backend: 
     assert_eq!(bearer(&app, Method::GET, "/users", &direct).send().await.unwrap().status(), 200);
     let created = bearer(&app, Method::POST, "/clients", &direct).json(&new_client).send().await.unwrap();
     assert_eq!(created.status(), 201);
-    assert_eq!(claims(&direct)["aud"].as_str(), Some(app.config.issuer.as_str()));
+    assert_eq!(jwt_claims(&direct)["aud"].as_str(), Some(app.config.issuer.as_str()));
 }
 
 async fn a_first_party_client_reaches_the_api_only_with_the_ovlt_api_scope(backend: Backend) {
@@ -97,11 +90,11 @@ async fn a_first_party_client_reaches_the_api_only_with_the_ovlt_api_scope(backe
     let plain = access_token(&oauth_tokens(&app, &client, "openid", "boss@acme.test").await);
     assert_error(bearer(&app, Method::GET, "/users", &plain).send().await.unwrap(), 401, "invalid_token").await;
     let default = access_token(&oauth_tokens(&app, &client, "", "boss@acme.test").await);
-    assert!(!claims(&default)["scope"].as_str().unwrap().contains("ovlt:api"), "{}", claims(&default));
+    assert!(!jwt_claims(&default)["scope"].as_str().unwrap().contains("ovlt:api"), "{}", jwt_claims(&default));
 
     let tokens = oauth_tokens(&app, &client, "openid offline_access ovlt:api", "boss@acme.test").await;
     let api = access_token(&tokens);
-    assert_eq!(claims(&api)["aud"].as_str(), Some(app.config.issuer.as_str()));
+    assert_eq!(jwt_claims(&api)["aud"].as_str(), Some(app.config.issuer.as_str()));
     assert_eq!(bearer(&app, Method::GET, "/users", &api).send().await.unwrap().status(), 200);
     assert_eq!(bearer(&app, Method::GET, "/users/me", &api).send().await.unwrap().status(), 200);
     assert_eq!(userinfo_status(&app, &api).await, 200);
@@ -125,7 +118,7 @@ async fn a_first_party_client_reaches_the_api_only_with_the_ovlt_api_scope(backe
     assert_eq!(refreshed.status(), 200);
     let refreshed: Value = refreshed.json().await.unwrap();
     let after = access_token(&refreshed);
-    assert_eq!(claims(&after)["aud"], client["client_id"]);
+    assert_eq!(jwt_claims(&after)["aud"], client["client_id"]);
     assert_error(bearer(&app, Method::GET, "/users", &after).send().await.unwrap(), 401, "invalid_token").await;
     assert_eq!(userinfo_status(&app, &after).await, 200);
 }
@@ -152,7 +145,7 @@ async fn only_first_party_clients_may_hold_the_api_scope_and_never_for_themselve
     let own: Value = own.json().await.unwrap();
     assert_eq!(own["scope"], "reports:read");
     let token = access_token(&own);
-    assert_eq!(claims(&token)["aud"], service["client_id"]);
+    assert_eq!(jwt_claims(&token)["aud"], service["client_id"]);
     assert_error(bearer(&app, Method::GET, "/users", &token).send().await.unwrap(), 401, "invalid_token").await;
 }
 
@@ -325,7 +318,7 @@ async fn an_access_token_never_outlives_its_sessions_idle_timeout(backend: Backe
     app.register("acme", "ann@acme.test").await;
     let tokens: Value = app.login("acme", "ann@acme.test", PASSWORD).await.json().await.unwrap();
     assert_eq!(tokens["expires_in"], 120);
-    let claims = claims(tokens["access_token"].as_str().unwrap());
+    let claims = jwt_claims(tokens["access_token"].as_str().unwrap());
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 120);
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, backend_tests};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, backend_tests, jwt_claims};
 
 fn keys(value: &Value) -> BTreeSet<String> {
     value.as_object().expect("an object").keys().cloned().collect()
@@ -43,13 +43,6 @@ async fn audit_count(app: &TestApp, action: &str) -> i64 {
         .fetch_one(app.state.store.pool())
         .await
         .unwrap()
-}
-
-/// The claims of a JWT, read without verification (the tests verify separately).
-fn claims_of(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 async fn registering_answers_201_with_the_user_and_never_the_password(backend: Backend) {
@@ -159,7 +152,7 @@ async fn login_answers_the_token_shape_with_an_rfc9068_access_token(backend: Bac
     let access = tokens["access_token"].as_str().unwrap();
     let header = jsonwebtoken::decode_header(access).unwrap();
     assert_eq!((header.alg, header.typ.as_deref()), (jsonwebtoken::Algorithm::RS256, Some("at+jwt")));
-    let claims = claims_of(access);
+    let claims = jwt_claims(access);
     let tenant: Value = app.tenant(Method::GET, "/tenant", "acme").send().await.unwrap().json().await.unwrap();
     assert_eq!(claims["sub"], user["id"]);
     assert_eq!(claims["tid"], tenant["id"]);
@@ -501,7 +494,7 @@ async fn the_bearer_check_refuses_bad_expired_foreign_and_mistyped_tokens(backen
     let app = TestApp::spawn(backend).await;
     let (access, _) = app.signed_in("acme", "alice@example.com").await;
     app.signed_in("other", "eve@example.com").await;
-    let mut claims = claims_of(&access);
+    let mut claims = jwt_claims(&access);
     let now = ovlt::types::Timestamp::now().0;
     claims["exp"] = json!(now - 10);
     let expired = app.state.keys.sign("at+jwt", &claims).unwrap();

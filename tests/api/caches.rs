@@ -4,11 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, backend_tests};
+use crate::helpers::{Backend, TestApp, backend_tests, jwt_claims};
 use crate::oauth_support::{create_client, token_request};
 
 fn admin_in(app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
@@ -33,7 +32,7 @@ async fn client_token(app: &TestApp, client: &Value, extra: &[(&str, &str)]) -> 
         return Err(response.status().as_u16());
     }
     let body: Value = response.json().await.unwrap();
-    Ok(claims_of(body["access_token"].as_str().unwrap()))
+    Ok(jwt_claims(body["access_token"].as_str().unwrap()))
 }
 
 /// Gets a token until the client is cached on this instance (the instance's own write also
@@ -135,7 +134,7 @@ async fn introspection_remembers_a_live_client_token_until_it_is_revoked(backend
 
     let active: Value = introspect("/oauth/introspect").await.unwrap().json().await.unwrap();
     assert_eq!(active["active"], true);
-    let claims = claims_of(token);
+    let claims = jwt_claims(token);
     let tenant_id = ovlt::tenants::TenantId::parse(tenant["id"].as_str().unwrap()).unwrap();
     assert!(app.state.clients.token_is_live(tenant_id, claims["jti"].as_str().unwrap(), Instant::now()));
 
@@ -199,7 +198,7 @@ async fn a_revocation_elsewhere_ends_the_token_within_a_poll_and_keeps_clients_c
     caches_in_use(&sibling).await;
     let body: Value = token_request(&app, &client, &[("grant_type", "client_credentials")]).await.json().await.unwrap();
     let token = body["access_token"].as_str().unwrap();
-    let jti = claims_of(token)["jti"].as_str().unwrap().to_string();
+    let jti = jwt_claims(token)["jti"].as_str().unwrap().to_string();
     let call = |on: &TestApp, path: &str| {
         on.request(Method::POST, path)
             .basic_auth(client["client_id"].as_str().unwrap(), client["client_secret"].as_str())
@@ -302,9 +301,3 @@ backend_tests!(
     the_poll_takes_no_connection_from_a_pool_of_one,
     every_write_to_cached_state_moves_the_epoch
 );
-
-/// The claims of a JWT, unverified (the tests read what they were just given).
-fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}

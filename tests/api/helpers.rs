@@ -290,6 +290,14 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> Value 
 
 pub const PASSWORD: &str = "Secret1234!";
 
+/// The claims of a JWT, read without verification (the server checks signatures; the RP tests
+/// verify them independently).
+pub fn jwt_claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT has three parts");
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
 impl TestApp {
     /// A request to a tenant-scoped endpoint of `slug`.
     pub fn tenant(&self, method: Method, path: &str, slug: &str) -> RequestBuilder {

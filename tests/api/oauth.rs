@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, backend_tests};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, backend_tests, jwt_claims};
 use crate::oauth_support::{
     Browser, REDIRECT_URI, as_refs, authorization_params, create_client, location, redirect_params, token_request,
 };
@@ -50,13 +50,6 @@ async fn token_request_at(app: &TestApp, path: &str, client: &Value, form: &[(&s
         .send()
         .await
         .unwrap()
-}
-
-/// The claims of a JWT, unverified (the server's own tests verify signatures elsewhere).
-fn access_claims(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 async fn the_code_flow_signs_in_and_a_code_works_exactly_once(backend: Backend) {
@@ -473,12 +466,12 @@ async fn refresh_tokens_rotate_detect_reuse_and_belong_to_their_client(backend: 
     let narrower = [("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("scope", "email")];
     let narrow: Value = token_request(&app, &client, &narrower).await.json().await.unwrap();
     assert_eq!(narrow["scope"], "email");
-    assert_eq!(access_claims(narrow["access_token"].as_str().unwrap())["scope"], "email");
+    assert_eq!(jwt_claims(narrow["access_token"].as_str().unwrap())["scope"], "email");
     assert!(narrow.get("id_token").is_none(), "no openid asked, no id_token");
     let again = [("grant_type", "refresh_token"), ("refresh_token", narrow["refresh_token"].as_str().unwrap())];
     let whole: Value = token_request(&app, &client, &again).await.json().await.unwrap();
     assert_eq!(whole["scope"], "openid email offline_access", "the grant itself is unchanged");
-    assert_eq!(access_claims(whole["access_token"].as_str().unwrap())["scope"], "openid email offline_access");
+    assert_eq!(jwt_claims(whole["access_token"].as_str().unwrap())["scope"], "openid email offline_access");
     let (no_offline, _) = tokens_for(&app, &client, "openid").await;
     assert!(no_offline.get("refresh_token").is_none(), "no offline_access, no refresh token");
 }

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, backend_tests};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, backend_tests, jwt_claims};
 
 fn admin_in(app: &TestApp, method: Method, path: &str, slug: &str) -> reqwest::RequestBuilder {
     app.admin(method, path).header("x-ovlt-tenant-slug", slug)
@@ -13,12 +13,6 @@ async fn create(app: &TestApp, path: &str, slug: &str, name: &str) -> Value {
     let response = admin_in(app, Method::POST, path, slug).json(&json!({ "name": name })).send().await.unwrap();
     assert_eq!(response.status(), 201, "creating {name}");
     response.json().await.unwrap()
-}
-
-fn claims_of(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 async fn roles_are_created_listed_renamed_and_deleted(backend: Backend) {
@@ -115,7 +109,7 @@ async fn granted_roles_and_permissions_appear_in_the_next_token(backend: Backend
         admin_in(&app, Method::POST, &user_roles, "acme").json(&json!({ "role_id": role["id"] })).send().await.unwrap();
     assert_eq!((grant.status().as_u16(), assign.status().as_u16()), (204, 204));
 
-    assert!(claims_of(&before).get("roles").is_none(), "no roles when the token was issued");
+    assert!(jwt_claims(&before).get("roles").is_none(), "no roles when the token was issued");
     let refreshed: Value = app
         .tenant(Method::POST, "/auth/refresh", "acme")
         .json(&json!({ "refresh_token": refresh_token }))
@@ -125,7 +119,7 @@ async fn granted_roles_and_permissions_appear_in_the_next_token(backend: Backend
         .json()
         .await
         .unwrap();
-    let claims = claims_of(refreshed["access_token"].as_str().unwrap());
+    let claims = jwt_claims(refreshed["access_token"].as_str().unwrap());
     assert_eq!(claims["roles"], json!(["billing"]));
     assert_eq!(claims["permissions"], json!(["invoices:read"]));
     let listed: Value = admin_in(&app, Method::GET, &user_roles, "acme").send().await.unwrap().json().await.unwrap();
@@ -142,7 +136,7 @@ async fn granted_roles_and_permissions_appear_in_the_next_token(backend: Backend
         .unwrap();
     assert_error(again, 404, "not_found").await;
     let login: Value = app.login("acme", "alice@example.com", PASSWORD).await.json().await.unwrap();
-    assert!(claims_of(login["access_token"].as_str().unwrap()).get("roles").is_none());
+    assert!(jwt_claims(login["access_token"].as_str().unwrap()).get("roles").is_none());
 }
 
 async fn ids_of_another_tenant_are_not_found(backend: Backend) {
