@@ -126,7 +126,11 @@ impl<P> Manage<P> {
     /// `users:write` would take over any admin's account. The operator and tenant admins may act
     /// on anyone.
     pub async fn may_act_on_user(&self, pool: &sqlx::AnyPool, target: UserId) -> ApiResult<()> {
-        let Actor::User(actor) = self.actor else { return Ok(()) };
+        let actor = match self.actor {
+            Actor::AdminKey => return Ok(()),
+            Actor::User(actor) => actor,
+            _ => return Err(ApiError::Forbidden("only a user or the operator may act on a user".into())),
+        };
         if actor == target || self.is_tenant_admin(pool).await? {
             return Ok(());
         }
