@@ -986,10 +986,9 @@ fn administration() -> Vec<Op> {
                         },
                         {
                             "anyOf": [
-                                { "not": { "required": ["grant_types"] } },
+                                { "properties": { "grant_types": { "type": "null" } } },
                                 { "properties": { "grant_types": { "not": { "contains": { "const": "client_credentials" } } } } },
-                                { "not": { "required": ["type"] } },
-                                { "properties": { "type": { "const": "confidential" } } }
+                                { "properties": { "type": { "enum": ["confidential", null] } } }
                             ]
                         }
                     ]
