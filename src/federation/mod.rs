@@ -171,6 +171,8 @@ fn apply(state: &AppState, row: &mut ProviderRow, body: ProviderRequest) -> ApiR
     if let Some(kind) = body.kind {
         row.kind = kind;
     }
+    // The bound is on what was sent, in characters, as the document states it.
+    let client_id_too_long = body.client_id.as_ref().is_some_and(|id| id.chars().count() > 512);
     if let Some(client_id) = body.client_id {
         row.client_id = client_id.trim().to_string();
     }
@@ -190,7 +192,7 @@ fn apply(state: &AppState, row: &mut ProviderRow, body: ProviderRequest) -> ApiR
     if !matches!(row.kind.as_str(), "google" | "github" | "oidc") {
         fields.insert("kind".into(), "must be google, github or oidc".into());
     }
-    if row.client_id.is_empty() || row.client_id.len() > 512 {
+    if row.client_id.is_empty() || client_id_too_long {
         fields.insert("client_id".into(), "must be 1 to 512 characters".into());
     }
     match (&row.issuer, row.kind.as_str()) {

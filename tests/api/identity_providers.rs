@@ -133,7 +133,24 @@ async fn providers_are_validated_and_isolated_per_tenant(backend: Backend) {
     .await;
 }
 
+async fn a_client_id_is_at_most_512_characters_as_sent(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_tenant("acme", "Acme").await;
+    let create = |client_id: String| {
+        admin_in(&app, Method::POST, "/identity-providers", "acme")
+            .json(&json!({ "name": "GitHub", "kind": "github", "client_id": client_id }))
+            .send()
+    };
+
+    let multibyte = create("\u{e9}".repeat(512)).await.unwrap();
+    let padded = create(format!(" {} ", "a".repeat(511))).await.unwrap();
+
+    assert_eq!(multibyte.status(), 201, "512 characters, whatever their bytes");
+    assert_error(padded, 400, "invalid_payload").await;
+}
+
 backend_tests!(
+    a_client_id_is_at_most_512_characters_as_sent,
     a_provider_is_created_and_its_secret_never_comes_back,
     a_put_without_a_secret_keeps_the_stored_one,
     providers_are_validated_and_isolated_per_tenant
