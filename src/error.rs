@@ -70,11 +70,17 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every failure's body (the `Error` schema of the OpenAPI document).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    #[schema(schema_with = crate::openapi::schema::api_error_code)]
     error: &'static str,
+    /// What went wrong, for people.
     message: String,
+    /// Validation errors only: field name → what is wrong with it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
     fields: Option<&'a FieldErrors>,
 }
 

@@ -10,6 +10,8 @@ pub mod pagination;
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::auth::recovery_pages;
@@ -20,13 +22,13 @@ use crate::{audit, auth, clients, discovery, federation, health, openapi, sessio
 
 /// The whole application: routes, fallbacks and layers, with its state.
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
+    let routes = openapi::router()
         // Operations (no tenant, no credentials).
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
         .route("/.well-known/openid-configuration", get(discovery::get_openid_configuration))
         .route("/.well-known/jwks.json", get(discovery::get_jwks))
-        .route("/openapi.json", get(openapi::openapi_json))
+        .routes(routes!(openapi::openapi_json))
         // The OAuth 2.0 / OpenID Connect authorization server: the client names the tenant.
         .route("/oauth/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
         .route("/oauth/consent", post(sign_in::consent))
@@ -36,7 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/revoke", post(introspect::revoke))
         .route("/oauth/logout", get(logout::logout_get).post(logout::logout_post))
         // The tenant selected by x-ovlt-tenant-slug / x-ovlt-tenant-id (public facts only).
-        .route("/tenant", get(tenants::current_tenant))
+        .routes(routes!(tenants::current_tenant))
         // A tenant's users (tenant header; Bearer where noted in the handler), rate-limited per IP.
         .merge(auth_routes(&state))
         // Tenants (operator), settings, roles, permissions, clients (tenant administration).
@@ -55,9 +57,11 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{id}", delete(sessions::revoke_session))
         .route("/audit-log", get(audit::api::list_audit_log))
         .route("/identity-providers", get(federation::list_providers).post(federation::create_provider))
-        .route("/identity-providers/{id}", put(federation::update_provider).delete(federation::delete_provider))
-        .fallback(middleware::route_not_found)
-        .method_not_allowed_fallback(middleware::method_not_allowed);
+        .route("/identity-providers/{id}", put(federation::update_provider).delete(federation::delete_provider));
+    let (routes, document) = routes.split_for_parts();
+    openapi::publish(document);
+    let routes: Router<AppState> =
+        routes.fallback(middleware::route_not_found).method_not_allowed_fallback(middleware::method_not_allowed);
     let routes = routes.layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::resolve_client_ip));
     middleware::apply(routes, &state.config).with_state(state)
 }
@@ -65,12 +69,12 @@ pub fn router(state: AppState) -> Router {
 /// The management routes that write what instances cache (tenants, settings, clients, roles,
 /// permissions): after each write this instance forgets its cached state at once (see
 /// [`middleware::forget_cached_state_after_writes`]).
-fn cached_state_routes(state: &AppState) -> Router<AppState> {
-    Router::new()
+fn cached_state_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    openapi::router()
         // Tenants (operator: X-OVLT-Admin-Key).
-        .route("/tenants", get(tenants::list_tenants).post(tenants::create_tenant))
-        .route("/tenants/slugs", get(tenants::list_tenant_slugs))
-        .route("/tenants/{id}", get(tenants::get_tenant).patch(tenants::update_tenant).delete(tenants::delete_tenant))
+        .routes(routes!(tenants::list_tenants, tenants::create_tenant))
+        .routes(routes!(tenants::list_tenant_slugs))
+        .routes(routes!(tenants::get_tenant, tenants::update_tenant, tenants::delete_tenant))
         // Tenant administration: tenant header + admin key, or a bearer with the permission.
         .route("/settings", get(settings::get_settings).put(settings::put_settings))
         .route("/roles", get(roles::list_roles).post(roles::create_role))
@@ -87,8 +91,8 @@ fn cached_state_routes(state: &AppState) -> Router<AppState> {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::forget_cached_state_after_writes))
 }
 
-fn auth_routes(state: &AppState) -> Router<AppState> {
-    Router::new()
+fn auth_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let routes = openapi::router()
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
@@ -111,6 +115,7 @@ fn auth_routes(state: &AppState) -> Router<AppState> {
             "/oauth/forgot-password",
             get(recovery_pages::forgot_password_form).post(recovery_pages::forgot_password),
         )
-        .route("/oauth/reset-password", get(recovery_pages::reset_password_form).post(recovery_pages::reset_password))
+        .route("/oauth/reset-password", get(recovery_pages::reset_password_form).post(recovery_pages::reset_password));
+    openapi::rate_limited(routes)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::rate_limit))
 }

@@ -28,9 +28,16 @@ impl Pagination {
     }
 }
 
-#[derive(Deserialize)]
-struct RawPagination {
+/// `?page=&per_page=`, read as text so a malformed number answers the validation error below.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RawPagination {
+    /// The page, from 1 (default 1).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1_000_000, default = 1)]
     page: Option<String>,
+    /// Entries per page (default 50); values over 200 are capped at 200 (the answer's per_page
+    /// says so).
+    #[param(value_type = Option<u32>, minimum = 1, default = 50)]
     per_page: Option<String>,
 }
 
@@ -61,11 +68,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
 }
 
 /// One page of a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
+    #[schema(minimum = 1)]
     pub page: u32,
+    #[schema(minimum = 1, maximum = 200)]
     pub per_page: u32,
+    /// Entries in the whole list.
+    #[schema(minimum = 0)]
     pub total: i64,
 }
 

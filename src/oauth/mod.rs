@@ -35,9 +35,13 @@ pub struct OAuthError {
     description: String,
 }
 
-#[derive(Serialize)]
-struct OAuthErrorBody<'a> {
+/// The RFC 6749 §5.2 body (the `OAuthError` schema of the OpenAPI document).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OAuthError)]
+pub struct OAuthErrorBody<'a> {
+    #[schema(schema_with = crate::openapi::schema::oauth_error_code)]
     error: &'a str,
+    /// What went wrong, for people.
     error_description: &'a str,
 }
 

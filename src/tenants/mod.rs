@@ -12,19 +12,22 @@ mod resolve;
 
 pub use cache::{TenantCache, TenantKey};
 pub use resolve::{
-    CurrentTenant, TENANT_ID_HEADER, TENANT_SLUG_HEADER, find as find_tenant, from_headers as tenant_from_headers,
+    CurrentTenant, TENANT_ID_HEADER, TENANT_SLUG_HEADER, TenantHeaders, find as find_tenant,
+    from_headers as tenant_from_headers,
 };
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{AdminKey, Json, Path};
-use crate::http::pagination::{Page, Pagination};
+use crate::http::pagination::{Page, Pagination, RawPagination};
+use crate::openapi;
 use crate::store::{self, Store};
 use crate::types::Timestamp;
 
@@ -47,16 +50,29 @@ fn validate_name(name: &str) -> Result<String, &'static str> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+fn name_schema() -> utoipa::openapi::Schema {
+    openapi::schema::display_name(200)
+}
+
+fn optional_name_schema() -> utoipa::openapi::Schema {
+    openapi::schema::nullable(name_schema())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenantRequest {
+    #[schema(required, schema_with = openapi::schema::slug)]
     slug: Option<String>,
+    /// 1 to 200 characters once trimmed, no control characters.
+    #[schema(required, schema_with = name_schema)]
     name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenantRequest {
+    /// 1 to 200 characters once trimmed, no control characters.
+    #[schema(schema_with = optional_name_schema)]
     name: Option<String>,
     active: Option<bool>,
 }
@@ -108,6 +124,19 @@ pub async fn create(
 }
 
 /// `POST /tenants` (operator) → 201 with the tenant; 409 when the slug is taken.
+#[utoipa::path(
+    post,
+    path = "/tenants",
+    tag = "tenants",
+    summary = "Creates a tenant (with its admin role and permissions).",
+    security(("adminKey" = [])),
+    request_body = CreateTenantRequest,
+    responses(
+        (status = 201, description = "Created.", body = Tenant,
+            headers(("Location" = String, description = "/tenants/{id}"))),
+        (status = 409, description = "conflict"),
+    )
+)]
 pub async fn create_tenant(
     _: AdminKey,
     State(state): State<AppState>,
@@ -120,6 +149,15 @@ pub async fn create_tenant(
 }
 
 /// `GET /tenants` (operator): every tenant, oldest first, paginated.
+#[utoipa::path(
+    get,
+    path = "/tenants",
+    tag = "tenants",
+    summary = "Every tenant, oldest first.",
+    security(("adminKey" = [])),
+    params(RawPagination),
+    responses((status = 200, description = "A page of tenants.", body = Page<Tenant>))
+)]
 pub async fn list_tenants(
     _: AdminKey,
     State(state): State<AppState>,
@@ -132,6 +170,15 @@ pub async fn list_tenants(
 }
 
 /// `GET /tenants/slugs` (operator): only the slugs, alphabetically, paginated.
+#[utoipa::path(
+    get,
+    path = "/tenants/slugs",
+    tag = "tenants",
+    summary = "Only the tenants' slugs, alphabetically.",
+    security(("adminKey" = [])),
+    params(RawPagination),
+    responses((status = 200, description = "A page of slugs.", body = Page<String>))
+)]
 pub async fn list_tenant_slugs(
     _: AdminKey,
     State(state): State<AppState>,
@@ -144,6 +191,15 @@ pub async fn list_tenant_slugs(
 }
 
 /// `GET /tenants/{id}` (operator).
+#[utoipa::path(
+    get,
+    path = "/tenants/{id}",
+    tag = "tenants",
+    summary = "One tenant.",
+    security(("adminKey" = [])),
+    params(("id" = TenantId, Path, description = "The tenant's id.")),
+    responses((status = 200, description = "The tenant.", body = Tenant), (status = 404, description = "not_found"))
+)]
 pub async fn get_tenant(
     _: AdminKey,
     State(state): State<AppState>,
@@ -155,6 +211,17 @@ pub async fn get_tenant(
 
 /// `PATCH /tenants/{id}` (operator): `name` and/or `active`; `active: false` disables the
 /// tenant at once on this instance and within the cache lifetime (≤ 5 s) on the others.
+#[utoipa::path(
+    patch,
+    path = "/tenants/{id}",
+    tag = "tenants",
+    summary = "Renames, disables or enables a tenant.",
+    description = "`active: false` disables the tenant at once on this instance, within 5 s on the others.",
+    security(("adminKey" = [])),
+    params(("id" = TenantId, Path, description = "The tenant's id.")),
+    request_body = UpdateTenantRequest,
+    responses((status = 200, description = "The tenant.", body = Tenant), (status = 404, description = "not_found"))
+)]
 pub async fn update_tenant(
     _: AdminKey,
     State(state): State<AppState>,
@@ -183,6 +250,15 @@ pub async fn update_tenant(
 }
 
 /// `DELETE /tenants/{id}` (operator) → 204: the tenant and everything it owns are gone.
+#[utoipa::path(
+    delete,
+    path = "/tenants/{id}",
+    tag = "tenants",
+    summary = "Deletes a tenant and everything it owns.",
+    security(("adminKey" = [])),
+    params(("id" = TenantId, Path, description = "The tenant's id.")),
+    responses((status = 204, description = "Deleted."), (status = 404, description = "not_found"))
+)]
 pub async fn delete_tenant(
     _: AdminKey,
     State(state): State<AppState>,
@@ -204,7 +280,7 @@ pub async fn delete_tenant(
 }
 
 /// What anyone may learn about the tenant they address.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PublicTenant {
     pub id: TenantId,
     pub slug: String,
@@ -213,6 +289,14 @@ pub struct PublicTenant {
 
 /// `GET /tenant` (anyone, tenant header required): the addressed tenant's public facts, for
 /// apps and hosted pages that show its name.
+#[utoipa::path(
+    get,
+    path = "/tenant",
+    tag = "tenants",
+    summary = "The addressed tenant's public facts.",
+    params(TenantHeaders),
+    responses((status = 200, description = "The tenant.", body = PublicTenant))
+)]
 pub async fn current_tenant(CurrentTenant(tenant): CurrentTenant) -> Json<PublicTenant> {
     Json(PublicTenant { id: tenant.id, slug: tenant.slug, name: tenant.name })
 }

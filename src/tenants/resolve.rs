@@ -17,6 +17,22 @@ use crate::store;
 pub const TENANT_SLUG_HEADER: &str = "x-ovlt-tenant-slug";
 pub const TENANT_ID_HEADER: &str = "x-ovlt-tenant-id";
 
+/// The tenant headers, for the OpenAPI document: `params(TenantHeaders)` on a tenant-scoped
+/// operation (the finishing pass adds their failures).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct TenantHeaders {
+    /// The tenant the request is for, by id (preferred; wins when both headers are sent). One of
+    /// x-ovlt-tenant-id and x-ovlt-tenant-slug is required.
+    #[param(rename = "x-ovlt-tenant-id", required = false)]
+    tenant_id: uuid::Uuid,
+    /// The tenant the request is for, by slug. One of x-ovlt-tenant-id and x-ovlt-tenant-slug is
+    /// required.
+    #[param(rename = "x-ovlt-tenant-slug", required = false, pattern = "^[a-z0-9-]{2,63}$")]
+    tenant_slug: String,
+}
+
 /// A tenant by id or slug, through this instance's short-lived cache (active or not).
 pub async fn find(state: &AppState, key: &TenantKey) -> Result<Option<Tenant>, ApiError> {
     if let Some(tenant) = state.tenants.get(key, Instant::now()) {

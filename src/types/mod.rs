@@ -50,6 +50,8 @@ macro_rules! id_type {
             }
         }
 
+        $crate::string_schema!($name, $crate::openapi::schema::uuid());
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 self.0.fmt(f)
@@ -99,6 +101,8 @@ impl Timestamp {
             .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
     }
 }
+
+crate::string_schema!(Timestamp, crate::openapi::schema::timestamp());
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -5,10 +5,12 @@ use serde::Serialize;
 use crate::types::{TenantId, Timestamp};
 
 /// A tenant, exactly as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Tenant {
     pub id: TenantId,
+    #[schema(schema_with = crate::openapi::schema::slug)]
     pub slug: String,
+    #[schema(max_length = 200)]
     pub name: String,
     /// False disables the tenant: its requests answer 403 `tenant_disabled`.
     pub active: bool,

@@ -1,0 +1,336 @@
+//! The finishing pass over the collected document: the document's own facts (info, tags,
+//! security schemes), and on every operation the failures it shares with its kind.
+//!
+//! A handler's `#[utoipa::path]` lists the answers of its own. An error answer there is written
+//! `(status = 409, description = "conflict")`: a description that is a comma-separated list of
+//! error codes. This pass merges those codes with the shared ones below and gives each error
+//! answer its body (`Error`, or `OAuthError` on the OAuth endpoints) and headers:
+//!
+//! - security `adminKey` → 401 `unauthorized`; `bearer` → 401 `invalid_token`; both, with the
+//!   permission named as the bearer's scope (`("bearer" = ["users:read"])`), are tenant
+//!   administration → also 403 `forbidden`, and the permission in `x-ovlt-permission`;
+//! - the tenant headers ([`TenantHeaders`](crate::tenants::TenantHeaders)) → 400
+//!   `tenant_required`, 403 `tenant_disabled`, 404 `tenant_not_found`;
+//! - a path parameter, pagination or a JSON body → 400 `invalid_payload`; a JSON body → 413;
+//! - [`RATE_LIMITED`] (set by the router on the routes behind the per-IP limit) → 429;
+//! - every operation → 500, in its own shape.
+//!
+//! An operation whose answers include HTML is a hosted page: its failures are pages.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+/// The extension the router sets on an operation behind the per-IP rate limit.
+pub const RATE_LIMITED: &str = "x-ovlt-rate-limited";
+
+/// How an operation answers failures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// `{error, message}` (the `Error` schema).
+    Api,
+    /// RFC 6749 `{error, error_description}` (the `OAuthError` schema).
+    OAuth,
+    /// HTML pages.
+    Html,
+}
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+/// The finished document.
+pub fn document(collected: utoipa::openapi::OpenApi) -> Value {
+    let mut document = serde_json::to_value(collected).expect("the document serialises");
+    let mut paths = match document["paths"].take() {
+        Value::Object(paths) => paths,
+        _ => Map::new(),
+    };
+    for item in paths.values_mut() {
+        for method in METHODS {
+            if let Some(operation) = item.get_mut(method) {
+                finish_operation(operation);
+            }
+        }
+    }
+    merge_legacy(&mut paths, &mut document);
+    let components = document["components"].as_object_mut().expect("components");
+    components.insert("securitySchemes".into(), security_schemes());
+    json!({
+        "openapi": "3.1.0",
+        "info": info(),
+        "tags": tags(),
+        "paths": paths,
+        "components": document["components"],
+    })
+}
+
+/// Operations not yet documented on their handler keep their hand-written description.
+fn merge_legacy(paths: &mut Map<String, Value>, document: &mut Value) {
+    for (path, item) in super::legacy::paths() {
+        let target = paths.entry(path).or_insert_with(|| json!({}));
+        for method in METHODS {
+            if target.get(method).is_none()
+                && let Some(operation) = item.get(method)
+            {
+                target[method] = operation.clone();
+            }
+        }
+    }
+    let legacy = super::legacy::schemas::components();
+    let components = document["components"].as_object_mut().expect("components");
+    for kind in ["schemas", "parameters"] {
+        let target = components.entry(kind).or_insert_with(|| json!({}));
+        for (name, schema) in legacy[kind].as_object().into_iter().flatten() {
+            if target.get(name).is_none() {
+                target[name] = schema.clone();
+            }
+        }
+    }
+}
+
+fn finish_operation(operation: &mut Value) {
+    let op = operation.as_object_mut().expect("an operation is an object");
+    let mut responses = match op.remove("responses") {
+        Some(Value::Object(responses)) => responses,
+        _ => Map::new(),
+    };
+    let style = style_of(&responses);
+    let mut errors: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+    let mut add = |status: u16, codes: &[&str]| {
+        let known = errors.entry(status).or_default();
+        for code in codes {
+            if !known.iter().any(|k| k == code) {
+                known.push((*code).to_string());
+            }
+        }
+    };
+
+    // The failures the handler declared: `description` is their codes.
+    let declared: Vec<String> = responses.keys().cloned().collect();
+    for status in declared {
+        let code: u16 = status.parse().unwrap_or(0);
+        let Some(codes) = responses[&status]["description"].as_str().and_then(error_codes) else { continue };
+        if code >= 400 {
+            responses.remove(&status);
+            add(code, &codes.iter().map(String::as_str).collect::<Vec<_>>());
+        }
+    }
+
+    let mut notes = Vec::new();
+    match security_kind(op.get("security")) {
+        Security::AdminKey => add(401, &["unauthorized"]),
+        Security::Bearer => add(401, &["invalid_token"]),
+        Security::Manage(permission) => {
+            notes.push(format!(
+                "Needs the admin key with the tenant header, or a bearer token of a user of the tenant whose \
+                 roles grant `{permission}`."
+            ));
+            op.insert("x-ovlt-permission".into(), json!(permission));
+            add(401, &["unauthorized", "invalid_token"]);
+            add(403, &["forbidden"]);
+        }
+        Security::Other => {}
+    }
+    if style == Style::Api {
+        let parameters = op.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+        let has = |name: &str, place: &str| parameters.iter().any(|p| p["name"] == name && p["in"] == place);
+        if has(crate::tenants::TENANT_ID_HEADER, "header") {
+            add(400, &["tenant_required"]);
+            add(403, &["tenant_disabled"]);
+            add(404, &["tenant_not_found"]);
+        }
+        if parameters.iter().any(|p| p["in"] == "path") || has("per_page", "query") {
+            add(400, &["invalid_payload"]);
+        }
+        if op.get("requestBody").is_some_and(|body| body["content"].get("application/json").is_some()) {
+            add(400, &["invalid_payload"]);
+            add(413, &["payload_too_large"]);
+        }
+    }
+    if op.remove(RATE_LIMITED).is_some() {
+        match style {
+            Style::Html => {
+                _ = responses.entry("429").or_insert_with(|| {
+                    html("A page: too many requests from this network; Retry-After says when to try again.")
+                })
+            }
+            _ => add(429, &["rate_limited"]),
+        }
+    }
+    match style {
+        Style::Api => add(500, &["internal_error"]),
+        Style::OAuth => add(500, &["server_error"]),
+        Style::Html => finish_page_failures(&mut responses),
+    }
+
+    for (status, codes) in errors {
+        let key = status.to_string();
+        if responses.contains_key(&key) {
+            continue;
+        }
+        let schema = if style == Style::OAuth { "OAuthError" } else { "Error" };
+        let mut response = json!({
+            "description": error_description(&codes),
+            "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
+        });
+        if status == 429 {
+            response["headers"] = json!({
+                "Retry-After": { "description": "Seconds until the window resets.", "schema": { "type": "integer" } }
+            });
+        }
+        if status == 401 && codes.iter().any(|c| c == "invalid_token") {
+            response["headers"] = json!({
+                "WWW-Authenticate": {
+                    "description": "`Bearer error=\"invalid_token\"` (RFC 6750 §3).",
+                    "schema": { "type": "string" }
+                }
+            });
+        }
+        if status == 401 && style == Style::OAuth {
+            response["headers"] = json!({
+                "WWW-Authenticate": { "description": "`Basic realm=\"ovlt\"`.", "schema": { "type": "string" } }
+            });
+        }
+        responses.insert(key, response);
+    }
+    // A public operation says so: no requirement at all.
+    op.entry("security").or_insert_with(|| json!([]));
+    if !notes.is_empty() {
+        let description = op.get("description").and_then(Value::as_str).map(str::to_string);
+        let all: Vec<String> = description.into_iter().chain(notes).collect();
+        op.insert("description".into(), json!(all.join("\n\n")));
+    }
+    let mut sorted: Vec<(String, Value)> = responses.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    op.insert("responses".into(), Value::Object(sorted.into_iter().collect()));
+}
+
+/// A hosted page fails with a page, except that a NUL (`%00`) anywhere in the URL is refused
+/// before any page is reached, as JSON.
+fn finish_page_failures(responses: &mut Map<String, Value>) {
+    responses.entry("500").or_insert_with(|| html("Something went wrong (an HTML error page)."));
+    let bad_request =
+        responses.entry("400").or_insert_with(|| json!({ "description": "A malformed request.", "content": {} }));
+    bad_request["content"]["application/json"] = json!({ "schema": { "$ref": "#/components/schemas/Error" } });
+    let described = bad_request["description"].as_str().unwrap_or_default().to_string();
+    bad_request["description"] =
+        json!(format!("{described} A NUL character in the URL answers JSON `invalid_payload` instead of a page."));
+}
+
+fn html(description: &str) -> Value {
+    json!({ "description": description, "content": { "text/html": { "schema": { "type": "string" } } } })
+}
+
+fn style_of(responses: &Map<String, Value>) -> Style {
+    let contents = || responses.values().filter_map(|r| r.get("content")).filter_map(Value::as_object);
+    if contents().any(|c| c.contains_key("text/html")) {
+        Style::Html
+    } else if contents().flat_map(|c| c.values()).any(|m| m["schema"]["$ref"] == "#/components/schemas/OAuthError") {
+        Style::OAuth
+    } else {
+        Style::Api
+    }
+}
+
+enum Security {
+    AdminKey,
+    Bearer,
+    Manage(String),
+    Other,
+}
+
+fn security_kind(security: Option<&Value>) -> Security {
+    let Some(Value::Array(alternatives)) = security else { return Security::Other };
+    let single = |alternative: &Value| -> Option<(String, Vec<String>)> {
+        let object = alternative.as_object()?;
+        let (name, scopes) = object.iter().next().filter(|_| object.len() == 1)?;
+        let scopes = scopes.as_array()?.iter().filter_map(Value::as_str).map(str::to_string).collect();
+        Some((name.clone(), scopes))
+    };
+    let schemes: Vec<(String, Vec<String>)> = alternatives.iter().map_while(single).collect();
+    if schemes.len() != alternatives.len() {
+        return Security::Other;
+    }
+    match schemes.as_slice() {
+        [(admin, _)] if admin == "adminKey" => Security::AdminKey,
+        [(bearer, scopes)] if bearer == "bearer" && scopes.is_empty() => Security::Bearer,
+        [(admin, _), (bearer, scopes)] if admin == "adminKey" && bearer == "bearer" && scopes.len() == 1 => {
+            Security::Manage(scopes[0].clone())
+        }
+        _ => Security::Other,
+    }
+}
+
+/// `"not_found"` or `"invalid_payload, conflict"`: the codes of a declared failure.
+fn error_codes(description: &str) -> Option<Vec<String>> {
+    let codes: Vec<String> = description.split(", ").map(str::to_string).collect();
+    let is_code = |c: &String| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    codes.iter().all(is_code).then_some(codes)
+}
+
+fn error_description(codes: &[String]) -> String {
+    let list: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
+    format!("Error: {}.", list.join(", "))
+}
+
+fn info() -> Value {
+    json!({
+        "title": "ovlt",
+        "version": env!("CARGO_PKG_VERSION"),
+        "summary": "Self-hosted, multi-tenant identity server with an OAuth 2.0 / OpenID Connect authorization server.",
+        "description": "Errors answer `{\"error\", \"message\"}` (plus `fields` for validation; see the Error schema), \
+                        except the OAuth endpoints, which answer RFC 6749 `{\"error\", \"error_description\"}`, \
+                        and the hosted pages, which answer HTML. Every endpoint may also answer 404 `not_found` \
+                        (unknown route), 405 `method_not_allowed`, 408 `request_timeout` and 413 \
+                        `payload_too_large`. No string may hold a NUL character (U+0000): one in the URL or a JSON body \
+                        answers 400 `invalid_payload`. Tenant-scoped endpoints name their tenant with the \
+                        x-ovlt-tenant-id or x-ovlt-tenant-slug header; OAuth endpoints take it from the client \
+                        or the token.",
+        "license": { "name": "Apache-2.0", "identifier": "Apache-2.0" }
+    })
+}
+
+fn tags() -> Value {
+    json!([
+        { "name": "operations", "description": "Health, readiness, discovery and this document." },
+        { "name": "oauth", "description": "The OAuth 2.0 / OpenID Connect authorization server and its hosted pages." },
+        { "name": "tenants", "description": "Tenants (the operator's admin key), and the addressed tenant's public facts." },
+        { "name": "auth", "description": "A tenant's users signing up, in and out; password recovery. Rate-limited per IP." },
+        { "name": "mfa", "description": "Second factors: TOTP enrolment, challenges, backup codes." },
+        { "name": "users", "description": "The signed-in user, and the administration of a tenant's users." },
+        { "name": "settings", "description": "Tenant settings." },
+        { "name": "roles", "description": "Roles, their permissions, and who holds them." },
+        { "name": "permissions", "description": "Permissions (`resource:action`)." },
+        { "name": "clients", "description": "OAuth clients of a tenant." },
+        { "name": "sessions", "description": "Session administration." },
+        { "name": "audit", "description": "The audit trail." },
+        { "name": "identity-providers", "description": "Upstream identity providers of a tenant." }
+    ])
+}
+
+fn security_schemes() -> Value {
+    json!({
+        "adminKey": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-OVLT-Admin-Key",
+            "description": "The operator's key (OVLT_ADMIN_KEY). Manages every tenant; tenant-scoped operations also need the tenant header."
+        },
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "An access token (RS256 JWT, `typ: at+jwt`) of a user of the addressed tenant, with a live session, meant for ovlt's API: issued by /auth/* directly, or by a first-party client with the `ovlt:api` scope. A token issued to any other client names that client in `aud` and is refused here (401 invalid_token). On tenant administration the security requirement names the permission the user's roles must grant."
+        },
+        "clientBasic": {
+            "type": "http",
+            "scheme": "basic",
+            "description": "OAuth client authentication `client_secret_basic` (RFC 6749 §2.3.1): the client id and secret, each form-urlencoded. A client may instead send `client_id` and `client_secret` in the form body (`client_secret_post`), and a public client only its `client_id`."
+        },
+        "refreshCookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "ovlt_refresh",
+            "description": "The HttpOnly refresh-token cookie of the session mode (`\"mode\": \"session\"`), scoped to /auth; in production it is `__Host-ovlt_refresh` (Secure, Path=/)."
+        }
+    })
+}
