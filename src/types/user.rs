@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::types::{TenantId, Timestamp, UserId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UserStatus {
     Active,

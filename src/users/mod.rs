@@ -22,9 +22,11 @@ pub fn over_lockout_threshold(attempts: Option<i64>, settings: &TenantSettings) 
 }
 
 /// The one representation of a user, wherever a user is shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = User)]
 pub struct UserResponse {
     pub id: UserId,
+    /// Trimmed, NFC-normalised and lower-cased on the way in.
     pub email: String,
     pub name: Option<String>,
     pub email_verified: bool,
