@@ -166,7 +166,8 @@ impl App {
 }
 
 /// Background upkeep, ending when the application state is dropped: every minute it reloads
-/// the signing keys (so rotations made elsewhere reach this instance's JWKS), every hour it
+/// the signing keys (so rotations made elsewhere reach this instance's JWKS) and forgets idle
+/// rate-limit entries, every hour it
 /// deletes expired tokens and codes and refreshes SQLite's planner statistics. Several
 /// instances doing the same is harmless.
 fn spawn_maintenance(state: &AppState) {
@@ -181,6 +182,7 @@ fn spawn_maintenance(state: &AppState) {
             {
                 tracing::warn!(error = format!("{e:#}"), "cannot reload signing keys");
             }
+            state.rate_limiter.forget_idle_clients();
             if minute % 60 == 1 {
                 match store::maintenance::delete_expired_rows(state.store.pool(), Timestamp::now()).await {
                     Ok(deleted) => tracing::debug!(deleted, "deleted expired tokens and codes"),

@@ -5,19 +5,21 @@
 //! could pick their own address and escape the limit. The rightmost address that is not a
 //! trusted proxy is the client (earlier entries are whatever the client claimed).
 //!
-//! The limit is a fixed one-minute window per IP, kept in this instance's memory: it blunts
+//! The limit is a per-IP allowance per minute, kept in this instance's memory: it blunts
 //! floods and spraying cheaply. The guarantees that must hold across instances (account
 //! lockout, token rotation) are in the database.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::num::NonZeroU32;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use governor::Quota;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::HashMapStateStore;
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -54,41 +56,47 @@ fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[ipnet::IpNet]
         .unwrap_or(peer)
 }
 
-/// Fixed-window request counter per IP.
-pub struct RateLimiter {
-    per_minute: u32,
-    windows: Mutex<Windows>,
+/// Requests per client per minute, as a keyed GCRA limiter (governor): a client may spend a
+/// minute's allowance in one burst, then earns a request back every `60 / n` seconds. A fixed
+/// window would let a client make twice its allowance across a window's boundary, and would
+/// make every waiting client come back in the same second.
+pub struct RateLimiter<C: Clock = DefaultClock> {
+    /// `None`: no limit (a limit of 0 turns it off).
+    limiter: Option<PerClient<C>>,
+    clock: C,
 }
 
-#[derive(Default)]
-struct Windows {
-    counts: HashMap<IpAddr, (u64, u32)>,
-    swept: u64,
-}
+type PerClient<C> = governor::RateLimiter<IpAddr, HashMapStateStore<IpAddr>, C, NoOpMiddleware<<C as Clock>::Instant>>;
 
 impl RateLimiter {
     pub fn new(per_minute: u32) -> Self {
-        Self { per_minute, windows: Mutex::new(Windows::default()) }
+        Self::with_clock(per_minute, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> RateLimiter<C> {
+    fn with_clock(per_minute: u32, clock: C) -> Self {
+        let limiter = NonZeroU32::new(per_minute)
+            .map(|n| governor::RateLimiter::new(Quota::per_minute(n), HashMapStateStore::default(), clock.clone()));
+        Self { limiter, clock }
     }
 
     /// Counts a request; `Err(seconds)` to wait when over the limit.
-    pub fn check(&self, ip: IpAddr, now_seconds: u64) -> Result<(), u64> {
-        if self.per_minute == 0 {
-            return Ok(());
+    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        let Some(limiter) = &self.limiter else { return Ok(()) };
+        limiter.check_key(&bucket(ip)).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
+    }
+
+    /// Forgets the clients whose allowance is whole again, so the map holds only recently
+    /// active clients (the maintenance task calls this every minute).
+    pub fn forget_idle_clients(&self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
         }
-        let window = now_seconds / 60;
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        // Old windows are dropped once per minute, not on every request.
-        if windows.swept != window {
-            windows.counts.retain(|_, (w, _)| *w == window);
-            windows.swept = window;
-        }
-        let entry = windows.counts.entry(bucket(ip)).or_insert((window, 0));
-        if entry.0 != window {
-            *entry = (window, 0);
-        }
-        entry.1 += 1;
-        if entry.1 > self.per_minute { Err(60 - now_seconds % 60) } else { Ok(()) }
     }
 }
 
@@ -107,26 +115,29 @@ fn bucket(ip: IpAddr) -> IpAddr {
 /// Middleware for `/auth/*` and the hosted forms: 429 with `Retry-After` over the limit — our
 /// JSON `rate_limited` for the API, a page for a person at a hosted form (`/oauth/*`).
 pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>().copied() {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if let Err(retry_after_secs) = state.rate_limiter.check(ip, now) {
-            if !request.uri().path().starts_with("/oauth/") {
-                return ApiError::RateLimited { retry_after_secs }.into_response();
-            }
-            let mut page = crate::pages::error_page(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many attempts",
-                "Too many requests came from your network. Please wait a minute and try again.",
-            );
-            page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            return page;
+    if let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>().copied()
+        && let Err(retry_after_secs) = state.rate_limiter.check(ip)
+    {
+        if !request.uri().path().starts_with("/oauth/") {
+            return ApiError::RateLimited { retry_after_secs }.into_response();
         }
+        let mut page = crate::pages::error_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            "Too many requests came from your network. Please wait a minute and try again.",
+        );
+        page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        return page;
     }
     next.run(request).await
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use governor::clock::FakeRelativeClock;
+
     use super::*;
 
     fn ip(text: &str) -> IpAddr {
@@ -143,17 +154,26 @@ mod tests {
     }
 
     #[test]
-    fn the_limit_resets_each_minute() {
-        let limiter = RateLimiter::new(2);
+    fn a_burst_spends_the_allowance_which_comes_back_evenly() {
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::with_clock(2, clock.clone());
         let client = ip("192.0.2.1");
-        assert!(limiter.check(client, 120).is_ok());
-        assert!(limiter.check(client, 130).is_ok());
-        assert_eq!(limiter.check(client, 135), Err(45));
-        assert!(limiter.check(ip("192.0.2.2"), 135).is_ok(), "per IP");
-        assert!(limiter.check(client, 180).is_ok(), "next window");
-        assert!(RateLimiter::new(0).check(client, 0).is_ok(), "0 turns it off");
-        let limiter = RateLimiter::new(1);
-        assert!(limiter.check(ip("2001:db8::1"), 0).is_ok());
-        assert!(limiter.check(ip("2001:db8::ffff"), 0).is_err(), "one /64 is one client");
+        assert!(limiter.check(client).is_ok());
+        assert!(limiter.check(client).is_ok());
+        assert_eq!(limiter.check(client), Err(30), "one request back every 30 s");
+        assert!(limiter.check(ip("192.0.2.2")).is_ok(), "per IP");
+        clock.advance(Duration::from_secs(29));
+        assert_eq!(limiter.check(client), Err(1));
+        clock.advance(Duration::from_secs(1));
+        assert!(limiter.check(client).is_ok());
+        assert!(limiter.check(client).is_err(), "only one came back");
+        clock.advance(Duration::from_secs(120));
+        limiter.forget_idle_clients();
+        assert!(limiter.check(client).is_ok());
+        assert!(limiter.check(client).is_ok(), "a whole allowance again");
+        assert!(RateLimiter::new(0).check(client).is_ok(), "0 turns it off");
+        let limiter = RateLimiter::with_clock(1, clock);
+        assert!(limiter.check(ip("2001:db8::1")).is_ok());
+        assert!(limiter.check(ip("2001:db8::ffff")).is_err(), "one /64 is one client");
     }
 }
