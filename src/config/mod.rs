@@ -6,13 +6,16 @@
 //! and `ovlt config check` must not.
 
 pub mod operator_keys;
+mod secrets;
+mod smtp;
+
+pub use secrets::{MasterKey, Secret};
+pub use smtp::{SmtpConfig, SmtpTls};
 
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-
-use base64::Engine;
 
 /// The default listening port.
 pub const DEFAULT_PORT: u16 = 3000;
@@ -46,73 +49,6 @@ pub enum CorsOrigins {
     Any,
     /// An explicit list of origins (`scheme://host[:port]`), credentials allowed.
     List(Vec<String>),
-}
-
-/// A secret string whose `Debug` and `Display` never show its value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself. Call sites are easy to audit with `grep expose`.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(********)")
-    }
-}
-
-/// The 256-bit key that encrypts secrets at rest (AES-256-GCM).
-#[derive(Clone, PartialEq, Eq)]
-pub struct MasterKey([u8; 32]);
-
-impl MasterKey {
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// Accepts 64 hex digits or base64 (standard or URL-safe, padded or not) of 32 bytes.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            (0..32)
-                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
-                .collect::<Result<Vec<u8>, _>>()
-                .map_err(|_| "invalid hex".to_string())?
-        } else {
-            decode_base64(text).ok_or("expected 32 bytes as base64 or 64 hex digits")?
-        };
-        let bytes: [u8; 32] = bytes.try_into().map_err(|v: Vec<u8>| format!("expected 32 bytes, got {}", v.len()))?;
-        Ok(Self(bytes))
-    }
-
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// The form written to the generated key file.
-    pub fn to_base64(&self) -> String {
-        base64::engine::general_purpose::STANDARD.encode(self.0)
-    }
-}
-
-impl fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MasterKey(********)")
-    }
-}
-
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-    let unpadded = text.trim_end_matches('=');
-    STANDARD_NO_PAD.decode(unpadded).or_else(|_| URL_SAFE_NO_PAD.decode(unpadded)).ok()
 }
 
 /// Everything ovlt reads from its environment. Every field is documented in the README's table.
@@ -167,30 +103,6 @@ pub struct Config {
     pub bootstrap_admin: Option<(String, Secret)>,
 }
 
-/// How to reach the SMTP relay.
-#[derive(Debug, Clone)]
-pub enum SmtpConfig {
-    /// `smtp://…` (plain unless `?tls=required`) or `smtps://…` (implicit TLS), lettre's form.
-    Url(Secret),
-    Host {
-        host: String,
-        port: u16,
-        username: Option<String>,
-        password: Option<Secret>,
-        tls: SmtpTls,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpTls {
-    /// STARTTLS, required (the default).
-    Required,
-    /// TLS from the first byte (port 465).
-    Implicit,
-    /// No encryption: only for a relay on the same host or network.
-    None,
-}
-
 /// A configuration problem, worded as the one line an operator needs to fix it.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -217,7 +129,6 @@ impl Config {
     /// Parses the configuration from a variable lookup. Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let invalid = |name: &str, why: &str| ConfigError(format!("{name}: {why}"));
 
         let env = match var("OVLT_ENV").as_deref() {
             None | Some("development") | Some("dev") => Environment::Development,
@@ -244,31 +155,7 @@ impl Config {
         }
         let database_url = database_url.map(Secret::new);
 
-        let admin_key = var("OVLT_ADMIN_KEY").map(Secret::new);
-        let master_key = match var("OVLT_MASTER_KEY") {
-            None => None,
-            Some(v) => Some(MasterKey::parse(&v).map_err(|why| invalid("OVLT_MASTER_KEY", &why))?),
-        };
-        if env == Environment::Production {
-            match &admin_key {
-                None => {
-                    return Err(invalid("OVLT_ADMIN_KEY", "required when OVLT_ENV=production"));
-                }
-                Some(k) if k.expose().len() < MIN_PRODUCTION_ADMIN_KEY_LEN => {
-                    return Err(invalid(
-                        "OVLT_ADMIN_KEY",
-                        &format!("must be at least {MIN_PRODUCTION_ADMIN_KEY_LEN} characters in production"),
-                    ));
-                }
-                Some(_) => {}
-            }
-            if master_key.is_none() {
-                return Err(invalid(
-                    "OVLT_MASTER_KEY",
-                    "required when OVLT_ENV=production (32 random bytes, base64: openssl rand -base64 32)",
-                ));
-            }
-        }
+        let (admin_key, master_key) = parse_operator_keys(&var, env)?;
 
         let log_format = match var("OVLT_LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
@@ -293,7 +180,7 @@ impl Config {
             parse_number("OVLT_PASSWORD_HASH_QUEUE", var("OVLT_PASSWORD_HASH_QUEUE"), default_queue, 1..=100_000)?;
         let cache_ms = parse_number("OVLT_TENANT_CACHE_TTL_MS", var("OVLT_TENANT_CACHE_TTL_MS"), 5000, 0..=5000)?;
 
-        let smtp = parse_smtp(&var).map_err(|(name, why)| invalid(name, &why))?;
+        let smtp = smtp::parse_smtp(&var).map_err(|(name, why)| invalid(name, &why))?;
         let mail_from = var("OVLT_SMTP_FROM").unwrap_or_else(|| "ovlt <no-reply@localhost>".into());
         if mail_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(invalid("OVLT_SMTP_FROM", "expected an address like \"ovlt <no-reply@example.com>\""));
@@ -301,30 +188,9 @@ impl Config {
 
         let rate_limit_per_minute =
             parse_number("OVLT_RATE_LIMIT_PER_MINUTE", var("OVLT_RATE_LIMIT_PER_MINUTE"), 60, 0..=1_000_000)?;
-        let mut trusted_proxies = Vec::new();
-        for entry in var("OVLT_TRUSTED_PROXIES").unwrap_or_default().split(',').map(str::trim).filter(|e| !e.is_empty())
-        {
-            let net = entry
-                .parse::<ipnet::IpNet>()
-                .or_else(|_| entry.parse::<IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| invalid("OVLT_TRUSTED_PROXIES", &format!("expected IPs or CIDRs, got {entry:?}")))?;
-            trusted_proxies.push(net);
-        }
-        let bootstrap_admin = match (var("OVLT_BOOTSTRAP_ADMIN_EMAIL"), var("OVLT_BOOTSTRAP_ADMIN_PASSWORD")) {
-            (None, None) => None,
-            (Some(email), Some(password)) => {
-                crate::users::validate_email(&email).map_err(|why| invalid("OVLT_BOOTSTRAP_ADMIN_EMAIL", why))?;
-                crate::users::validate_password(&password, &email, &crate::settings::TenantSettings::default())
-                    .map_err(|why| invalid("OVLT_BOOTSTRAP_ADMIN_PASSWORD", &why))?;
-                Some((email, Secret::new(password)))
-            }
-            (Some(_), None) => {
-                return Err(invalid("OVLT_BOOTSTRAP_ADMIN_PASSWORD", "required with OVLT_BOOTSTRAP_ADMIN_EMAIL"));
-            }
-            (None, Some(_)) => {
-                return Err(invalid("OVLT_BOOTSTRAP_ADMIN_EMAIL", "required with OVLT_BOOTSTRAP_ADMIN_PASSWORD"));
-            }
-        };
+        let trusted_proxies =
+            parse_trusted_proxies(var("OVLT_TRUSTED_PROXIES")).map_err(|why| invalid("OVLT_TRUSTED_PROXIES", &why))?;
+        let bootstrap_admin = parse_bootstrap_admin(&var)?;
 
         Ok(Self {
             rate_limit_per_minute,
@@ -364,32 +230,79 @@ impl Config {
     }
 }
 
-fn parse_smtp(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<SmtpConfig>, (&'static str, String)> {
-    if let Some(url) = var("OVLT_SMTP_URL") {
-        if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
-            return Err(("OVLT_SMTP_URL", "expected an smtp:// or smtps:// URL".into()));
+/// `OVLT_ADMIN_KEY` and `OVLT_MASTER_KEY`: optional in development (generated on first start),
+/// required in production, where the admin key must also be long.
+fn parse_operator_keys(
+    var: &dyn Fn(&str) -> Option<String>,
+    env: Environment,
+) -> Result<(Option<Secret>, Option<MasterKey>), ConfigError> {
+    let admin_key = var("OVLT_ADMIN_KEY").map(Secret::new);
+    let master_key = match var("OVLT_MASTER_KEY") {
+        None => None,
+        Some(v) => Some(MasterKey::parse(&v).map_err(|why| invalid("OVLT_MASTER_KEY", &why))?),
+    };
+    if env == Environment::Production {
+        match &admin_key {
+            None => {
+                return Err(invalid("OVLT_ADMIN_KEY", "required when OVLT_ENV=production"));
+            }
+            Some(k) if k.expose().len() < MIN_PRODUCTION_ADMIN_KEY_LEN => {
+                return Err(invalid(
+                    "OVLT_ADMIN_KEY",
+                    &format!("must be at least {MIN_PRODUCTION_ADMIN_KEY_LEN} characters in production"),
+                ));
+            }
+            Some(_) => {}
         }
-        return Ok(Some(SmtpConfig::Url(Secret::new(url))));
+        if master_key.is_none() {
+            return Err(invalid(
+                "OVLT_MASTER_KEY",
+                "required when OVLT_ENV=production (32 random bytes, base64: openssl rand -base64 32)",
+            ));
+        }
     }
-    let Some(host) = var("OVLT_SMTP_HOST") else { return Ok(None) };
-    let tls = match var("OVLT_SMTP_TLS").as_deref() {
-        None | Some("required") | Some("starttls") => SmtpTls::Required,
-        Some("implicit") | Some("tls") => SmtpTls::Implicit,
-        Some("none") => SmtpTls::None,
-        Some(other) => return Err(("OVLT_SMTP_TLS", format!("expected required, implicit or none, got {other:?}"))),
+    Ok((admin_key, master_key))
+}
+
+/// Comma-separated IPs or CIDRs.
+fn parse_trusted_proxies(value: Option<String>) -> Result<Vec<ipnet::IpNet>, String> {
+    let entries = value.unwrap_or_default();
+    entries
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("expected IPs or CIDRs, got {entry:?}"))
+        })
+        .collect()
+}
+
+/// `OVLT_BOOTSTRAP_ADMIN_EMAIL` and `_PASSWORD`: both or neither, valid by the default policy.
+fn parse_bootstrap_admin(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<(String, Secret)>, ConfigError> {
+    let admin = match (var("OVLT_BOOTSTRAP_ADMIN_EMAIL"), var("OVLT_BOOTSTRAP_ADMIN_PASSWORD")) {
+        (None, None) => None,
+        (Some(email), Some(password)) => {
+            crate::users::validate_email(&email).map_err(|why| invalid("OVLT_BOOTSTRAP_ADMIN_EMAIL", why))?;
+            crate::users::validate_password(&password, &email, &crate::settings::TenantSettings::default())
+                .map_err(|why| invalid("OVLT_BOOTSTRAP_ADMIN_PASSWORD", &why))?;
+            Some((email, Secret::new(password)))
+        }
+        (Some(_), None) => {
+            return Err(invalid("OVLT_BOOTSTRAP_ADMIN_PASSWORD", "required with OVLT_BOOTSTRAP_ADMIN_EMAIL"));
+        }
+        (None, Some(_)) => {
+            return Err(invalid("OVLT_BOOTSTRAP_ADMIN_EMAIL", "required with OVLT_BOOTSTRAP_ADMIN_PASSWORD"));
+        }
     };
-    let default_port = if tls == SmtpTls::Implicit { 465 } else { 587 };
-    let port = match var("OVLT_SMTP_PORT") {
-        None => default_port,
-        Some(p) => p.parse().map_err(|_| ("OVLT_SMTP_PORT", format!("expected a port number, got {p:?}")))?,
-    };
-    Ok(Some(SmtpConfig::Host {
-        host,
-        port,
-        username: var("OVLT_SMTP_USERNAME"),
-        password: var("OVLT_SMTP_PASSWORD").map(Secret::new),
-        tls,
-    }))
+    Ok(admin)
+}
+
+/// The error for a variable with a bad value.
+fn invalid(name: &str, why: &str) -> ConfigError {
+    ConfigError(format!("{name}: {why}"))
 }
 
 fn io_kind(e: &dotenvy::Error) -> String {
@@ -461,83 +374,4 @@ fn parse_cors_origins(value: Option<String>) -> Result<CorsOrigins, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup(|name| map.get(name).cloned())
-    }
-
-    #[test]
-    fn an_empty_environment_gives_the_development_defaults() {
-        let config = parse(&[]).unwrap();
-        assert_eq!(config.port, 3000);
-        assert_eq!(config.issuer, "http://localhost:3000");
-        assert_eq!(config.env, Environment::Development);
-        assert_eq!(config.body_limit, 1024 * 1024);
-        assert_eq!(config.bootstrap_tenant_slug, "master");
-        assert!(config.effective_database_url().starts_with("sqlite://./data/ovlt.db"));
-    }
-
-    #[test]
-    fn production_requires_both_keys_with_a_one_line_reason() {
-        let err = parse(&[("OVLT_ENV", "production")]).unwrap_err().to_string();
-        assert!(err.starts_with("OVLT_ADMIN_KEY: required"), "{err}");
-        let long_key = "k".repeat(40);
-        let err = parse(&[("OVLT_ENV", "production"), ("OVLT_ADMIN_KEY", &long_key)]).unwrap_err().to_string();
-        assert!(err.starts_with("OVLT_MASTER_KEY: required"), "{err}");
-        assert!(!err.contains('\n'));
-    }
-
-    #[test]
-    fn production_refuses_a_short_admin_key_and_a_plain_http_issuer() {
-        let master = MasterKey::from_bytes([7; 32]).to_base64();
-        let short = parse(&[("OVLT_ENV", "production"), ("OVLT_ADMIN_KEY", "short"), ("OVLT_MASTER_KEY", &master)]);
-        assert!(short.unwrap_err().to_string().contains("at least 32"));
-        let key = "k".repeat(40);
-        let base = [("OVLT_ENV", "production"), ("OVLT_ADMIN_KEY", key.as_str()), ("OVLT_MASTER_KEY", master.as_str())];
-        let http = parse(&[base[0], base[1], base[2], ("OVLT_ISSUER", "http://id.example.com")]);
-        assert!(http.unwrap_err().to_string().contains("https"));
-        assert!(parse(&[base[0], base[1], base[2], ("OVLT_ISSUER", "https://id.example.com/")]).is_ok());
-    }
-
-    #[test]
-    fn master_keys_parse_from_base64_or_hex_and_never_print() {
-        let key = MasterKey::from_bytes([0xab; 32]);
-        assert_eq!(MasterKey::parse(&key.to_base64()).unwrap(), key);
-        assert_eq!(MasterKey::parse(&"ab".repeat(32)).unwrap(), key);
-        assert!(MasterKey::parse("c2hvcnQ=").is_err());
-        assert_eq!(format!("{key:?}"), "MasterKey(********)");
-        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(********)");
-    }
-
-    #[test]
-    fn bad_values_name_the_variable() {
-        for (name, value) in [
-            ("OVLT_PORT", "http"),
-            ("OVLT_HOST", "example.com"),
-            ("OVLT_ENV", "staging"),
-            ("OVLT_LOG_FORMAT", "xml"),
-            ("OVLT_BODY_LIMIT", "-1"),
-            ("OVLT_CORS_ORIGINS", "https://a.example.com/path"),
-            ("DATABASE_URL", "mysql://localhost/x"),
-            ("OVLT_BOOTSTRAP_TENANT_SLUG", "Not A Slug"),
-            ("OVLT_TENANT_CACHE_TTL_MS", "60000"),
-        ] {
-            let err = parse(&[(name, value)]).unwrap_err().to_string();
-            assert!(err.starts_with(&format!("{name}:")), "{name}={value} gave {err}");
-        }
-    }
-
-    #[test]
-    fn cors_origins_are_a_list_or_any() {
-        let config = parse(&[("OVLT_CORS_ORIGINS", "https://a.example.com, http://localhost:5173/")]).unwrap();
-        assert_eq!(
-            config.cors_origins,
-            CorsOrigins::List(vec!["https://a.example.com".into(), "http://localhost:5173".into()])
-        );
-        assert_eq!(parse(&[("OVLT_CORS_ORIGINS", "*")]).unwrap().cors_origins, CorsOrigins::Any);
-    }
-}
+mod tests;
