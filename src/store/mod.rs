@@ -23,6 +23,7 @@ pub mod settings;
 pub mod system;
 pub mod tenants;
 pub mod user_codes;
+mod user_list;
 pub mod users;
 
 use std::path::PathBuf;
