@@ -72,6 +72,13 @@ impl Coherence {
         }
     }
 
+    /// Whether a poll sent at or after `at` has been read: from then on, the caches reflect
+    /// every write committed before `at`.
+    pub fn polled_since(&self, at: Instant) -> bool {
+        let polled = self.last_poll.load(Ordering::Acquire);
+        polled != 0 && polled > self.millis(at)
+    }
+
     /// Records a poll that read `epoch` at `now`. When the epoch moved, the caller empties the
     /// caches first: a lookup may trust them again only after that.
     pub(crate) fn observe(&self, epoch: CacheEpoch, now: Instant) {

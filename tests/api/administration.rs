@@ -20,36 +20,13 @@ async fn user_id(app: &TestApp, email: &str) -> ovlt::users::UserId {
     ovlt::users::UserId::parse(&id).unwrap()
 }
 
-/// Signs `email` in to `slug`, first giving them a role holding exactly `permissions`
-/// (`None`: the built-in admin role).
-async fn token_with(app: &TestApp, slug: &str, email: &str, permissions: Option<&[&str]>) -> String {
-    let (access, _) = app.signed_in(slug, email).await;
-    let (tenant, user) = (tenant_id(app, slug).await, user_id(app, email).await);
-    let now = ovlt::types::Timestamp::now();
-    let mut tx = app.state.store.begin().await.unwrap();
-    match permissions {
-        None => ovlt::rbac::grant_admin(&mut tx, tenant, user, now).await.unwrap(),
-        Some(names) => {
-            let role =
-                ovlt::store::rbac::ensure_role(&mut tx, tenant, &format!("role-of-{email}"), "", now).await.unwrap();
-            for name in names {
-                let permission = ovlt::store::rbac::ensure_permission(&mut tx, tenant, name, "", now).await.unwrap();
-                ovlt::store::rbac::link_role_permission(&mut *tx, tenant, &role, &permission, now).await.unwrap();
-            }
-            ovlt::store::rbac::assign_user_role(&mut *tx, tenant, user, &role, now).await.unwrap();
-        }
-    }
-    tx.commit().await.unwrap();
-    access
-}
-
 fn admin_in(app: &TestApp, method: Method, path: &str, slug: &str) -> reqwest::RequestBuilder {
     app.admin(method, path).header("x-ovlt-tenant-slug", slug)
 }
 
 async fn every_management_endpoint_needs_credentials_and_the_permission(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let admin = token_with(&app, "acme", "admin@example.com", None).await;
+    let admin = app.signed_in_with("acme", "admin@example.com", None).await.0;
     let (plain, _) = app.signed_in("acme", "plain@example.com").await;
     let target = user_id(&app, "plain@example.com").await;
     let endpoints = [
@@ -114,7 +91,7 @@ async fn a_tenant_admin_can_never_act_on_another_tenant(backend: Backend) {
 
 async fn permissions_can_be_granted_one_by_one(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let reader = token_with(&app, "acme", "reader@example.com", Some(&["users:read"])).await;
+    let reader = app.signed_in_with("acme", "reader@example.com", Some(&["users:read"])).await.0;
 
     let list = app.tenant(Method::GET, "/users", "acme").bearer_auth(&reader).send().await.unwrap();
     let create = app

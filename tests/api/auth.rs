@@ -205,7 +205,7 @@ async fn a_suspended_user_gets_403_user_suspended(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_tenant("acme", "Acme").await;
     app.register("acme", "alice@example.com").await;
-    sqlx::query("UPDATE users SET status = 'suspended'").execute(app.state.store.pool()).await.unwrap();
+    app.update_user("acme", "alice@example.com", json!({ "status": "suspended" })).await;
 
     let right = app.login("acme", "alice@example.com", PASSWORD).await;
     let wrong = app.login("acme", "alice@example.com", "Wrong-password1").await;
@@ -223,7 +223,7 @@ async fn an_unverified_email_is_refused_only_when_the_tenant_requires_verificati
     app.set_settings("acme", json!({ "require_verified_email": true })).await;
     assert_error(app.login("acme", "alice@example.com", PASSWORD).await, 403, "email_not_verified").await;
 
-    sqlx::query("UPDATE users SET email_verified = $1").bind(true).execute(app.state.store.pool()).await.unwrap();
+    app.update_user("acme", "alice@example.com", json!({ "email_verified": true })).await;
     assert_eq!(app.login("acme", "alice@example.com", PASSWORD).await.status(), 200);
 }
 
@@ -725,7 +725,7 @@ mod races {
         let app = TestApp::spawn(backend).await;
         let (access, refresh_token) = app.signed_in("acme", "alice@example.com").await;
 
-        sqlx::query("UPDATE users SET status = 'suspended'").execute(app.state.store.pool()).await.unwrap();
+        app.update_user("acme", "alice@example.com", json!({ "status": "suspended" })).await;
 
         assert_error(me(&app, "acme", &access).await, 401, "invalid_token").await;
         assert_error(refresh(&app, "acme", &refresh_token).await, 401, "invalid_token").await;

@@ -335,18 +335,26 @@ impl TestApp {
         (tokens["access_token"].as_str().unwrap().to_string(), tokens["refresh_token"].as_str().unwrap().to_string())
     }
 
-    /// Writes tenant settings directly (the settings API belongs to tenant administration).
+    /// Changes a user's fields through tenant administration (`PUT /users/{id}`, admin key).
+    pub async fn update_user(&self, slug: &str, email: &str, fields: Value) {
+        let manage = |method: Method, path: &str| self.admin(method, path).header("x-ovlt-tenant-slug", slug);
+        let found: Value =
+            manage(Method::GET, "/users").query(&[("email", email)]).send().await.unwrap().json().await.unwrap();
+        let id = found["data"][0]["id"].as_str().unwrap_or_else(|| panic!("no user {email} in {slug}: {found}"));
+        let response = manage(Method::PUT, &format!("/users/{id}")).json(&fields).send().await.unwrap();
+        assert_eq!(response.status(), 200, "PUT /users/{id} {fields}: {}", response.text().await.unwrap());
+    }
+
+    /// Changes tenant settings through tenant administration (`PUT /settings`, admin key).
     pub async fn set_settings(&self, slug: &str, settings: Value) {
-        let tenant: Value = self.tenant(Method::GET, "/tenant", slug).send().await.unwrap().json().await.unwrap();
-        let id = ovlt::tenants::TenantId::parse(tenant["id"].as_str().unwrap()).unwrap();
-        ovlt::store::settings::upsert_settings(
-            self.state.store.pool(),
-            id,
-            &settings.to_string(),
-            ovlt::types::Timestamp::now(),
-        )
-        .await
-        .unwrap();
+        let response = self
+            .admin(Method::PUT, "/settings")
+            .header("x-ovlt-tenant-slug", slug)
+            .json(&settings)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "PUT /settings {settings}: {}", response.text().await.unwrap());
     }
 }
 

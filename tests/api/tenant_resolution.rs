@@ -98,6 +98,13 @@ async fn a_deleted_tenant_is_gone_at_once_on_this_instance(backend: Backend) {
 async fn a_resolved_tenant_is_served_without_a_database_read(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_tenant("acme", "Acme").await;
+    // The first poll after the write sees the epoch it moved and empties the caches once.
+    let created = Instant::now();
+    let deadline = created + Duration::from_secs(10);
+    while !app.state.coherence.polled_since(created) {
+        assert!(Instant::now() < deadline, "no cache-epoch poll within 10 s");
+        tokio::time::sleep(Duration::from_millis(5)).await; // polling a condition, not waiting it out
+    }
     assert_eq!(by_slug(&app, "acme").await.status(), 200);
 
     app.state.store.close().await;
