@@ -10,60 +10,131 @@ pub mod recovery_pages;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Schema};
 
 use self::bearer::CurrentUser;
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{Json, OptionalJson};
-use crate::mfa;
+use crate::mfa::{self, api::MfaRequired, api::MfaSetupRequired, api::TokenResponseWithBackupCodes};
+use crate::openapi::{self, schema::nullable};
 use crate::settings::{self, TenantSettings};
 use crate::store;
-use crate::tenants::{CurrentTenant, Tenant};
+use crate::tenants::{CurrentTenant, Tenant, TenantHeaders};
 use crate::tokens::refresh::Rotated;
-use crate::tokens::{self, TokenLifetimes, refresh_token_digest};
+use crate::tokens::{self, TokenLifetimes, TokenResponse, refresh_token_digest};
 use crate::types::Session;
 use crate::types::Timestamp;
 use crate::users::{self, User, UserResponse, UserStatus};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    #[schema(required, schema_with = openapi::schema::email)]
     email: Option<String>,
+    #[schema(required, schema_with = openapi::schema::new_password)]
     password: Option<String>,
+    #[schema(schema_with = register_name_schema)]
     name: Option<String>,
 }
 
-#[derive(Deserialize)]
+fn register_name_schema() -> Schema {
+    nullable(openapi::schema::from_json(json!({
+        "type": "string",
+        "maxLength": 200,
+        "pattern": openapi::schema::NO_CONTROL
+    })))
+}
+
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(required, schema_with = login_email_schema)]
     email: Option<String>,
+    #[schema(required, schema_with = login_password_schema)]
     password: Option<String>,
     /// `"session"`: the refresh token goes into an HttpOnly cookie instead of the body.
+    #[schema(schema_with = login_mode_schema)]
     mode: Option<String>,
-    /// A TOTP code for a user with MFA, both steps at once (`totp_code` is an alias).
+    /// A TOTP code, for both steps at once.
     otp: Option<String>,
+    /// Alias of otp.
     totp_code: Option<String>,
     /// Or one of the user's backup codes.
     backup_code: Option<String>,
 }
 
-#[derive(Default, Deserialize)]
+fn login_email_schema() -> Schema {
+    described(openapi::schema::nonblank(), "The user's email.")
+}
+
+fn login_password_schema() -> Schema {
+    described(openapi::schema::nonblank(), "The user's password.")
+}
+
+fn login_mode_schema() -> Schema {
+    nullable(described(session_mode(), "The refresh token in an HttpOnly cookie."))
+}
+
+body_with_rules!(
+    /// The body of `POST /auth/login`: [`LoginRequest`], with at most one second factor.
+    LoginBody = LoginRequest,
+    &[at_most_one_of(&["otp", "totp_code", "backup_code"])]
+);
+
+#[derive(Default, Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    #[schema(schema_with = refresh_token_schema)]
     refresh_token: Option<String>,
+    #[schema(schema_with = optional_session_mode)]
     mode: Option<String>,
 }
 
-#[derive(Default, Deserialize)]
+fn refresh_token_schema() -> Schema {
+    nullable(described(openapi::schema::nonempty(), "Required unless the cookie carries it."))
+}
+
+#[derive(Default, Deserialize, ToSchema)]
+#[schema(as = AuthLogoutRequest)]
 pub struct LogoutRequest {
     refresh_token: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AuthRevokeRequest)]
 pub struct RevokeRequest {
+    /// An access or refresh token.
+    #[schema(required, value_type = String)]
     token: Option<String>,
 }
 
+// What `POST /auth/login` answers: the tokens, or the second step a sign-in needs (a plain
+// comment: a doc comment would describe the schema).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    Tokens(TokenResponse),
+    MfaRequired(MfaRequired),
+    MfaSetupRequired(MfaSetupRequired),
+}
+
 /// `POST /auth/register` (anyone, when the tenant allows self-registration) → 201 with the user.
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    tag = "auth",
+    summary = "Self-registration, when the tenant allows it.",
+    description = "Emails a verification code.",
+    params(TenantHeaders),
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "The new user.", body = UserResponse),
+        (status = 403, description = "forbidden"),
+        (status = 409, description = "conflict"),
+    )
+)]
 pub async fn register(
     State(state): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
@@ -115,6 +186,25 @@ pub async fn register(
 ///
 /// An unknown email, a wrong password and a locked account answer the same 401
 /// `invalid_credentials` after the same work (one Argon2id verify each).
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    summary = "Signs in with email and password.",
+    description = "Answers the tokens; for a user with MFA and no inline code `MfaRequired`; when the tenant \
+                   requires MFA of a user without it `MfaSetupRequired`. An unknown email, a wrong password and a \
+                   locked account answer the same 401 invalid_credentials. In session mode the refresh token goes \
+                   into the ovlt_refresh cookie instead of the body.",
+    params(TenantHeaders),
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in, or the second step needed.", body = inline(LoginAnswer),
+            headers(("Set-Cookie" = String, description = "Session mode: the ovlt_refresh cookie."))),
+        (status = 401, description = "invalid_credentials, invalid_otp"),
+        (status = 403, description = "user_suspended, email_not_verified"),
+        (status = 503, description = "unavailable"),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
@@ -136,10 +226,10 @@ pub async fn login(
     let amr = match mfa::after_password(&state, &tenant, &settings, &user, attempts, inline, &context).await? {
         mfa::NextStep::SignedIn { amr } => amr,
         mfa::NextStep::Challenge { mfa_token } => {
-            return Ok(Json(serde_json::json!({ "mfa_required": true, "mfa_token": mfa_token })).into_response());
+            return Ok(Json(MfaRequired { mfa_required: true, mfa_token }).into_response());
         }
         mfa::NextStep::Enrol { mfa_token } => {
-            return Ok(Json(serde_json::json!({ "mfa_setup_required": true, "mfa_token": mfa_token })).into_response());
+            return Ok(Json(MfaSetupRequired { mfa_setup_required: true, mfa_token }).into_response());
         }
     };
     let mut tx = state.store.begin().await?;
@@ -254,6 +344,23 @@ pub async fn verify_password_login(
 /// `POST /auth/refresh` (holder of a refresh token, in the body or the session cookie) → a new
 /// pair; the presented token is dead from then on. Presenting a rotated token again ends the
 /// whole session (RFC 9700 §4.14.2), unless it comes within the tenant's grace window.
+#[utoipa::path(
+    post,
+    path = "/auth/refresh",
+    tag = "auth",
+    summary = "Rotates a refresh token for a new pair.",
+    description = "The token comes from the body or the ovlt_refresh cookie; the presented token is dead from then \
+                   on. Presenting a rotated token again ends the whole session (unless within the tenant's grace \
+                   window). The body may be empty.",
+    security(("refreshCookie" = []), ()),
+    params(TenantHeaders),
+    request_body = Option<RefreshRequest>,
+    responses(
+        (status = 200, description = "A new pair.", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "Session mode: the ovlt_refresh cookie."))),
+        (status = 401, description = "invalid_token"),
+    )
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
@@ -286,6 +393,21 @@ pub async fn refresh(
 
 /// `POST /auth/logout` (Bearer; or the session cookie; or `{refresh_token}`) → 204: the
 /// session ends, its refresh tokens die, its access tokens are refused from then on.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    summary = "Ends the session of a bearer token, refresh cookie or refresh token.",
+    description = "Its refresh tokens die and its access tokens are refused from then on. The body may be empty.",
+    security(("bearer" = []), ("refreshCookie" = []), ()),
+    params(TenantHeaders),
+    request_body = Option<LogoutRequest>,
+    responses(
+        (status = 204, description = "Signed out; the ovlt_refresh cookie is cleared.",
+            headers(("Set-Cookie" = String, description = "Clears the ovlt_refresh cookie."))),
+        (status = 401, description = "invalid_token"),
+    )
+)]
 pub async fn logout(
     State(state): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
@@ -330,6 +452,19 @@ pub async fn logout(
 /// `POST /auth/revoke` (Bearer) `{token}` → 200 in every case (RFC 7009 §2.2): the caller's
 /// own refresh token ends its session, the caller's own access token is refused from then on;
 /// anybody else's token, or an unknown one, is left alone.
+#[utoipa::path(
+    post,
+    path = "/auth/revoke",
+    operation_id = "auth_revoke",
+    tag = "auth",
+    summary = "Revokes one of the caller's own tokens (RFC 7009 style).",
+    description = "The caller's own refresh token ends its session; the caller's own access token is refused from \
+                   then on. Anybody else's token, or an unknown one, is left alone: 200 in every case.",
+    security(("bearer" = [])),
+    params(TenantHeaders),
+    request_body = RevokeRequest,
+    responses((status = 200, description = "Done (or nothing to do); no body."))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -380,13 +515,6 @@ pub(crate) fn token_answer(
     session_mode: bool,
     backup_codes: Option<Vec<String>>,
 ) -> Response {
-    #[derive(serde::Serialize)]
-    struct Answer {
-        #[serde(flatten)]
-        tokens: tokens::TokenResponse,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        backup_codes: Option<Vec<String>>,
-    }
     let mut tokens = issued.response;
     let cookie = match (session_mode, issued.refresh_token) {
         (true, Some(refresh_token)) => {
@@ -399,7 +527,10 @@ pub(crate) fn token_answer(
         }
         (false, _) => None,
     };
-    let mut response = Json(Answer { tokens, backup_codes }).into_response();
+    let mut response = match backup_codes {
+        None => Json(tokens).into_response(),
+        Some(backup_codes) => Json(TokenResponseWithBackupCodes::new(tokens, backup_codes)).into_response(),
+    };
     if let Some(cookie) = cookie {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
@@ -428,3 +559,80 @@ pub(crate) fn parse_mode(fields: &mut FieldErrors, mode: Option<&str>) -> bool {
         }
     }
 }
+
+// ---- request bodies the derive cannot describe alone -------------------------------------
+
+/// `"session"`, the only `mode` there is (utoipa's schema model has no `const`).
+pub(crate) fn session_mode() -> Schema {
+    openapi::schema::from_json(json!({ "type": "string", "enum": ["session"] }))
+}
+
+/// An optional `mode`.
+pub(crate) fn optional_session_mode() -> Schema {
+    nullable(session_mode())
+}
+
+/// `schema` with a description (`schema_with` leaves out the field's doc comment).
+pub(crate) fn described(schema: Schema, description: &str) -> Schema {
+    let mut schema = serde_json::to_value(schema).expect("a schema serialises");
+    schema["description"] = json!(description);
+    openapi::schema::from_json(schema)
+}
+
+/// A rule over an object's fields: at least one of `names` is there (and not `null`, which reads
+/// as absent).
+pub(crate) fn at_least_one_of(names: &[&str]) -> Value {
+    let there =
+        |name: &str| json!({ "type": "object", "required": [name], "properties": { name: { "type": "string" } } });
+    json!({
+        "description": format!("At least one of {}.", names.join(", ")),
+        "anyOf": names.iter().map(|name| there(name)).collect::<Vec<_>>()
+    })
+}
+
+/// A rule over an object's fields: at most one of `names` is there (absent or `null`: all the
+/// others).
+pub(crate) fn at_most_one_of(names: &[&str]) -> Value {
+    let only = |kept: &str| {
+        let absent: serde_json::Map<String, Value> = names
+            .iter()
+            .filter(|name| **name != kept)
+            .map(|name| (name.to_string(), json!({ "type": "null" })))
+            .collect();
+        json!({ "type": "object", "properties": absent })
+    };
+    json!({
+        "description": format!("At most one of {}.", names.join(", ")),
+        "anyOf": names.iter().map(|name| only(name)).collect::<Vec<_>>()
+    })
+}
+
+/// `fields` (an object schema) under `rules` over which of its fields come together, which the
+/// derive cannot write: `allOf: [fields, rules…]`.
+pub(crate) fn with_rules(fields: RefOr<Schema>, rules: &[Value]) -> RefOr<Schema> {
+    let fields = serde_json::to_value(fields).expect("a schema serialises");
+    let all: Vec<Value> = std::iter::once(fields).chain(rules.iter().cloned()).collect();
+    RefOr::T(openapi::schema::from_json(json!({ "allOf": all })))
+}
+
+/// Documents a request body whose fields come under rules (see [`with_rules`]): `$body`, for
+/// `request_body = $body`, is `$fields`'s derived schema with `$rules`, under `$fields`'s name.
+macro_rules! body_with_rules {
+    ($(#[$meta:meta])* $body:ident = $fields:ty, $rules:expr) => {
+        $(#[$meta])*
+        pub struct $body;
+
+        impl utoipa::PartialSchema for $body {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+                $crate::auth::with_rules(<$fields as utoipa::PartialSchema>::schema(), $rules)
+            }
+        }
+
+        impl utoipa::ToSchema for $body {
+            fn name() -> std::borrow::Cow<'static, str> {
+                <$fields as utoipa::ToSchema>::name()
+            }
+        }
+    };
+}
+pub(crate) use body_with_rules;

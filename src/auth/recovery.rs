@@ -3,8 +3,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa::openapi::Schema;
 
 use super::email_codes::{self as codes, EMAIL_VERIFICATION, MAX_CODE_ATTEMPTS, PASSWORD_RESET};
 use crate::app::AppState;
@@ -13,30 +15,76 @@ use crate::config::CorsOrigins;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::Json;
 use crate::mail::OutgoingEmail;
+use crate::openapi::{self, schema::nullable};
 use crate::settings;
 use crate::store;
-use crate::tenants::{CurrentTenant, Tenant};
+use crate::tenants::{CurrentTenant, Tenant, TenantHeaders};
 use crate::types::Timestamp;
 use crate::users::{self, User, UserResponse, UserStatus};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct VerifyOtpRequest {
+    #[schema(required, schema_with = verify_email_schema)]
     email: Option<String>,
+    #[schema(schema_with = verify_code_schema)]
     code: Option<String>,
     /// Alias of `code`.
+    #[schema(schema_with = verify_otp_schema)]
     otp: Option<String>,
 }
 
-#[derive(Deserialize)]
+fn verify_email_schema() -> Schema {
+    super::described(openapi::schema::nonempty(), "The user's email.")
+}
+
+fn verify_code_schema() -> Schema {
+    nullable(super::described(openapi::schema::nonempty(), "The emailed code."))
+}
+
+fn verify_otp_schema() -> Schema {
+    nullable(super::described(openapi::schema::nonempty(), "Alias of code."))
+}
+
+super::body_with_rules!(
+    /// The body of `POST /auth/verify-otp`: [`VerifyOtpRequest`], with the code under either name.
+    VerifyOtpBody = VerifyOtpRequest,
+    &[super::at_least_one_of(&["code", "otp"])]
+);
+
+#[derive(Deserialize, ToSchema)]
 pub struct PasswordRequest {
+    #[schema(required, schema_with = openapi::schema::email)]
     email: Option<String>,
+    #[schema(schema_with = reset_url_schema)]
     reset_url: Option<String>,
 }
 
-#[derive(Deserialize)]
+fn reset_url_schema() -> Schema {
+    openapi::schema::from_json(json!({
+        "type": ["string", "null"],
+        "format": "uri",
+        "description": "Where the link points; must be on an origin the tenant or operator trusts. \
+                        Default: the tenant's reset_url, else ovlt's page."
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
 pub struct PasswordResetRequest {
+    #[schema(required, schema_with = reset_token_schema)]
     token: Option<String>,
+    #[schema(required, schema_with = openapi::schema::new_password)]
     password: Option<String>,
+}
+
+fn reset_token_schema() -> Schema {
+    super::described(openapi::schema::nonempty(), "From the emailed link.")
+}
+
+/// A confirmation in words.
+#[derive(Serialize, ToSchema)]
+pub struct Message {
+    #[schema(value_type = String)]
+    message: &'static str,
 }
 
 /// Emails the user a fresh verification code (after registration, or on request).
@@ -57,6 +105,18 @@ pub async fn send_verification_code(state: &AppState, tenant: &Tenant, user: &Us
 
 /// `POST /auth/verify-otp` `{email, code}` → 200 with the user, now verified. A wrong, used,
 /// expired or exhausted (5 wrong tries) code, or an unknown email, → 400 `invalid_code`.
+#[utoipa::path(
+    post,
+    path = "/auth/verify-otp",
+    tag = "auth",
+    summary = "Verifies the user's email with the emailed code.",
+    params(TenantHeaders),
+    request_body = VerifyOtpBody,
+    responses(
+        (status = 200, description = "The user, now verified.", body = UserResponse),
+        (status = 400, description = "invalid_code"),
+    )
+)]
 pub async fn verify_otp(
     State(state): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
@@ -102,17 +162,38 @@ pub async fn verify_otp(
 }
 
 /// `POST /auth/forgot-password` `{email, reset_url?}` → 200 for every well-formed request.
+#[utoipa::path(
+    post,
+    path = "/auth/forgot-password",
+    operation_id = "auth_forgot_password",
+    tag = "auth",
+    summary = "Emails a password-reset link (answers 200).",
+    description = "The same answer, at the same speed, whether or not the email is registered.",
+    params(TenantHeaders),
+    request_body = PasswordRequest,
+    responses((status = 200, description = "Accepted.", body = Message))
+)]
 pub async fn forgot_password(
     state: State<AppState>,
     tenant: CurrentTenant,
     context: RequestContext,
     body: Json<PasswordRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Message>> {
     request_reset(state, tenant, context, body).await?;
-    Ok(Json(json!({ "message": "if the address is registered, a reset link is on its way" })))
+    Ok(Json(Message { message: "if the address is registered, a reset link is on its way" }))
 }
 
 /// `POST /auth/password/request` `{email, reset_url?}` → 204 for every well-formed request.
+#[utoipa::path(
+    post,
+    path = "/auth/password/request",
+    tag = "auth",
+    summary = "Emails a password-reset link (answers 204).",
+    description = "The same answer, at the same speed, whether or not the email is registered.",
+    params(TenantHeaders),
+    request_body = PasswordRequest,
+    responses((status = 204, description = "Accepted."))
+)]
 pub async fn password_request(
     state: State<AppState>,
     tenant: CurrentTenant,
@@ -232,17 +313,41 @@ fn origin_of(url: &str) -> Option<String> {
 }
 
 /// `POST /auth/reset-password` `{token, password}` → 200; every session of the user ends.
+#[utoipa::path(
+    post,
+    path = "/auth/reset-password",
+    operation_id = "auth_reset_password",
+    tag = "auth",
+    summary = "Sets a new password with a reset token (answers 200).",
+    description = "Every session of the user ends.",
+    params(TenantHeaders),
+    request_body = PasswordResetRequest,
+    responses(
+        (status = 200, description = "Changed.", body = Message),
+        (status = 400, description = "invalid_token"),
+    )
+)]
 pub async fn reset_password(
     state: State<AppState>,
     tenant: CurrentTenant,
     context: RequestContext,
     body: Json<PasswordResetRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Message>> {
     reset(state, tenant, context, body).await?;
-    Ok(Json(json!({ "message": "password changed" })))
+    Ok(Json(Message { message: "password changed" }))
 }
 
 /// `POST /auth/password/reset` `{token, password}` → 204; every session of the user ends.
+#[utoipa::path(
+    post,
+    path = "/auth/password/reset",
+    tag = "auth",
+    summary = "Sets a new password with a reset token (answers 204).",
+    description = "Every session of the user ends.",
+    params(TenantHeaders),
+    request_body = PasswordResetRequest,
+    responses((status = 204, description = "Changed."), (status = 400, description = "invalid_token"))
+)]
 pub async fn password_reset(
     state: State<AppState>,
     tenant: CurrentTenant,

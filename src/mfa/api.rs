@@ -8,17 +8,22 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa::openapi::Schema;
 
 use super::{AMR_WITH_SECOND_FACTOR, Factor, PURPOSE_ENROL, PURPOSE_VERIFY};
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
-use crate::auth::{self, bearer};
+use crate::auth::{self, at_least_one_of, at_most_one_of, bearer, body_with_rules, described};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{Json, OptionalJson, Path};
+use crate::openapi::schema::{from_json, nonempty, nullable};
 use crate::rbac::{Manage, UsersWrite};
 use crate::settings;
 use crate::store;
-use crate::tenants::{CurrentTenant, Tenant};
+use crate::tenants::{CurrentTenant, Tenant, TenantHeaders};
+use crate::tokens::TokenResponse;
 use crate::types::Timestamp;
 use crate::users::{self, User, UserId};
 
@@ -34,16 +39,185 @@ pub struct MfaRequest {
     mode: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = MfaSetup)]
 pub struct SetupAnswer {
+    /// The TOTP secret, base32.
     secret: String,
+    /// A PNG of otpauth_url as a data: URL.
     qr_code: String,
+    /// otpauth://totp/… for authenticator apps.
     otpauth_url: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct BackupCodes {
+    /// Ten single-use codes, shown once.
     backup_codes: Vec<String>,
+}
+
+/// A login's answer for a user with MFA and no inline code: the second step is the challenge.
+#[derive(Serialize, ToSchema)]
+pub struct MfaRequired {
+    #[schema(schema_with = always_true)]
+    pub mfa_required: bool,
+    /// For POST /auth/mfa/challenge; lives five minutes and five wrong codes.
+    pub mfa_token: String,
+}
+
+/// A login's answer when the tenant requires MFA of a user without it: they enrol first.
+#[derive(Serialize, ToSchema)]
+pub struct MfaSetupRequired {
+    #[schema(schema_with = always_true)]
+    pub mfa_setup_required: bool,
+    /// For POST /auth/mfa/setup and /auth/mfa/confirm, which then finishes the sign-in.
+    pub mfa_token: String,
+}
+
+/// `true`, the only value (utoipa's schema model has no `const`).
+fn always_true() -> Schema {
+    from_json(json!({ "type": "boolean", "enum": [true] }))
+}
+
+/// The token answer of a sign-in that MFA enrolment finished, with the new backup codes.
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponseWithBackupCodes {
+    #[serde(flatten)]
+    tokens: TokenResponse,
+    #[serde(flatten)]
+    codes: BackupCodes,
+}
+
+impl TokenResponseWithBackupCodes {
+    pub fn new(tokens: TokenResponse, backup_codes: Vec<String>) -> Self {
+        Self { tokens, codes: BackupCodes { backup_codes } }
+    }
+}
+
+// What `POST /auth/mfa/confirm` answers (a plain comment: a doc comment would describe the schema).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ConfirmAnswer {
+    BackupCodes(BackupCodes),
+    Tokens(TokenResponseWithBackupCodes),
+}
+
+// The documented bodies of the endpoints below, which all read [`MfaRequest`]: each lists the
+// fields its endpoint uses. Plain comments: a doc comment would describe the schema.
+
+// The body of `POST /auth/mfa/setup`.
+#[derive(ToSchema)]
+pub struct MfaSetupRequest {
+    /// Without a bearer token.
+    pub mfa_token: Option<String>,
+}
+
+// The fields of `POST /auth/mfa/confirm` (see `MfaConfirmBody`).
+#[derive(ToSchema)]
+pub struct MfaConfirmRequest {
+    #[schema(schema_with = current_code)]
+    pub totp_code: Option<String>,
+    #[schema(schema_with = totp_alias)]
+    pub otp: Option<String>,
+    /// Without a bearer token.
+    pub mfa_token: Option<String>,
+    #[schema(schema_with = auth::optional_session_mode)]
+    pub mode: Option<String>,
+}
+
+body_with_rules!(
+    /// The body of `POST /auth/mfa/confirm`: [`MfaConfirmRequest`], with one TOTP code.
+    MfaConfirmBody = MfaConfirmRequest,
+    &[at_least_one_of(&["totp_code", "otp"]), at_most_one_of(&["totp_code", "otp"])]
+);
+
+// The fields of `POST /auth/mfa/challenge` (see `MfaChallengeBody`).
+#[derive(ToSchema)]
+pub struct MfaChallengeRequest {
+    #[schema(required, schema_with = challenge_token)]
+    pub mfa_token: Option<String>,
+    #[schema(schema_with = challenge_code)]
+    pub totp_code: Option<String>,
+    #[schema(schema_with = totp_alias)]
+    pub otp: Option<String>,
+    #[schema(schema_with = challenge_backup_code)]
+    pub backup_code: Option<String>,
+    /// May name the user; must then be the mfa_token's user.
+    pub email: Option<String>,
+    #[schema(schema_with = auth::optional_session_mode)]
+    pub mode: Option<String>,
+}
+
+body_with_rules!(
+    /// The body of `POST /auth/mfa/challenge`: [`MfaChallengeRequest`], with one second factor.
+    MfaChallengeBody = MfaChallengeRequest,
+    &[
+        at_least_one_of(&["totp_code", "otp", "backup_code"]),
+        at_most_one_of(&["otp", "totp_code", "backup_code"])
+    ]
+);
+
+// The fields of `POST /auth/mfa/disable` (see `MfaDisableBody`).
+#[derive(ToSchema)]
+pub struct MfaDisableRequest {
+    #[schema(schema_with = current_code)]
+    pub totp_code: Option<String>,
+    #[schema(schema_with = totp_alias)]
+    pub otp: Option<String>,
+    #[schema(schema_with = or_backup_code)]
+    pub backup_code: Option<String>,
+}
+
+body_with_rules!(
+    /// The body of `POST /auth/mfa/disable`: [`MfaDisableRequest`], with one second factor.
+    MfaDisableBody = MfaDisableRequest,
+    &[
+        at_least_one_of(&["totp_code", "otp", "backup_code"]),
+        at_most_one_of(&["otp", "totp_code", "backup_code"])
+    ]
+);
+
+// The fields of `POST /auth/mfa/backup-codes` (see `MfaTotpBody`).
+#[derive(ToSchema)]
+pub struct MfaTotpRequest {
+    #[schema(schema_with = current_code)]
+    pub totp_code: Option<String>,
+    #[schema(schema_with = totp_alias)]
+    pub otp: Option<String>,
+}
+
+body_with_rules!(
+    /// The body of `POST /auth/mfa/backup-codes`: [`MfaTotpRequest`], with one TOTP code.
+    MfaTotpBody = MfaTotpRequest,
+    &[at_least_one_of(&["totp_code", "otp"]), at_most_one_of(&["totp_code", "otp"])]
+);
+
+fn optional_nonempty(description: &str) -> Schema {
+    nullable(described(nonempty(), description))
+}
+
+fn current_code() -> Schema {
+    optional_nonempty("The app's current code.")
+}
+
+fn totp_alias() -> Schema {
+    optional_nonempty("Alias of totp_code.")
+}
+
+fn or_backup_code() -> Schema {
+    optional_nonempty("Or a backup code.")
+}
+
+fn challenge_token() -> Schema {
+    described(nonempty(), "From the login's MfaRequired answer.")
+}
+
+fn challenge_code() -> Schema {
+    optional_nonempty("A TOTP code (or backup_code).")
+}
+
+fn challenge_backup_code() -> Schema {
+    optional_nonempty("A backup code instead.")
 }
 
 /// The second factor a request presents: `otp`/`totp_code` (the same field under two names) or
@@ -76,6 +250,23 @@ pub fn factor<'a>(
 /// `POST /auth/mfa/setup` (Bearer, or an enrolment `mfa_token`) → `{secret, qr_code,
 /// otpauth_url}`: a pending authenticator, replacing any earlier pending one. 409 when MFA is
 /// already on: a stolen access token must not be able to swap a working second factor.
+#[utoipa::path(
+    post,
+    path = "/auth/mfa/setup",
+    tag = "mfa",
+    summary = "Starts TOTP enrolment: a pending authenticator.",
+    description = "With a bearer token, or the enrolment mfa_token a login answered (MfaSetupRequired). Replaces \
+                   any earlier pending authenticator; 409 when MFA is already on. The body may be empty.",
+    security(("bearer" = []), ()),
+    params(TenantHeaders),
+    request_body = Option<MfaSetupRequest>,
+    responses(
+        (status = 200, description = "The authenticator to add to an app.", body = SetupAnswer),
+        (status = 401, description = "invalid_token"),
+        (status = 403, description = "forbidden"),
+        (status = 409, description = "conflict"),
+    )
+)]
 pub async fn setup(
     State(state): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
@@ -110,6 +301,25 @@ pub async fn setup(
 /// `POST /auth/mfa/confirm {totp_code}` (Bearer, or an enrolment `mfa_token`) → `{backup_codes}`
 /// (ten, shown once); with an `mfa_token`, the login it stood for goes through and the answer
 /// carries the tokens too.
+#[utoipa::path(
+    post,
+    path = "/auth/mfa/confirm",
+    tag = "mfa",
+    summary = "Confirms enrolment with a code; MFA is on.",
+    description = "Answers ten backup codes (shown once); with an enrolment mfa_token the login it stood for goes \
+                   through and the answer carries the tokens too.",
+    security(("bearer" = []), ()),
+    params(TenantHeaders),
+    request_body = MfaConfirmBody,
+    responses(
+        (status = 200, description = "The backup codes, and the tokens when an mfa_token finished a sign-in.",
+            body = inline(ConfirmAnswer)),
+        (status = 400, description = "invalid_payload"),
+        (status = 401, description = "invalid_otp, invalid_token"),
+        (status = 403, description = "forbidden"),
+        (status = 409, description = "conflict"),
+    )
+)]
 pub async fn confirm(
     State(state): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
@@ -172,6 +382,20 @@ pub async fn confirm(
 /// `POST /auth/mfa/challenge {mfa_token, totp_code | backup_code}` → the token answer of the
 /// login that answered `mfa_required`. A wrong code leaves the token usable (it dies after five);
 /// the first right one consumes it.
+#[utoipa::path(
+    post,
+    path = "/auth/mfa/challenge",
+    tag = "mfa",
+    summary = "The second step of a login that answered MfaRequired.",
+    description = "A wrong code leaves the mfa_token usable (it dies after five); the first right one consumes it.",
+    params(TenantHeaders),
+    request_body = MfaChallengeBody,
+    responses(
+        (status = 200, description = "Signed in.", body = TokenResponse,
+            headers(("Set-Cookie" = String, description = "Session mode: the ovlt_refresh cookie."))),
+        (status = 401, description = "invalid_token, invalid_otp"),
+    )
+)]
 pub async fn challenge(
     State(state): State<AppState>,
     CurrentTenant(tenant): CurrentTenant,
@@ -206,6 +430,21 @@ pub async fn challenge(
 
 /// `POST /auth/mfa/disable {totp_code | backup_code}` (Bearer) → 204: the authenticator and
 /// backup codes are gone, and every other session of the user ends.
+#[utoipa::path(
+    post,
+    path = "/auth/mfa/disable",
+    tag = "mfa",
+    summary = "Turns MFA off with a current code.",
+    description = "The authenticator and backup codes are gone, and every other session of the user ends.",
+    security(("bearer" = [])),
+    params(TenantHeaders),
+    request_body = MfaDisableBody,
+    responses(
+        (status = 204, description = "MFA is off."),
+        (status = 401, description = "invalid_otp"),
+        (status = 409, description = "conflict"),
+    )
+)]
 pub async fn disable(
     State(state): State<AppState>,
     current: bearer::CurrentUser,
@@ -246,6 +485,21 @@ pub async fn disable(
 
 /// `POST /auth/mfa/backup-codes {totp_code}` (Bearer) → `{backup_codes}`: ten new codes; the
 /// old ones die.
+#[utoipa::path(
+    post,
+    path = "/auth/mfa/backup-codes",
+    tag = "mfa",
+    summary = "Replaces the backup codes.",
+    description = "Ten new codes; the old ones die. Needs a TOTP code (not a backup code).",
+    security(("bearer" = [])),
+    params(TenantHeaders),
+    request_body = MfaTotpBody,
+    responses(
+        (status = 200, description = "The new codes, shown once.", body = BackupCodes),
+        (status = 401, description = "invalid_otp"),
+        (status = 409, description = "conflict"),
+    )
+)]
 pub async fn regenerate_backup_codes(
     State(state): State<AppState>,
     current: bearer::CurrentUser,
@@ -275,6 +529,18 @@ pub async fn regenerate_backup_codes(
 
 /// `DELETE /users/{id}/mfa` (`users:write`) → 204: the user's second factor is removed (they
 /// can sign in with their password and enrol again) and every session of theirs ends.
+#[utoipa::path(
+    delete,
+    path = "/users/{id}/mfa",
+    tag = "mfa",
+    summary = "Removes a user's second factor.",
+    description = "Refused (403 forbidden) when the user holds a permission the caller lacks, unless the caller \
+                   is the admin key or a tenant admin.\n\nThey can sign in with their password and enrol again; \
+                   every session of theirs ends.",
+    security(("adminKey" = []), ("bearer" = ["users:write"])),
+    params(TenantHeaders, ("id" = UserId, Path, description = "The user's id.")),
+    responses((status = 204, description = "Removed."), (status = 404, description = "not_found"))
+)]
 pub async fn reset_user_mfa(
     State(state): State<AppState>,
     access: Manage<UsersWrite>,

@@ -101,21 +101,31 @@ pub struct AccessClaims {
     pub permissions: Vec<String>,
 }
 
-/// What a successful login or refresh answers (the seed's shape).
-#[derive(Debug, Clone, Serialize)]
+/// What a successful sign-in or refresh answers.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
+    /// An RS256 JWT (RFC 9068, `typ: at+jwt`).
     pub access_token: String,
-    /// Absent in session-cookie mode: the token then travels only in the HttpOnly cookie.
+    /// Absent in session-cookie mode (it travels in the ovlt_refresh cookie) and when the grant gives none.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
     pub refresh_token: Option<String>,
+    #[schema(schema_with = bearer_token_type)]
     pub token_type: &'static str,
+    /// Seconds the access token lives.
     pub expires_in: i64,
-    /// OAuth answers only: the granted scope (RFC 6749 §5.1).
+    /// OAuth answers only: the granted scope.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
     pub scope: Option<String>,
     /// OAuth answers only, when `openid` was granted.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
     pub id_token: Option<String>,
+}
+
+fn bearer_token_type() -> utoipa::openapi::Schema {
+    crate::openapi::schema::from_json(serde_json::json!({ "type": "string", "enum": ["Bearer"] }))
 }
 
 /// How long a session's tokens live: the tenant's settings, or a client's own overrides.

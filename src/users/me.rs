@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::{UserResponse, validate_password};
 use crate::app::AppState;
@@ -12,23 +13,47 @@ use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::Json;
 use crate::settings;
 use crate::store;
+use crate::tenants::TenantHeaders;
 use crate::types::Timestamp;
 
 /// `GET /users/me` (Bearer) → the user.
+#[utoipa::path(
+    get,
+    path = "/users/me",
+    tag = "users",
+    summary = "The signed-in user.",
+    security(("bearer" = [])),
+    params(TenantHeaders),
+    responses((status = 200, description = "The user.", body = UserResponse))
+)]
 pub async fn get_me(State(state): State<AppState>, me: CurrentUser) -> ApiResult<Json<UserResponse>> {
     let user = store::users::find_user_by_id(state.store.pool(), me.tenant.id, me.user_id).await?;
     // The session is live, so the user exists; a concurrent deletion reads as a dead token.
     user.map(|u| Json(UserResponse::from(&u))).ok_or(ApiError::InvalidToken)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
+    #[schema(required, value_type = String)]
     current_password: Option<String>,
+    /// Checked against the password policy and history.
+    #[schema(required, value_type = String)]
     new_password: Option<String>,
 }
 
 /// `PUT /users/me/password` (Bearer) `{current_password, new_password}` → 204; every other
 /// session of the user ends. A wrong current password counts as a failed login.
+#[utoipa::path(
+    put,
+    path = "/users/me/password",
+    tag = "users",
+    summary = "Changes the signed-in user's password.",
+    description = "Every other session of the user ends. A wrong current password counts as a failed login.",
+    security(("bearer" = [])),
+    params(TenantHeaders),
+    request_body = ChangePasswordRequest,
+    responses((status = 204, description = "Changed."))
+)]
 pub async fn change_my_password(
     State(state): State<AppState>,
     me: CurrentUser,

@@ -9,7 +9,7 @@ mod me;
 
 pub use admin::{create_user, delete_user, get_user, list_users, update_user};
 pub use issue_codes::{issue_password_reset_token, issue_verification_code};
-pub use me::{change_my_password, get_me};
+pub use me::{__path_change_my_password, __path_get_me, change_my_password, get_me};
 
 use serde::Serialize;
 
