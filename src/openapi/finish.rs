@@ -89,6 +89,7 @@ fn merge_legacy(paths: &mut Map<String, Value>, document: &mut Value) {
 
 fn finish_operation(operation: &mut Value) {
     let op = operation.as_object_mut().expect("an operation is an object");
+    optional_body(op);
     let mut responses = match op.remove("responses") {
         Some(Value::Object(responses)) => responses,
         _ => Map::new(),
@@ -202,6 +203,23 @@ fn finish_operation(operation: &mut Value) {
     let mut sorted: Vec<(String, Value)> = responses.into_iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     op.insert("responses".into(), Value::Object(sorted.into_iter().collect()));
+}
+
+/// A body that may be left out (`request_body = Option<X>`): utoipa writes `oneOf: [X, null]`
+/// without `required`, but the server reads an absent body, never a JSON `null`.
+fn optional_body(op: &mut Map<String, Value>) {
+    let Some(body) = op.get_mut("requestBody") else { return };
+    if body.get("required").is_some() {
+        return;
+    }
+    for media in body["content"].as_object_mut().into_iter().flat_map(|c| c.values_mut()) {
+        if let Some([schema, null]) = media["schema"]["oneOf"].as_array().map(Vec::as_slice)
+            && *null == json!({ "type": "null" })
+        {
+            media["schema"] = schema.clone();
+        }
+    }
+    body["required"] = json!(false);
 }
 
 /// A hosted page fails with a page, except that a NUL (`%00`) anywhere in the URL is refused
