@@ -167,7 +167,7 @@ fn browser_cookies(
         return read_cookie(headers, &name).map(|value| (client.tenant.id, value)).into_iter().collect();
     }
     cookies(headers)
-        .filter_map(|(name, value)| Some((sso::sso_cookie_tenant(state, name)?, value.to_string())))
+        .filter_map(|(name, value)| Some((sso::sso_cookie_tenant(state, &name)?, value)))
         .collect()
 }
 
