@@ -7,6 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -14,31 +17,153 @@ use crate::audit::{self, AuditEvent, RequestContext};
 use crate::crypto::secretbox;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{Json, Path};
-use crate::http::pagination::{Page, Pagination};
+use crate::http::pagination::{Page, Pagination, RawPagination};
+use crate::openapi::schema::{NOT_ONLY_WHITESPACE, display_name, from_json, nullable, verbatim};
 use crate::rbac::{IdentityProvidersRead, IdentityProvidersWrite, Manage};
 use crate::store::{self, identity_providers::ProviderRow};
+use crate::tenants::TenantHeaders;
 use crate::types::Timestamp;
 
-#[derive(Deserialize)]
+/// The pattern of a scope token (RFC 6749 §3.3): printable ASCII without space, `"` and `\`.
+const SCOPE_TOKEN: &str = "^[\\u0021\\u0023-\\u005b\\u005d-\\u007e]+$";
+
+/// What `is_issuer_url` accepts, checked by prefix (an IRI passes).
+const ISSUER: &str = "^(https://[^/?#@\\s]+|http://(localhost|127\\.0\\.0\\.1)(:[0-9]+)?)(/[^?#\\s]*)?$";
+
+fn kind_schema() -> Schema {
+    from_json(json!({ "type": "string", "enum": ["google", "github", "oidc"] }))
+}
+
+fn optional_name_schema() -> Schema {
+    let mut name = display_name(100);
+    if let Schema::Object(object) = &mut name {
+        object.description = Some("Required on create: 1 to 100 characters, no control characters.".into());
+    }
+    nullable(name)
+}
+
+fn optional_kind_schema() -> Schema {
+    nullable(from_json(
+        json!({ "type": "string", "enum": ["google", "github", "oidc"], "description": "Required on create." }),
+    ))
+}
+
+/// `apply` trims the client id and refuses it when nothing is left; the bound is on what was sent.
+fn optional_client_id_schema() -> Schema {
+    nullable(from_json(json!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 512,
+        "pattern": NOT_ONLY_WHITESPACE,
+        "description": "Required on create; not only white space (it is trimmed)."
+    })))
+}
+
+fn optional_client_secret_schema() -> Schema {
+    nullable(from_json(json!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 1024,
+        "description": "Sealed; a PUT without it keeps the stored one."
+    })))
+}
+
+fn optional_issuer_schema() -> Schema {
+    verbatim(json!({
+        "anyOf": [
+            {
+                "anyOf": [
+                    { "type": "string", "pattern": ISSUER },
+                    { "const": "", "description": "Clears it." }
+                ],
+                "description": "Required for oidc: https (http only for localhost), without query or fragment; not \
+                                checked further (an IRI is accepted)."
+            },
+            { "type": "null", "description": "As if absent." }
+        ]
+    }))
+}
+
+fn optional_scopes_schema() -> Schema {
+    nullable(from_json(json!({
+        "type": "array",
+        "maxItems": 50,
+        "items": { "type": "string", "minLength": 1, "maxLength": 100, "pattern": SCOPE_TOKEN }
+    })))
+}
+
+/// Any subset of a provider's fields; `null` reads as absent.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = IdentityProviderRequest)]
 pub struct ProviderRequest {
+    #[schema(schema_with = optional_name_schema)]
     name: Option<String>,
+    #[schema(schema_with = optional_kind_schema)]
     kind: Option<String>,
+    #[schema(schema_with = optional_client_id_schema)]
     client_id: Option<String>,
+    #[schema(schema_with = optional_client_secret_schema)]
     client_secret: Option<String>,
+    #[schema(schema_with = optional_issuer_schema)]
     issuer: Option<String>,
+    #[schema(schema_with = optional_scopes_schema)]
     scopes: Option<Vec<String>>,
     enabled: Option<bool>,
 }
 
+/// The body of `POST /identity-providers`, for the document: a [`ProviderRequest`] with `name`,
+/// `kind` and `client_id`, and `issuer` for `oidc`.
+pub struct CreateProviderRequest;
+
+impl PartialSchema for CreateProviderRequest {
+    fn schema() -> RefOr<Schema> {
+        RefOr::T(verbatim(json!({
+            "allOf": [
+                { "$ref": format!("#/components/schemas/{}", ProviderRequest::name()) },
+                {
+                    "type": "object",
+                    "required": ["name", "kind", "client_id"],
+                    "properties": {
+                        "name": { "not": { "type": "null" } },
+                        "kind": { "not": { "type": "null" } },
+                        "client_id": { "not": { "type": "null" } }
+                    },
+                    "anyOf": [
+                        { "properties": { "kind": { "enum": ["google", "github"] } } },
+                        { "required": ["issuer"], "properties": { "issuer": { "type": "string", "minLength": 1 } } }
+                    ]
+                }
+            ]
+        })))
+    }
+}
+
+impl ToSchema for CreateProviderRequest {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "CreateIdentityProviderRequest".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((ProviderRequest::name().into(), ProviderRequest::schema()));
+        ProviderRequest::schemas(schemas);
+    }
+}
+
 /// A provider as the API shows it: the secret only as `has_secret`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = IdentityProvider)]
 pub struct ProviderResponse {
+    #[schema(value_type = Uuid)]
     id: String,
     name: String,
+    #[schema(schema_with = kind_schema)]
     kind: String,
     client_id: String,
+    /// The secret itself is never returned.
     has_secret: bool,
+    /// As stored: https (http only for localhost), possibly an IRI.
+    #[schema(required)]
     issuer: Option<String>,
     scopes: Vec<String>,
     enabled: bool,
@@ -64,6 +189,15 @@ impl From<&ProviderRow> for ProviderResponse {
 }
 
 /// `GET /identity-providers`: a page, by name, like every top-level collection.
+#[utoipa::path(
+    get,
+    path = "/identity-providers",
+    tag = "identity-providers",
+    summary = "The tenant's upstream identity providers.",
+    security(("adminKey" = []), ("bearer" = ["identity_providers:read"])),
+    params(TenantHeaders, RawPagination),
+    responses((status = 200, description = "A page of providers, by name.", body = Page<ProviderResponse>))
+)]
 pub async fn list_providers(
     State(state): State<AppState>,
     access: Manage<IdentityProvidersRead>,
@@ -78,6 +212,20 @@ pub async fn list_providers(
 }
 
 /// `POST /identity-providers` → 201: `name`, `kind`, `client_id` required; `issuer` for `oidc`.
+#[utoipa::path(
+    post,
+    path = "/identity-providers",
+    tag = "identity-providers",
+    summary = "Adds an identity provider.",
+    description = "`name`, `kind` and `client_id` are required; `issuer` for oidc.",
+    security(("adminKey" = []), ("bearer" = ["identity_providers:write"])),
+    params(TenantHeaders),
+    request_body = CreateProviderRequest,
+    responses(
+        (status = 201, description = "The new provider.", body = ProviderResponse),
+        (status = 409, description = "conflict"),
+    )
+)]
 pub async fn create_provider(
     State(state): State<AppState>,
     access: Manage<IdentityProvidersWrite>,
@@ -113,6 +261,21 @@ pub async fn create_provider(
 }
 
 /// `PUT /identity-providers/{id}`: any subset; without `client_secret` the stored one stays.
+#[utoipa::path(
+    put,
+    path = "/identity-providers/{id}",
+    tag = "identity-providers",
+    summary = "Changes any subset of a provider.",
+    description = "Without client_secret the stored secret stays.",
+    security(("adminKey" = []), ("bearer" = ["identity_providers:write"])),
+    params(TenantHeaders, ("id" = Uuid, Path, description = "The provider's id.")),
+    request_body = ProviderRequest,
+    responses(
+        (status = 200, description = "The provider.", body = ProviderResponse),
+        (status = 404, description = "not_found"),
+        (status = 409, description = "conflict"),
+    )
+)]
 pub async fn update_provider(
     State(state): State<AppState>,
     access: Manage<IdentityProvidersWrite>,
@@ -144,6 +307,15 @@ pub async fn update_provider(
 }
 
 /// `DELETE /identity-providers/{id}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/identity-providers/{id}",
+    tag = "identity-providers",
+    summary = "Removes an identity provider.",
+    security(("adminKey" = []), ("bearer" = ["identity_providers:write"])),
+    params(TenantHeaders, ("id" = Uuid, Path, description = "The provider's id.")),
+    responses((status = 204, description = "Removed."), (status = 404, description = "not_found"))
+)]
 pub async fn delete_provider(
     State(state): State<AppState>,
     access: Manage<IdentityProvidersWrite>,

@@ -46,18 +46,18 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(users::get_me))
         .routes(routes!(users::change_my_password))
         // Tenant administration: tenant header + admin key, or a bearer with the permission.
-        .route("/users", get(users::list_users).post(users::create_user))
-        .route("/users/{id}", get(users::get_user).put(users::update_user).delete(users::delete_user))
-        .route("/users/{id}/verification-code", get(users::issue_verification_code))
-        .route("/users/{id}/password-reset-token", get(users::issue_password_reset_token))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::get_user, users::update_user, users::delete_user))
+        .routes(routes!(users::issue_verification_code))
+        .routes(routes!(users::issue_password_reset_token))
         .routes(routes!(mfa::reset_user_mfa))
         .route("/users/{id}/roles", get(roles::list_user_roles).post(roles::assign_role))
         .route("/users/{user_id}/roles/{role_id}", delete(roles::unassign_role))
-        .route("/sessions", get(sessions::list_sessions))
-        .route("/sessions/{id}", delete(sessions::revoke_session))
-        .route("/audit-log", get(audit::api::list_audit_log))
-        .route("/identity-providers", get(federation::list_providers).post(federation::create_provider))
-        .route("/identity-providers/{id}", put(federation::update_provider).delete(federation::delete_provider));
+        .routes(routes!(sessions::list_sessions))
+        .routes(routes!(sessions::revoke_session))
+        .routes(routes!(audit::api::list_audit_log))
+        .routes(routes!(federation::list_providers, federation::create_provider))
+        .routes(routes!(federation::update_provider, federation::delete_provider));
     let (routes, document) = routes.split_for_parts();
     openapi::publish(document);
     let routes: Router<AppState> =
@@ -76,7 +76,7 @@ fn cached_state_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(tenants::list_tenant_slugs))
         .routes(routes!(tenants::get_tenant, tenants::update_tenant, tenants::delete_tenant))
         // Tenant administration: tenant header + admin key, or a bearer with the permission.
-        .route("/settings", get(settings::get_settings).put(settings::put_settings))
+        .routes(routes!(settings::get_settings, settings::put_settings))
         .route("/roles", get(roles::list_roles).post(roles::create_role))
         .route("/roles/{id}", get(roles::get_role).put(roles::update_role).delete(roles::delete_role))
         .route("/roles/{id}/permissions", get(roles::list_role_permissions).post(roles::grant_permission))

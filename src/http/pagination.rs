@@ -37,7 +37,7 @@ pub struct RawPagination {
     page: Option<String>,
     /// Entries per page (default 50); values over 200 are capped at 200 (the answer's per_page
     /// says so).
-    #[param(value_type = Option<u32>, minimum = 1, default = 50)]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u64, default = 50)]
     per_page: Option<String>,
 }
 

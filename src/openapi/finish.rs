@@ -89,6 +89,9 @@ fn merge_legacy(paths: &mut Map<String, Value>, document: &mut Value) {
 
 fn finish_operation(operation: &mut Value) {
     let op = operation.as_object_mut().expect("an operation is an object");
+    if let Some(Value::String(id)) = op.get_mut("operationId") {
+        *id = lower_camel_case(id);
+    }
     optional_body(op);
     let mut responses = match op.remove("responses") {
         Some(Value::Object(responses)) => responses,
@@ -276,6 +279,18 @@ fn security_kind(security: Option<&Value>) -> Security {
         }
         _ => Security::Other,
     }
+}
+
+/// The handler's name as an operationId in the usual style: `list_users` → `listUsers`.
+fn lower_camel_case(name: &str) -> String {
+    let mut words = name.split('_').filter(|w| !w.is_empty());
+    let first = words.next().unwrap_or_default().to_string();
+    words.fold(first, |mut id, word| {
+        let mut chars = word.chars();
+        id.extend(chars.next().map(|c| c.to_ascii_uppercase()));
+        id.push_str(chars.as_str());
+        id
+    })
 }
 
 /// `"not_found"` or `"invalid_payload, conflict"`: the codes of a declared failure.

@@ -122,3 +122,23 @@ pub fn nullable(schema: Schema) -> Schema {
     let schema = serde_json::to_value(schema).expect("a schema serialises");
     from_json(json!({ "anyOf": [schema, { "type": "null", "description": "As if absent." }] }))
 }
+
+/// A schema kept exactly as written. [`from_json`] reads the JSON into utoipa's typed schema,
+/// which refuses a schema without `type` (`{"const": ""}`, `{"not": …}`) and silently drops the
+/// keywords it does not model (`const`, `not`, an `anyOf` beside `properties`); this keeps every
+/// keyword (as the object's extensions, which serialise flat). Do not wrap it in anything that
+/// reads it again (as [`nullable`] does): write the whole schema here instead.
+pub fn verbatim(schema: Value) -> Schema {
+    let Value::Object(keywords) = schema else { panic!("a schema is a JSON object") };
+    let object = utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+        .extensions(Some(keywords.into_iter().collect()))
+        .build();
+    Schema::Object(object)
+}
+
+/// A query parameter where an empty value (`?name=`) reads as absent.
+pub fn or_empty(schema: Schema) -> Schema {
+    let schema = serde_json::to_value(schema).expect("a schema serialises");
+    verbatim(json!({ "anyOf": [schema, { "const": "" }], "description": "Empty: as if absent." }))
+}

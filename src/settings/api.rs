@@ -4,20 +4,56 @@
 //! `fields`. A change applies at once on every instance (settings are read where used).
 
 use axum::extract::State;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::TenantSettings;
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent, RequestContext};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::Json;
+use crate::openapi::schema::verbatim;
 use crate::rbac::{Manage, SettingsRead, SettingsWrite};
 use crate::store;
+use crate::tenants::TenantHeaders;
 use crate::types::Timestamp;
 
 const YEAR: i64 = 365 * 86_400;
 
+/// The body of `PUT /settings`, for the document: the properties of [`TenantSettings`], none
+/// required, no other.
+pub struct SettingsUpdate;
+
+impl PartialSchema for SettingsUpdate {
+    fn schema() -> RefOr<Schema> {
+        let settings = serde_json::to_value(TenantSettings::schema()).expect("a schema serialises");
+        let mut properties = settings["properties"].clone();
+        // An absent key keeps the tenant's value: there is no default to state here.
+        for property in properties.as_object_mut().expect("properties").values_mut() {
+            property.as_object_mut().expect("a property schema").remove("default");
+        }
+        RefOr::T(verbatim(json!({
+            "type": "object",
+            "description": "Any subset of the settings; absent keys keep their value, unknown keys are refused.",
+            "additionalProperties": false,
+            "properties": properties
+        })))
+    }
+}
+
+impl ToSchema for SettingsUpdate {}
+
 /// `GET /settings`.
+#[utoipa::path(
+    get,
+    path = "/settings",
+    tag = "settings",
+    summary = "The tenant's settings.",
+    security(("adminKey" = []), ("bearer" = ["settings:read"])),
+    params(TenantHeaders),
+    responses((status = 200, description = "The settings.", body = TenantSettings))
+)]
 pub async fn get_settings(
     State(state): State<AppState>,
     access: Manage<SettingsRead>,
@@ -26,6 +62,18 @@ pub async fn get_settings(
 }
 
 /// `PUT /settings`: any subset of the keys `GET` shows.
+#[utoipa::path(
+    put,
+    path = "/settings",
+    tag = "settings",
+    summary = "Changes any subset of the tenant's settings.",
+    description = "PUT of a GET answer changes nothing; unknown keys and out-of-range values are 400 with fields. \
+                   Changing reset_url is a tenant admin's (403 forbidden otherwise).",
+    security(("adminKey" = []), ("bearer" = ["settings:write"])),
+    params(TenantHeaders),
+    request_body = SettingsUpdate,
+    responses((status = 200, description = "The settings after the change.", body = TenantSettings))
+)]
 pub async fn put_settings(
     State(state): State<AppState>,
     access: Manage<SettingsWrite>,
@@ -132,5 +180,25 @@ mod tests {
         assert!(!is_reset_url("http://app.example.com/reset"));
         assert!(!is_reset_url("javascript:alert(1)"));
         assert!(!is_reset_url("https://user@evil.example/"));
+    }
+
+    /// The document's `Settings` schema names every setting, and its number bounds are the ones
+    /// `PUT /settings` enforces.
+    #[test]
+    fn the_documented_settings_are_the_validated_ones() {
+        let schema = serde_json::to_value(TenantSettings::schema()).unwrap();
+        let properties = schema["properties"].as_object().unwrap();
+        let settings = serde_json::to_value(TenantSettings::default()).unwrap();
+        let keys: Vec<&String> = settings.as_object().unwrap().keys().collect();
+        assert_eq!(properties.keys().collect::<Vec<_>>(), keys);
+        assert_eq!(schema["required"].as_array().unwrap().len(), keys.len());
+        for (key, property) in properties {
+            if property["type"] != "integer" {
+                continue;
+            }
+            let (min, max) = (property["minimum"].as_i64().unwrap(), property["maximum"].as_i64().unwrap());
+            assert!(validate(key, &json!(min)).is_ok() && validate(key, &json!(max)).is_ok(), "{key}");
+            assert!(validate(key, &json!(min - 1)).is_err() && validate(key, &json!(max + 1)).is_err(), "{key}");
+        }
     }
 }

@@ -6,7 +6,7 @@ pub use crate::types::TenantSettings;
 
 mod api;
 
-pub use api::{get_settings, put_settings};
+pub use api::{__path_get_settings, __path_put_settings, get_settings, put_settings};
 
 use crate::store::{self, Store};
 use crate::tenants::TenantId;

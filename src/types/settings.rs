@@ -2,24 +2,91 @@
 //! `crate::settings`).
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+use crate::openapi::schema::{NO_CONTROL, from_json};
+
+/// The characters of `char::is_whitespace` and `char::is_control`, as a regex class body.
+macro_rules! no_space_or_control {
+    () => {
+        "\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+    };
+}
+
+/// What `PUT /settings` accepts as `reset_url` (`is_reset_url`): https, or http to localhost or
+/// 127.0.0.1 followed by `:` and anything up to the path (the port is not checked further); an
+/// authority without `@`; no white space or control character anywhere (Rust's
+/// `char::is_whitespace` and `char::is_control`, listed exactly).
+const RESET_URL: &str = concat!(
+    "^(https://[^/?#@",
+    no_space_or_control!(),
+    "]+|http://(localhost|127\\.0\\.0\\.1)(:[^/?#@",
+    no_space_or_control!(),
+    "]*)?)([/?#][^",
+    no_space_or_control!(),
+    "]*)?$"
+);
+
+fn mfa_policy_schema() -> utoipa::openapi::Schema {
+    from_json(json!({ "type": "string", "enum": ["off", "optional", "required"] }))
+}
+
+/// At most 200 characters, no control characters; null for none. (`PUT /settings` bounds the
+/// trimmed name; the schema states the bound on what is sent.)
+fn display_name_schema() -> utoipa::openapi::Schema {
+    from_json(json!({ "type": ["string", "null"], "maxLength": 200, "pattern": NO_CONTROL }))
+}
+
+fn reset_url_schema() -> utoipa::openapi::Schema {
+    from_json(json!({
+        "type": ["string", "null"],
+        "pattern": RESET_URL,
+        "description": "https (http only for localhost), without white space or control characters; not checked \
+                        further (an IRI is accepted)."
+    }))
+}
+
+/// The settings as `GET /settings` shows them (the `Settings` schema; `PUT /settings` takes
+/// any subset of them, see `crate::settings`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
+#[schema(
+    as = Settings,
+    description = "The tenant's settings (TenantSettings), every number within its allowed range."
+)]
 pub struct TenantSettings {
+    #[schema(required, schema_with = display_name_schema)]
     pub display_name: Option<String>,
+    #[schema(required, minimum = 60, maximum = 86_400)]
     pub access_token_ttl_seconds: i64,
+    #[schema(required, minimum = 60, maximum = 31_536_000)]
     pub refresh_token_ttl_seconds: i64,
+    #[schema(required, minimum = 60, maximum = 31_536_000)]
     pub session_idle_timeout_seconds: i64,
+    #[schema(required, minimum = 60, maximum = 31_536_000)]
     pub session_max_lifetime_seconds: i64,
+    #[schema(required, minimum = 0, maximum = 60)]
     pub refresh_reuse_grace_seconds: i64,
+    /// 0 turns the lockout off.
+    #[schema(required, minimum = 0, maximum = 1000)]
     pub lockout_threshold: i64,
+    #[schema(required, minimum = 1, maximum = 31_536_000)]
     pub lockout_window_seconds: i64,
+    #[schema(required, minimum = 8, maximum = 128)]
     pub password_min_length: i64,
+    #[schema(required, minimum = 1, maximum = 4)]
     pub password_min_classes: i64,
+    #[schema(required, minimum = 0, maximum = 24)]
     pub password_history: i64,
+    #[schema(required)]
     pub self_registration: bool,
+    #[schema(required)]
     pub require_verified_email: bool,
+    #[schema(required, schema_with = mfa_policy_schema)]
     pub mfa_policy: String,
+    /// Where reset emails link to (null: ovlt's own page); see `reset_url_schema`.
+    #[schema(required, schema_with = reset_url_schema)]
     pub reset_url: Option<String>,
 }
 

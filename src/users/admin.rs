@@ -6,45 +6,106 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use serde_json::json;
+use utoipa::openapi::Schema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{User, UserId, UserResponse, UserStatus, validate_email, validate_password};
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent, RequestContext};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{Json, Path, Query};
-use crate::http::pagination::{Page, Pagination};
+use crate::http::pagination::{Page, Pagination, RawPagination};
+use crate::openapi::{self, schema::NO_CONTROL};
 use crate::rbac::{Manage, UsersRead, UsersWrite};
 use crate::settings;
 use crate::store;
+use crate::tenants::TenantHeaders;
 use crate::types::Timestamp;
 
-#[derive(Deserialize)]
+/// The rule of `Manage::may_act_on_user`, as the document states it.
+const NO_ESCALATION: &str = "Refused (403 forbidden) when the user holds a permission the caller lacks, unless the \
+                             caller is the admin key or a tenant admin.";
+
+fn status_schema() -> Schema {
+    openapi::schema::from_json(json!({ "type": "string", "enum": ["active", "suspended"] }))
+}
+
+/// The schema of the `status` filter (doc-only: `IntoParams` drops a description beside `schema_with`).
+enum StatusFilter {}
+crate::string_schema!(StatusFilter, openapi::schema::or_empty(status_schema()));
+
+fn optional_status_schema() -> Schema {
+    openapi::schema::nullable(status_schema())
+}
+
+fn optional_password_schema() -> Schema {
+    openapi::schema::nullable(openapi::schema::new_password())
+}
+
+fn optional_email_schema() -> Schema {
+    openapi::schema::nullable(openapi::schema::email())
+}
+
+/// What `check_name` accepts (the bound is on the trimmed name; the schema states it on what is sent).
+fn optional_name_schema() -> Schema {
+    openapi::schema::nullable(openapi::schema::from_json(json!({
+        "type": "string",
+        "maxLength": 200,
+        "pattern": NO_CONTROL,
+        "description": "At most 200 characters, no control characters."
+    })))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserFilter {
+    /// Only this email.
+    #[param(value_type = String, required = false)]
     email: Option<String>,
+    /// Only this status.
+    #[param(value_type = StatusFilter, inline, required = false)]
     status: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(required, schema_with = openapi::schema::email)]
     email: Option<String>,
+    #[schema(schema_with = optional_password_schema)]
     password: Option<String>,
+    #[schema(schema_with = optional_name_schema)]
     name: Option<String>,
     email_verified: Option<bool>,
+    #[schema(schema_with = optional_status_schema)]
     status: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
+    #[schema(schema_with = optional_email_schema)]
     email: Option<String>,
+    #[schema(schema_with = optional_password_schema)]
     password: Option<String>,
+    #[schema(schema_with = optional_name_schema)]
     name: Option<String>,
     email_verified: Option<bool>,
+    #[schema(schema_with = optional_status_schema)]
     status: Option<String>,
 }
 
 /// `GET /users?page=&per_page=&email=&status=`: newest first.
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    summary = "The tenant's users, newest first.",
+    security(("adminKey" = []), ("bearer" = ["users:read"])),
+    params(TenantHeaders, RawPagination, UserFilter),
+    responses((status = 200, description = "A page of users.", body = Page<UserResponse>))
+)]
 pub async fn list_users(
     State(state): State<AppState>,
     access: Manage<UsersRead>,
@@ -74,6 +135,19 @@ pub async fn list_users(
 }
 
 /// `POST /users` → 201: `email` required; `password`, `name`, `email_verified`, `status` optional.
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    summary = "Creates a user.",
+    security(("adminKey" = []), ("bearer" = ["users:write"])),
+    params(TenantHeaders),
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, description = "The new user.", body = UserResponse),
+        (status = 409, description = "conflict"),
+    )
+)]
 pub async fn create_user(
     State(state): State<AppState>,
     access: Manage<UsersWrite>,
@@ -116,6 +190,18 @@ pub async fn create_user(
 }
 
 /// `GET /users/{id}`.
+#[utoipa::path(
+    get,
+    path = "/users/{id}",
+    tag = "users",
+    summary = "One user.",
+    security(("adminKey" = []), ("bearer" = ["users:read"])),
+    params(TenantHeaders, ("id" = UserId, Path, description = "The user's id.")),
+    responses(
+        (status = 200, description = "The user.", body = UserResponse),
+        (status = 404, description = "not_found"),
+    )
+)]
 pub async fn get_user(
     State(state): State<AppState>,
     access: Manage<UsersRead>,
@@ -127,6 +213,22 @@ pub async fn get_user(
 
 /// `PUT /users/{id}`: any of `email, name, status, email_verified, password`; absent fields
 /// keep their value. Suspension or a new password ends every session of the user.
+#[utoipa::path(
+    put,
+    path = "/users/{id}",
+    tag = "users",
+    summary = "Changes a user; absent fields keep their value.",
+    description = "Suspension or a new password ends every session of the user. Refused (403 forbidden) when the \
+                   user holds a permission the caller lacks, unless the caller is the admin key or a tenant admin.",
+    security(("adminKey" = []), ("bearer" = ["users:write"])),
+    params(TenantHeaders, ("id" = UserId, Path, description = "The user's id.")),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "The user.", body = UserResponse),
+        (status = 404, description = "not_found"),
+        (status = 409, description = "conflict"),
+    )
+)]
 pub async fn update_user(
     State(state): State<AppState>,
     access: Manage<UsersWrite>,
@@ -212,6 +314,19 @@ pub async fn update_user(
 }
 
 /// `DELETE /users/{id}` → 204.
+#[utoipa::path(
+    delete,
+    path = "/users/{id}",
+    tag = "users",
+    summary = "Deletes a user (the audit trail stays).",
+    description = NO_ESCALATION,
+    security(("adminKey" = []), ("bearer" = ["users:write"])),
+    params(TenantHeaders, ("id" = UserId, Path, description = "The user's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "not_found"),
+    )
+)]
 pub async fn delete_user(
     State(state): State<AppState>,
     access: Manage<UsersWrite>,

@@ -7,8 +7,14 @@ mod admin;
 mod issue_codes;
 mod me;
 
-pub use admin::{create_user, delete_user, get_user, list_users, update_user};
-pub use issue_codes::{issue_password_reset_token, issue_verification_code};
+pub use admin::{
+    __path_create_user, __path_delete_user, __path_get_user, __path_list_users, __path_update_user, create_user,
+    delete_user, get_user, list_users, update_user,
+};
+pub use issue_codes::{
+    __path_issue_password_reset_token, __path_issue_verification_code, issue_password_reset_token,
+    issue_verification_code,
+};
 pub use me::{__path_change_my_password, __path_get_me, change_my_password, get_me};
 
 use serde::Serialize;
@@ -28,12 +34,14 @@ pub struct UserResponse {
     pub id: UserId,
     /// Trimmed, NFC-normalised and lower-cased on the way in.
     pub email: String,
+    #[schema(required)]
     pub name: Option<String>,
     pub email_verified: bool,
     pub status: UserStatus,
     pub mfa_enabled: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    #[schema(required)]
     pub last_login_at: Option<Timestamp>,
 }
 
