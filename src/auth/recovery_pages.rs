@@ -6,6 +6,8 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::recovery;
 use crate::app::AppState;
@@ -18,7 +20,74 @@ use crate::settings;
 use crate::tenants::{self, Tenant, TenantKey};
 use crate::users;
 
+// The pages' queries and forms, for the OpenAPI document (the handlers read them as `Params`).
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ForgotPasswordQuery {
+    /// The tenant's slug (required).
+    #[param(pattern = "^[a-z0-9-]{2,63}$")]
+    tenant: Option<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ResetPasswordQuery {
+    /// The tenant's slug (required).
+    #[param(pattern = "^[a-z0-9-]{2,63}$")]
+    tenant: Option<String>,
+    /// The reset token from the email.
+    token: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ForgotPasswordForm {
+    /// The tenant's slug.
+    tenant: String,
+    /// From the form.
+    csrf_token: String,
+    #[schema(schema_with = crate::openapi::schema::email)]
+    email: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ResetPasswordForm {
+    /// The tenant's slug.
+    tenant: String,
+    /// From the form.
+    csrf_token: String,
+    /// The reset token.
+    token: String,
+    /// Checked against the password policy and history.
+    password: String,
+    /// The same password again.
+    password_confirmation: String,
+}
+
+// The failures every recovery page shares (legacy `hosted_recovery`): 400 and 404 error pages,
+// and (rate-limited like /auth) a 429 page, which the finishing pass adds.
+const BAD_REQUEST_PAGE: &str = "The page again with what is wrong, or an error page: a malformed request (a missing or \
+                                malformed `tenant` parameter, an expired form, a refused password).";
+const UNKNOWN_TENANT_PAGE: &str = "An error page: the tenant parameter names no active tenant.";
+
 /// `GET /oauth/forgot-password?tenant=<slug>`: the email form.
+#[utoipa::path(
+    get,
+    path = "/oauth/forgot-password",
+    tag = "oauth",
+    summary = "The hosted forgot-password form.",
+    description = "Linked from the sign-in page when the tenant has no reset_url of its own.",
+    params(ForgotPasswordQuery),
+    responses(
+        (status = 200, description = "The email form.", content_type = "text/html", body = String),
+        (status = 400, description = BAD_REQUEST_PAGE, content_type = "text/html", body = String),
+        (status = 404, description = UNKNOWN_TENANT_PAGE, content_type = "text/html", body = String),
+    )
+)]
 pub async fn forgot_password_form(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -34,6 +103,23 @@ pub async fn forgot_password_form(
 
 /// `POST /oauth/forgot-password`: sends the reset link in the background and says so, whether or
 /// not the email is registered (same answer, same timing).
+#[utoipa::path(
+    post,
+    path = "/oauth/forgot-password",
+    operation_id = "hosted_forgot_password",
+    tag = "oauth",
+    summary = "Sends a password-reset link.",
+    description = "The link goes to the tenant's reset_url, else the hosted reset page. The same page, at the same \
+                   speed, whether or not the email is registered.",
+    request_body(content = ForgotPasswordForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The link is on its way (if the address is registered).",
+            content_type = "text/html", body = String),
+        (status = 400, description = "The form again: an expired form or a malformed email.",
+            content_type = "text/html", body = String),
+        (status = 404, description = UNKNOWN_TENANT_PAGE, content_type = "text/html", body = String),
+    )
+)]
 pub async fn forgot_password(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -70,6 +156,19 @@ pub async fn forgot_password(
 
 /// `GET /oauth/reset-password?tenant=<slug>&token=…`: the new-password form. The token is only
 /// carried here; it is checked (and spent) when the form comes back.
+#[utoipa::path(
+    get,
+    path = "/oauth/reset-password",
+    tag = "oauth",
+    summary = "The hosted new-password form.",
+    description = "The page the emailed reset link opens; the token is only carried here, checked on POST.",
+    params(ResetPasswordQuery),
+    responses(
+        (status = 200, description = "The new-password form.", content_type = "text/html", body = String),
+        (status = 400, description = BAD_REQUEST_PAGE, content_type = "text/html", body = String),
+        (status = 404, description = UNKNOWN_TENANT_PAGE, content_type = "text/html", body = String),
+    )
+)]
 pub async fn reset_password_form(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -85,6 +184,21 @@ pub async fn reset_password_form(
 }
 
 /// `POST /oauth/reset-password`: spends the token on the new password.
+#[utoipa::path(
+    post,
+    path = "/oauth/reset-password",
+    operation_id = "hosted_reset_password",
+    tag = "oauth",
+    summary = "Spends a reset token on a new password.",
+    description = "Every session of the user ends.",
+    request_body(content = ResetPasswordForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Password changed.", content_type = "text/html", body = String),
+        (status = 400, description = "The form again (an expired form, mismatched or refused password), or an error \
+                                      page (an expired or used token).", content_type = "text/html", body = String),
+        (status = 404, description = UNKNOWN_TENANT_PAGE, content_type = "text/html", body = String),
+    )
+)]
 pub async fn reset_password(
     State(state): State<AppState>,
     headers: HeaderMap,

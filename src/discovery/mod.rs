@@ -7,8 +7,10 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
+use crate::openapi::schema::from_json;
 
 /// Clients may cache these documents for five minutes; a token naming an unknown `kid` tells a
 /// well-behaved client to fetch the JWKS again sooner.
@@ -45,12 +47,112 @@ pub fn openid_configuration(issuer: &str) -> String {
     .to_string()
 }
 
+/// OpenID Connect Discovery 1.0 / RFC 8414 metadata.
+// The shape of `openid_configuration`, for the OpenAPI document (the answer is built once as a
+// string).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct OpenIdConfiguration {
+    #[schema(format = "uri")]
+    issuer: String,
+    #[schema(format = "uri")]
+    authorization_endpoint: String,
+    #[schema(format = "uri")]
+    token_endpoint: String,
+    #[schema(format = "uri")]
+    userinfo_endpoint: String,
+    #[schema(format = "uri")]
+    jwks_uri: String,
+    #[schema(format = "uri")]
+    introspection_endpoint: String,
+    #[schema(format = "uri")]
+    revocation_endpoint: String,
+    #[schema(format = "uri")]
+    end_session_endpoint: String,
+    scopes_supported: Vec<String>,
+    response_types_supported: Vec<String>,
+    response_modes_supported: Vec<String>,
+    grant_types_supported: Vec<String>,
+    code_challenge_methods_supported: Vec<String>,
+    subject_types_supported: Vec<String>,
+    id_token_signing_alg_values_supported: Vec<String>,
+    token_endpoint_auth_methods_supported: Vec<String>,
+    introspection_endpoint_auth_methods_supported: Vec<String>,
+    revocation_endpoint_auth_methods_supported: Vec<String>,
+    prompt_values_supported: Vec<String>,
+    claims_supported: Vec<String>,
+    claims_parameter_supported: bool,
+    request_parameter_supported: bool,
+    request_uri_parameter_supported: bool,
+    authorization_response_iss_parameter_supported: bool,
+}
+
+/// A JSON Web Key Set (RFC 7517).
+// For the OpenAPI document: the answer is the string the key store built.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Jwks {
+    /// The active signing key and retired keys still in their grace period.
+    #[schema(inline)]
+    keys: Vec<Jwk>,
+}
+
+/// One public RSA signing key.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct Jwk {
+    #[schema(schema_with = kty_schema)]
+    kty: String,
+    #[schema(rename = "use", required = false, schema_with = use_schema)]
+    use_: String,
+    #[schema(required = false, schema_with = alg_schema)]
+    alg: String,
+    kid: String,
+    n: String,
+    e: String,
+}
+
+fn kty_schema() -> utoipa::openapi::Schema {
+    from_json(json!({ "type": "string", "enum": ["RSA"] }))
+}
+
+fn use_schema() -> utoipa::openapi::Schema {
+    from_json(json!({ "type": "string", "enum": ["sig"] }))
+}
+
+fn alg_schema() -> utoipa::openapi::Schema {
+    from_json(json!({ "type": "string", "enum": ["RS256"] }))
+}
+
 /// `GET /.well-known/openid-configuration` (anyone).
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    tag = "operations",
+    summary = "OpenID Connect Discovery / RFC 8414 metadata.",
+    responses((
+        status = 200,
+        description = "The discovery document (cacheable for five minutes).",
+        body = OpenIdConfiguration
+    ))
+)]
 pub async fn get_openid_configuration(State(state): State<AppState>) -> Response {
     json_document(state.discovery_document.clone())
 }
 
 /// `GET /.well-known/jwks.json` (anyone): the active signing key and retired keys in grace.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "operations",
+    summary = "The public signing keys (JWKS).",
+    responses((
+        status = 200,
+        description = "The key set (cacheable for five minutes).",
+        content_type = "application/jwk-set+json",
+        body = Jwks
+    ))
+)]
 pub async fn get_jwks(State(state): State<AppState>) -> Response {
     let mut response = json_document(state.keys.jwks());
     response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/jwk-set+json"));

@@ -26,17 +26,17 @@ pub fn router(state: AppState) -> Router {
         // Operations (no tenant, no credentials).
         .routes(routes!(health::health))
         .routes(routes!(health::ready))
-        .route("/.well-known/openid-configuration", get(discovery::get_openid_configuration))
-        .route("/.well-known/jwks.json", get(discovery::get_jwks))
+        .routes(routes!(discovery::get_openid_configuration))
+        .routes(routes!(discovery::get_jwks))
         .routes(routes!(openapi::openapi_json))
         // The OAuth 2.0 / OpenID Connect authorization server: the client names the tenant.
-        .route("/oauth/authorize", get(authorize::authorize_get).post(authorize::authorize_post))
-        .route("/oauth/consent", post(sign_in::consent))
-        .route("/oauth/token", post(token::token))
-        .route("/oauth/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
-        .route("/oauth/introspect", post(introspect::introspect))
-        .route("/oauth/revoke", post(introspect::revoke))
-        .route("/oauth/logout", get(logout::logout_get).post(logout::logout_post))
+        .routes(routes!(authorize::authorize_get, authorize::authorize_post))
+        .routes(routes!(sign_in::consent))
+        .routes(routes!(token::token))
+        .routes(routes!(userinfo::userinfo_get, userinfo::userinfo_post))
+        .routes(routes!(introspect::introspect))
+        .routes(routes!(introspect::revoke))
+        .routes(routes!(logout::logout_get, logout::logout_post))
         // The tenant selected by x-ovlt-tenant-slug / x-ovlt-tenant-id (public facts only).
         .routes(routes!(tenants::current_tenant))
         // A tenant's users (tenant header; Bearer where noted in the handler), rate-limited per IP.
@@ -108,14 +108,11 @@ fn auth_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(mfa::challenge))
         .routes(routes!(mfa::disable))
         .routes(routes!(mfa::regenerate_backup_codes))
-        .route("/oauth/sign-in", post(sign_in::sign_in))
-        .route("/oauth/mfa", post(sign_in::mfa_step))
-        .route("/oauth/mfa/enrol", post(enrol::enrol_step))
-        .route(
-            "/oauth/forgot-password",
-            get(recovery_pages::forgot_password_form).post(recovery_pages::forgot_password),
-        )
-        .route("/oauth/reset-password", get(recovery_pages::reset_password_form).post(recovery_pages::reset_password));
+        .routes(routes!(sign_in::sign_in))
+        .routes(routes!(sign_in::mfa_step))
+        .routes(routes!(enrol::enrol_step))
+        .routes(routes!(recovery_pages::forgot_password_form, recovery_pages::forgot_password))
+        .routes(routes!(recovery_pages::reset_password_form, recovery_pages::reset_password));
     openapi::rate_limited(routes)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::rate_limit))
 }

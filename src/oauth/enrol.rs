@@ -7,8 +7,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use serde::Deserialize;
+use utoipa::ToSchema;
 
-use super::authorize::{AuthRequest, form_request, sign_in_page};
+use super::authorize::{AuthRequest, AuthorizationRequest, form_request, sign_in_page};
 use super::sign_in::open_sso_session;
 use super::sso;
 use crate::app::AppState;
@@ -55,7 +57,40 @@ pub(super) async fn begin(
     }
 }
 
+// The enrolment form's body, for the OpenAPI document (the handler reads it as `Params`): the
+// authorization request it carries, and its own fields.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct MfaEnrolForm {
+    #[serde(flatten)]
+    request: AuthorizationRequest,
+    /// From the form.
+    csrf_token: String,
+    mfa_token: String,
+    /// Six digits.
+    code: String,
+}
+
 /// `POST /oauth/mfa/enrol`: the first code from the new authenticator.
+#[utoipa::path(
+    post,
+    path = "/oauth/mfa/enrol",
+    tag = "oauth",
+    summary = "The hosted authenticator enrolment form.",
+    description = "Shown after the password when the tenant's mfa_policy is required and the user has no \
+                   authenticator: the first six digits from the new authenticator turn MFA on, start the SSO \
+                   session and show the ten backup codes once, with a button that carries on with the \
+                   authorization. Rate-limited per IP like /auth (the 429 is a page).",
+    request_body(content = MfaEnrolForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The backup codes page (with the SSO session cookie).",
+            content_type = "text/html", body = String),
+        (status = 400, description = "The enrolment form again (not six digits), the sign-in form (an expired form \
+                                      or sign-in), or an error page.", content_type = "text/html", body = String),
+        (status = 401, description = "The enrolment form again: a wrong code.",
+            content_type = "text/html", body = String),
+    )
+)]
 pub async fn enrol_step(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -10,15 +10,20 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+use serde_json::json;
 use url::Url;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::{IntoParams, ToSchema};
 
 use super::client_auth::{AuthenticatedClient, Lookup, find_live_client};
-use super::params::Params;
+use super::params::{Params, query_parameter};
 use super::sso;
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::auth::cookie::{cookies, read_cookie};
 use crate::crypto;
+use crate::openapi::schema::from_json;
 use crate::pages::{self, Hidden};
 use crate::store;
 use crate::tenants::TenantId;
@@ -28,7 +33,86 @@ use crate::types::Timestamp;
 
 const LOGOUT_PARAMS: &[&str] = &["id_token_hint", "client_id", "post_logout_redirect_uri", "state"];
 
+/// An RP-initiated logout request. Other parameters are ignored; none may be repeated.
+// For the OpenAPI document: the handlers read it as `Params`.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct LogoutRequest {
+    /// An ID token issued here (may have expired).
+    #[schema(nullable = false)]
+    id_token_hint: Option<String>,
+    #[schema(schema_with = logout_client_id_schema)]
+    client_id: Option<String>,
+    /// Followed only when registered for the client.
+    #[schema(nullable = false)]
+    post_logout_redirect_uri: Option<String>,
+    #[schema(nullable = false)]
+    state: Option<String>,
+    #[serde(flatten)]
+    other: std::collections::HashMap<String, String>,
+}
+
+fn logout_client_id_schema() -> utoipa::openapi::Schema {
+    from_json(json!({
+        "anyOf": [
+            { "type": "string", "format": "uuid" },
+            { "type": "string", "enum": [""], "description": "As if absent." }
+        ]
+    }))
+}
+
+/// The logout request, or the confirmation form.
+// For the OpenAPI document, like `LogoutRequest`.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct LogoutForm {
+    #[serde(flatten)]
+    request: LogoutRequest,
+    /// `yes` confirms (with the CSRF token); anything else shows the confirmation page.
+    #[schema(nullable = false)]
+    confirm: Option<String>,
+    /// From the form.
+    #[schema(nullable = false)]
+    csrf_token: Option<String>,
+}
+
+/// The query parameters of `GET /oauth/logout`, for the OpenAPI document (see [`LogoutRequest`]).
+pub struct LogoutQuery;
+
+impl IntoParams for LogoutQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let text = |description: &str| json!({ "type": "string", "description": description });
+        let client_id = json!({
+            "anyOf": [{ "type": "string", "format": "uuid" }, { "type": "string", "enum": [""] }],
+            "description": "Empty: as if absent."
+        });
+        vec![
+            query_parameter("id_token_hint", text("An ID token"), "An ID token issued here (may have expired)."),
+            query_parameter("client_id", client_id, "The client."),
+            query_parameter("post_logout_redirect_uri", text("A URI"), "Followed only when registered for the client."),
+            query_parameter("state", text("Opaque"), "Returned with the redirect."),
+        ]
+    }
+}
+
 /// `GET /oauth/logout`.
+#[utoipa::path(
+    get,
+    path = "/oauth/logout",
+    tag = "oauth",
+    summary = "RP-initiated logout (the end_session_endpoint).",
+    description = "With an id_token_hint for the browser's current session the SSO session ends at once; otherwise \
+                   a confirmation page is shown first.",
+    params(LogoutQuery),
+    responses(
+        (status = 200, description = "The confirmation page, or the signed-out page.",
+            content_type = "text/html", body = String),
+        (status = 303, description = "To the registered post_logout_redirect_uri, with `state`.",
+            headers(("Location" = String, description = "Where the browser goes next."))),
+        (status = 400, description = "An error page: a bad id_token_hint or client.",
+            content_type = "text/html", body = String),
+    )
+)]
 pub async fn logout_get(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -42,6 +126,22 @@ pub async fn logout_get(
 }
 
 /// `POST /oauth/logout`: the same request form-encoded, or the confirmation form.
+#[utoipa::path(
+    post,
+    path = "/oauth/logout",
+    tag = "oauth",
+    summary = "RP-initiated logout, form-encoded, or its confirmation.",
+    description = "The same request as GET, or the confirmation form (`confirm=yes` with its CSRF token).",
+    request_body(content = Option<LogoutForm>, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The confirmation page, or the signed-out page.",
+            content_type = "text/html", body = String),
+        (status = 303, description = "To the registered post_logout_redirect_uri, with `state`.",
+            headers(("Location" = String, description = "Where the browser goes next."))),
+        (status = 400, description = "An error page: a bad id_token_hint or client.",
+            content_type = "text/html", body = String),
+    )
+)]
 pub async fn logout_post(
     State(state): State<AppState>,
     headers: HeaderMap,

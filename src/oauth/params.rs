@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
+use utoipa::openapi::path::Parameter;
 
 use super::OAuthError;
 
@@ -93,4 +94,18 @@ impl<S: Send + Sync> FromRequest<S> for Form {
             .map_err(|_| OAuthError::invalid_request("cannot read the request body"))?;
         Params::parse(&bytes).map(Form).map_err(OAuthError::invalid_request)
     }
+}
+
+/// An optional query parameter, for the OpenAPI document of a handler that reads its query as
+/// [`Params`] (an `IntoParams` implementation lists them): its schema, written as JSON, and
+/// what it is for.
+pub fn query_parameter(name: &str, schema: serde_json::Value, description: &str) -> Parameter {
+    serde_json::from_value(serde_json::json!({
+        "name": name,
+        "in": "query",
+        "required": false,
+        "description": description,
+        "schema": schema,
+    }))
+    .expect("a well-formed parameter")
 }

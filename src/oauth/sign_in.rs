@@ -7,8 +7,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
 
-use super::authorize::{AuthRequest, error_redirect, form_request, issue_code, proceed, sign_in_page};
+use super::authorize::{
+    AuthRequest, AuthorizationRequest, BAD_REQUEST_ANSWER, PAGE_ANSWER, REDIRECT_ANSWER, error_redirect, form_request,
+    issue_code, proceed, sign_in_page,
+};
 use super::{scope_tokens, sso};
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
@@ -16,14 +22,77 @@ use crate::auth;
 use crate::crypto;
 use crate::error::ApiError;
 use crate::mfa;
+use crate::openapi::schema::from_json;
 use crate::pages;
 use crate::store;
 use crate::types::Session;
 use crate::types::Timestamp;
 use crate::users::User;
 
+// The hosted forms' bodies, for the OpenAPI document (the handlers read them as `Params`): the
+// authorization request they carry, and their own fields.
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct SignInForm {
+    #[serde(flatten)]
+    request: AuthorizationRequest,
+    /// From the form.
+    csrf_token: String,
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct MfaForm {
+    #[serde(flatten)]
+    request: AuthorizationRequest,
+    /// From the form.
+    csrf_token: String,
+    mfa_token: String,
+    /// Six digits, or a backup code.
+    code: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ConsentForm {
+    #[serde(flatten)]
+    request: AuthorizationRequest,
+    /// From the form.
+    csrf_token: String,
+    #[schema(schema_with = decision_schema)]
+    decision: String,
+}
+
+fn decision_schema() -> utoipa::openapi::Schema {
+    from_json(json!({ "type": "string", "enum": ["allow", "deny"] }))
+}
+
 /// `POST /oauth/sign-in`: the sign-in form. A correct password starts an SSO session (cookie)
 /// and the authorization carries on; anything else shows the form again with what went wrong.
+#[utoipa::path(
+    post,
+    path = "/oauth/sign-in",
+    tag = "oauth",
+    summary = "The hosted sign-in form.",
+    description = "A correct password starts the browser's SSO session (cookie) and the authorization carries \
+                   on (MFA form, consent form or redirect); anything else shows the form again with what went \
+                   wrong (400, 401, 403). Rate-limited per IP like /auth (the 429 is a page).",
+    request_body(content = SignInForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = PAGE_ANSWER, content_type = "text/html", body = String),
+        (status = 303, description = REDIRECT_ANSWER,
+            headers(("Location" = String, description = "Where the browser goes next."))),
+        (status = 400, description = "The sign-in form again (an expired form, a missing email or password), or an \
+                                      error page.", content_type = "text/html", body = String),
+        (status = 401, description = "The sign-in form again: incorrect email or password.",
+            content_type = "text/html", body = String),
+        (status = 403, description = "The sign-in form again: a suspended or unverified account.",
+            content_type = "text/html", body = String),
+    )
+)]
 pub async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -78,6 +147,24 @@ pub async fn sign_in(
 /// `POST /oauth/mfa`: the second step of a hosted sign-in, for a user with MFA. The code field
 /// takes the authenticator's six digits or a backup code; the `mfa_token` from the password step
 /// rides in a hidden field (it dies after five wrong codes or five minutes).
+#[utoipa::path(
+    post,
+    path = "/oauth/mfa",
+    tag = "oauth",
+    summary = "The hosted second-factor form.",
+    description = "Takes the authenticator's six digits or a backup code; the mfa_token from the password step \
+                   rides in a hidden field. Rate-limited per IP like /auth (the 429 is a page).",
+    request_body(content = MfaForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = PAGE_ANSWER, content_type = "text/html", body = String),
+        (status = 303, description = REDIRECT_ANSWER,
+            headers(("Location" = String, description = "Where the browser goes next."))),
+        (status = 400, description = "The MFA form again (no code), the sign-in form (an expired form or sign-in), \
+                                      or an error page.", content_type = "text/html", body = String),
+        (status = 401, description = "The MFA form again: a wrong or used code.",
+            content_type = "text/html", body = String),
+    )
+)]
 pub async fn mfa_step(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -193,6 +280,21 @@ pub(super) async fn open_sso_session(
 }
 
 /// `POST /oauth/consent`: the consent form's Allow or Deny.
+#[utoipa::path(
+    post,
+    path = "/oauth/consent",
+    tag = "oauth",
+    summary = "The consent form's Allow or Deny.",
+    description = "Allow saves the grant and redirects with a code; Deny redirects with `access_denied`. Without \
+                   an SSO session the sign-in form is shown. CSRF-protected (the ovlt_csrf cookie and its field).",
+    request_body(content = ConsentForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = PAGE_ANSWER, content_type = "text/html", body = String),
+        (status = 303, description = REDIRECT_ANSWER,
+            headers(("Location" = String, description = "Where the browser goes next."))),
+        (status = 400, description = BAD_REQUEST_ANSWER, content_type = "text/html", body = String),
+    )
+)]
 pub async fn consent(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -6,20 +6,103 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::json;
 use subtle::ConstantTimeEq;
+use utoipa::ToSchema;
 
 use super::client_auth::{self, AuthenticatedClient, Lookup};
 use super::params::{Form, Params};
-use super::{OAuthError, has_scope, no_store_json, scope_tokens};
+use super::{OAuthError, OAuthErrorBody, has_scope, no_store_json, scope_tokens};
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::crypto;
+use crate::openapi::schema::from_json;
 use crate::store::{self, oauth::CodeRow};
 use crate::tokens::refresh::{self, Rotated};
 use crate::tokens::{self, AccessClaims, Subject, TokenLifetimes, TokenResponse, id_token};
 use crate::types::{OVLT_API_SCOPE, Session, TenantSettings, Timestamp, UserStatus};
 
+/// A token request (RFC 6749 §3.2). Other parameters are ignored (RFC 6749 §3.1); none may be repeated.
+// For the OpenAPI document: the handler reads the body as `Params`.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct TokenRequest {
+    #[schema(schema_with = grant_type_schema)]
+    grant_type: String,
+    /// authorization_code: the code.
+    #[schema(nullable = false)]
+    code: Option<String>,
+    /// authorization_code: the authorization request's redirect URI.
+    #[schema(nullable = false)]
+    redirect_uri: Option<String>,
+    /// authorization_code with PKCE: 43 to 128 unreserved characters.
+    #[schema(nullable = false)]
+    code_verifier: Option<String>,
+    /// refresh_token: the token to rotate.
+    #[schema(nullable = false)]
+    refresh_token: Option<String>,
+    /// client_credentials: a subset of the client's scopes; refresh_token: may not widen the granted scope.
+    #[schema(nullable = false)]
+    scope: Option<String>,
+    /// client_secret_post, or a public client.
+    #[schema(nullable = false)]
+    client_id: Option<String>,
+    /// client_secret_post.
+    #[schema(nullable = false)]
+    client_secret: Option<String>,
+    #[serde(flatten)]
+    other: std::collections::HashMap<String, String>,
+}
+
+fn grant_type_schema() -> utoipa::openapi::Schema {
+    from_json(json!({ "type": "string", "enum": ["authorization_code", "client_credentials", "refresh_token"] }))
+}
+
+/// The token endpoint's answer (RFC 6749 §5.1).
+// For the OpenAPI document: the handler answers a `tokens::TokenResponse` with its scope set.
+#[derive(ToSchema)]
+#[schema(description = "The token endpoint's answer (RFC 6749 §5.1): always the scope; a refresh token only with \
+                        offline_access; an ID token with openid.")]
+#[allow(dead_code)]
+pub struct OAuthTokenResponse {
+    /// An RS256 JWT (RFC 9068, `typ: at+jwt`).
+    access_token: String,
+    /// Only with offline_access, for a client that may use the refresh_token grant.
+    #[schema(nullable = false)]
+    refresh_token: Option<String>,
+    #[schema(schema_with = bearer_schema)]
+    token_type: String,
+    /// Seconds the access token lives.
+    expires_in: i64,
+    /// The granted scope.
+    scope: String,
+    /// When `openid` was granted.
+    #[schema(nullable = false)]
+    id_token: Option<String>,
+}
+
+fn bearer_schema() -> utoipa::openapi::Schema {
+    from_json(json!({ "type": "string", "enum": ["Bearer"] }))
+}
+
 /// `POST /oauth/token`.
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    tag = "oauth",
+    summary = "The token endpoint (RFC 6749 §3.2).",
+    description = "Grants: authorization_code (with PKCE), client_credentials (confidential clients) and \
+                   refresh_token (rotated, bound to the client, reuse ends the session).",
+    security(("clientBasic" = []), ()),
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The tokens (Cache-Control: no-store).", body = OAuthTokenResponse),
+        (status = 400, description = "invalid_request, unsupported_grant_type, unauthorized_client, invalid_grant, \
+                                      invalid_scope", body = OAuthErrorBody),
+        (status = 401, description = "invalid_client", body = OAuthErrorBody),
+    )
+)]
 pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
