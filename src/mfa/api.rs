@@ -253,6 +253,7 @@ pub fn factor<'a>(
 #[utoipa::path(
     post,
     path = "/auth/mfa/setup",
+    operation_id = "mfa_setup",
     tag = "mfa",
     summary = "Starts TOTP enrolment: a pending authenticator.",
     description = "With a bearer token, or the enrolment mfa_token a login answered (MfaSetupRequired). Replaces \
@@ -304,6 +305,7 @@ pub async fn setup(
 #[utoipa::path(
     post,
     path = "/auth/mfa/confirm",
+    operation_id = "mfa_confirm",
     tag = "mfa",
     summary = "Confirms enrolment with a code; MFA is on.",
     description = "Answers ten backup codes (shown once); with an enrolment mfa_token the login it stood for goes \
@@ -385,6 +387,7 @@ pub async fn confirm(
 #[utoipa::path(
     post,
     path = "/auth/mfa/challenge",
+    operation_id = "mfa_challenge",
     tag = "mfa",
     summary = "The second step of a login that answered MfaRequired.",
     description = "A wrong code leaves the mfa_token usable (it dies after five); the first right one consumes it.",
@@ -433,6 +436,7 @@ pub async fn challenge(
 #[utoipa::path(
     post,
     path = "/auth/mfa/disable",
+    operation_id = "mfa_disable",
     tag = "mfa",
     summary = "Turns MFA off with a current code.",
     description = "The authenticator and backup codes are gone, and every other session of the user ends.",
