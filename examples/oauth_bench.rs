@@ -205,6 +205,7 @@ async fn start_static_server() -> anyhow::Result<(tokio::process::Child, String)
 
 async fn static_server() -> anyhow::Result<()> {
     let body: &'static str = Box::leak(ovlt::discovery::openid_configuration("http://127.0.0.1:1").into_boxed_str());
+    #[allow(clippy::disallowed_methods)] // a stand-in of the test's own, not ovlt's API
     let app = axum::Router::new().route(
         "/static",
         axum::routing::get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], body) }),

@@ -12,6 +12,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Schema};
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -19,10 +22,12 @@ use crate::audit::{self, AuditEvent, RequestContext};
 use crate::crypto;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{Json, Path, nullable};
-use crate::http::pagination::{Page, Pagination};
+use crate::http::pagination::{Page, Pagination, RawPagination};
+use crate::openapi::schema::{display_name, from_json, nullable as nullable_schema};
+use crate::rbac::api::described;
 use crate::rbac::{ClientsRead, ClientsWrite, Manage};
 use crate::store::{self, Tx, clients::ClientRow};
-use crate::tenants::TenantId;
+use crate::tenants::{TenantHeaders, TenantId};
 use crate::types::OVLT_API_SCOPE;
 use crate::types::Timestamp;
 
@@ -30,39 +35,189 @@ use crate::types::Timestamp;
 pub const STANDARD_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
 
-#[derive(Deserialize)]
+fn client_type_schema() -> Schema {
+    from_json(json!({ "type": "string", "enum": ["public", "confidential"] }))
+}
+
+fn grant_types_schema() -> Schema {
+    from_json(json!({ "type": "array", "items": { "type": "string", "enum": GRANT_TYPES } }))
+}
+
+fn optional_name_schema() -> Schema {
+    nullable_schema(described(
+        display_name(100),
+        "Required on create: 1 to 100 characters once trimmed, no control characters.",
+    ))
+}
+
+fn optional_type_schema() -> Schema {
+    nullable_schema(described(client_type_schema(), "Default confidential; cannot change later."))
+}
+
+fn optional_uris_schema() -> Schema {
+    nullable_schema(from_json(json!({
+        "type": "array",
+        "maxItems": 20,
+        "items": { "type": "string", "format": "uri" }
+    })))
+}
+
+fn optional_grant_types_schema() -> Schema {
+    nullable_schema(from_json(json!({
+        "type": "array",
+        "minItems": 1,
+        "items": { "type": "string", "enum": GRANT_TYPES },
+        "description": "Default authorization_code and refresh_token. client_credentials only for a confidential \
+                        client; authorization_code needs a redirect URI."
+    })))
+}
+
+fn optional_scopes_schema() -> Schema {
+    nullable_schema(from_json(json!({
+        "type": "array",
+        "maxItems": 50,
+        "items": { "type": "string", "minLength": 1, "pattern": "^[\\u0021\\u0023-\\u005b\\u005d-\\u007e]+$" },
+        "description": "Scope tokens (RFC 6749 §3.3). `ovlt:api` (tokens for ovlt's own API, asked for by name) \
+                        only on a first-party client, set by a tenant admin."
+    })))
+}
+
+/// A lifetime override: a number sets it, `null` clears it, absent keeps it.
+fn ttl_override_schema(maximum: i64) -> Schema {
+    from_json(json!({
+        "type": ["integer", "null"],
+        "minimum": 60,
+        "maximum": maximum,
+        "description": "Null clears the override."
+    }))
+}
+
+fn access_ttl_override_schema() -> Schema {
+    ttl_override_schema(86_400)
+}
+
+fn refresh_ttl_override_schema() -> Schema {
+    ttl_override_schema(31_536_000)
+}
+
+/// A client's fields: absent ones keep their value on a change, and take their defaults on creation.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientRequest {
+    #[schema(schema_with = optional_name_schema)]
     name: Option<String>,
     #[serde(rename = "type")]
+    #[schema(schema_with = optional_type_schema)]
     client_type: Option<String>,
+    #[schema(schema_with = optional_uris_schema)]
     redirect_uris: Option<Vec<String>>,
+    #[schema(schema_with = optional_uris_schema)]
     post_logout_redirect_uris: Option<Vec<String>>,
+    #[schema(schema_with = optional_grant_types_schema)]
     grant_types: Option<Vec<String>>,
+    #[schema(schema_with = optional_scopes_schema)]
     scopes: Option<Vec<String>>,
+    /// Skips the consent page; only a tenant admin may set it.
     first_party: Option<bool>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = access_ttl_override_schema)]
     access_token_ttl_seconds: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = refresh_ttl_override_schema)]
     refresh_token_ttl_seconds: Option<Option<i64>>,
 }
 
-#[derive(Serialize)]
+/// `POST /clients`: a [`ClientRequest`] with a name, and grants the client can use. The derive
+/// cannot say the latter (it spans fields), hence the schema by hand. utoipa's schema model has
+/// no `not` or `contains`, so "not null" reads "a string" and "does not contain X" reads "an
+/// array of the other grants": the same, together with `ClientRequest`'s own constraints.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct CreateClientRequest(ClientRequest);
+
+fn create_client_schema() -> serde_json::Value {
+    let grants_but = |left_out: &str| {
+        let grants: Vec<&str> = GRANT_TYPES.iter().copied().filter(|g| *g != left_out).collect();
+        json!({ "type": "array", "items": { "type": "string", "enum": grants } })
+    };
+    json!({
+        "allOf": [
+            { "$ref": "#/components/schemas/ClientRequest" },
+            { "type": "object", "required": ["name"], "properties": { "name": { "type": "string" } } },
+            {
+                "description": "authorization_code (a default grant) needs a redirect URI; client_credentials a \
+                                confidential client (the default type).",
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "required": ["grant_types"],
+                        "properties": { "grant_types": grants_but("authorization_code") }
+                    },
+                    {
+                        "type": "object",
+                        "required": ["redirect_uris"],
+                        "properties": {
+                            "redirect_uris": { "type": "array", "items": { "type": "string", "format": "uri" }, "minItems": 1 }
+                        }
+                    }
+                ]
+            },
+            {
+                "anyOf": [
+                    { "type": "object", "properties": { "grant_types": { "type": "null" } } },
+                    { "type": "object", "properties": { "grant_types": grants_but("client_credentials") } },
+                    {
+                        "type": "object",
+                        "properties": { "type": { "type": ["string", "null"], "enum": ["confidential", null] } }
+                    }
+                ]
+            }
+        ]
+    })
+}
+
+impl utoipa::PartialSchema for CreateClientRequest {
+    fn schema() -> RefOr<Schema> {
+        RefOr::T(from_json(create_client_schema()))
+    }
+}
+
+impl ToSchema for CreateClientRequest {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((ClientRequest::name().into(), <ClientRequest as utoipa::PartialSchema>::schema()));
+        ClientRequest::schemas(schemas);
+    }
+}
+
+/// A client, as the API shows it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Client)]
 pub struct ClientResponse {
+    #[schema(value_type = Uuid)]
     id: String,
+    /// The same as id.
+    #[schema(value_type = Uuid)]
     client_id: String,
     name: String,
     #[serde(rename = "type")]
+    #[schema(schema_with = client_type_schema)]
     client_type: String,
     redirect_uris: Vec<String>,
     post_logout_redirect_uris: Vec<String>,
+    #[schema(schema_with = grant_types_schema)]
     grant_types: Vec<String>,
     scopes: Vec<String>,
+    /// First-party clients skip the consent page.
     first_party: bool,
+    /// Null: the tenant's setting.
+    #[schema(required)]
     access_token_ttl_seconds: Option<i64>,
+    /// Null: the tenant's setting.
+    #[schema(required)]
     refresh_token_ttl_seconds: Option<i64>,
-    /// Only in the answer that creates the client.
+    /// Only in the answer that creates a confidential client: shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     client_secret: Option<String>,
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -89,12 +244,33 @@ impl From<&ClientRow> for ClientResponse {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ClientSecret)]
 pub struct SecretResponse {
+    /// Shown once.
     client_secret: String,
 }
 
+/// Marking a client first_party, giving it `ovlt:api`, and changing, rotating or deleting a
+/// client that holds it are a tenant admin's (docs/decisions/0009): the start of the
+/// descriptions of the writes.
+macro_rules! admin_clients {
+    () => {
+        "Marking a client first_party, giving it the ovlt:api scope, and changing, rotating or deleting a client \
+         that holds it are a tenant admin's (403 forbidden otherwise)."
+    };
+}
+
 /// `GET /clients`.
+#[utoipa::path(
+    get,
+    path = "/clients",
+    tag = "clients",
+    summary = "The tenant's OAuth clients.",
+    security(("adminKey" = []), ("bearer" = ["clients:read"])),
+    params(TenantHeaders, RawPagination),
+    responses((status = 200, description = "A page of clients.", body = Page<ClientResponse>))
+)]
 pub async fn list_clients(
     State(state): State<AppState>,
     access: Manage<ClientsRead>,
@@ -108,6 +284,15 @@ pub async fn list_clients(
 }
 
 /// `GET /clients/{id}`.
+#[utoipa::path(
+    get,
+    path = "/clients/{id}",
+    tag = "clients",
+    summary = "One client.",
+    security(("adminKey" = []), ("bearer" = ["clients:read"])),
+    params(TenantHeaders, ("id" = Uuid, Path, description = "The client's id.")),
+    responses((status = 200, description = "The client.", body = ClientResponse), (status = 404, description = "not_found"))
+)]
 pub async fn get_client(
     State(state): State<AppState>,
     access: Manage<ClientsRead>,
@@ -120,11 +305,22 @@ pub async fn get_client(
 }
 
 /// `POST /clients` → 201 with `client_secret` (confidential clients; shown this once).
+#[utoipa::path(
+    post,
+    path = "/clients",
+    tag = "clients",
+    summary = "Creates an OAuth client.",
+    description = concat!(admin_clients!(), "\n\nA confidential client's client_secret is in this answer only."),
+    security(("adminKey" = []), ("bearer" = ["clients:write"])),
+    params(TenantHeaders),
+    request_body = CreateClientRequest,
+    responses((status = 201, description = "The new client, with client_secret when confidential.", body = ClientResponse))
+)]
 pub async fn create_client(
     State(state): State<AppState>,
     access: Manage<ClientsWrite>,
     context: RequestContext,
-    Json(body): Json<ClientRequest>,
+    Json(CreateClientRequest(body)): Json<CreateClientRequest>,
 ) -> ApiResult<Response> {
     let now = Timestamp::now();
     let client_type = body.client_type.clone().unwrap_or_else(|| "confidential".into());
@@ -164,6 +360,17 @@ pub async fn create_client(
 }
 
 /// `PUT /clients/{id}`: any subset of the fields (`type` cannot change).
+#[utoipa::path(
+    put,
+    path = "/clients/{id}",
+    tag = "clients",
+    summary = "Changes any subset of a client's fields (not its type).",
+    description = admin_clients!(),
+    security(("adminKey" = []), ("bearer" = ["clients:write"])),
+    params(TenantHeaders, ("id" = Uuid, Path, description = "The client's id.")),
+    request_body = ClientRequest,
+    responses((status = 200, description = "The client.", body = ClientResponse), (status = 404, description = "not_found"))
+)]
 pub async fn update_client(
     State(state): State<AppState>,
     access: Manage<ClientsWrite>,
@@ -186,6 +393,16 @@ pub async fn update_client(
 }
 
 /// `DELETE /clients/{id}` → 204: the client is deactivated and every session issued to it ends.
+#[utoipa::path(
+    delete,
+    path = "/clients/{id}",
+    tag = "clients",
+    summary = "Deactivates a client; every session issued to it ends.",
+    description = admin_clients!(),
+    security(("adminKey" = []), ("bearer" = ["clients:write"])),
+    params(TenantHeaders, ("id" = Uuid, Path, description = "The client's id.")),
+    responses((status = 204, description = "Deactivated."), (status = 404, description = "not_found"))
+)]
 pub async fn delete_client(
     State(state): State<AppState>,
     access: Manage<ClientsWrite>,
@@ -207,6 +424,19 @@ pub async fn delete_client(
 }
 
 /// `POST /clients/{id}/secret` → `{client_secret}`, shown once; the old secret stops working.
+#[utoipa::path(
+    post,
+    path = "/clients/{id}/secret",
+    tag = "clients",
+    summary = "Rotates a confidential client's secret.",
+    description = concat!(
+        admin_clients!(),
+        "\n\nThe new secret is shown once; the old one stops working. A public client has none (400)."
+    ),
+    security(("adminKey" = []), ("bearer" = ["clients:write"])),
+    params(TenantHeaders, ("id" = Uuid, Path, description = "The client's id.")),
+    responses((status = 200, description = "The new secret.", body = SecretResponse), (status = 404, description = "not_found"))
+)]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     access: Manage<ClientsWrite>,
@@ -324,4 +554,17 @@ fn apply(state: &AppState, row: &mut ClientRow, body: ClientRequest, creating: b
 /// A scope token (RFC 6749 §3.3: printable ASCII, no space, quote or backslash).
 pub fn is_scope_token(scope: &str) -> bool {
     !scope.is_empty() && scope.len() <= 100 && scope.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// utoipa's schema model drops what it cannot hold (`not`, `contains`, an array without
+    /// `items` …) without a word: the hand-written schema must come through whole.
+    #[test]
+    fn the_create_schema_survives_utoipa() {
+        let written = create_client_schema();
+        assert_eq!(serde_json::to_value(from_json(written.clone())).unwrap(), written);
+    }
 }

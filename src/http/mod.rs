@@ -1,7 +1,9 @@
 //! HTTP: every route on one screen, the layers around them, and the shared extractors.
 //!
-//! To find an endpoint's code, find its line below: the handler lives in the feature folder
-//! it names.
+//! Each line names the handlers of one path; the path itself, with the rest of the endpoint's
+//! documentation, is in the handler's `#[utoipa::path]`, in the feature folder the line names.
+//! `routes!` is the only way in: a route cannot exist without its documentation (see
+//! `crate::openapi`).
 
 pub mod client_ip;
 pub mod extract;
@@ -9,7 +11,6 @@ pub mod middleware;
 pub mod pagination;
 
 use axum::Router;
-use axum::routing::{delete, get, post, put};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -51,8 +52,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(users::issue_verification_code))
         .routes(routes!(users::issue_password_reset_token))
         .routes(routes!(mfa::reset_user_mfa))
-        .route("/users/{id}/roles", get(roles::list_user_roles).post(roles::assign_role))
-        .route("/users/{user_id}/roles/{role_id}", delete(roles::unassign_role))
+        .routes(routes!(roles::list_user_roles, roles::assign_role))
+        .routes(routes!(roles::unassign_role))
         .routes(routes!(sessions::list_sessions))
         .routes(routes!(sessions::revoke_session))
         .routes(routes!(audit::api::list_audit_log))
@@ -77,17 +78,17 @@ fn cached_state_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(tenants::get_tenant, tenants::update_tenant, tenants::delete_tenant))
         // Tenant administration: tenant header + admin key, or a bearer with the permission.
         .routes(routes!(settings::get_settings, settings::put_settings))
-        .route("/roles", get(roles::list_roles).post(roles::create_role))
-        .route("/roles/{id}", get(roles::get_role).put(roles::update_role).delete(roles::delete_role))
-        .route("/roles/{id}/permissions", get(roles::list_role_permissions).post(roles::grant_permission))
-        .route("/roles/{role_id}/permissions/{perm_id}", delete(roles::revoke_permission))
-        .route("/permissions", get(roles::list_permissions).post(roles::create_permission))
-        .route("/permissions/{id}", put(roles::update_permission).delete(roles::delete_permission))
-        .route("/clients", get(clients::list_clients).post(clients::create_client))
-        .route("/clients/{id}", get(clients::get_client).put(clients::update_client).delete(clients::delete_client))
-        .route("/clients/{id}/secret", post(clients::rotate_secret))
-        .route("/clients/{id}/roles", get(clients::roles::list_client_roles).post(clients::roles::assign_client_role))
-        .route("/clients/{client_id}/roles/{role_id}", delete(clients::roles::unassign_client_role))
+        .routes(routes!(roles::list_roles, roles::create_role))
+        .routes(routes!(roles::get_role, roles::update_role, roles::delete_role))
+        .routes(routes!(roles::list_role_permissions, roles::grant_permission))
+        .routes(routes!(roles::revoke_permission))
+        .routes(routes!(roles::list_permissions, roles::create_permission))
+        .routes(routes!(roles::update_permission, roles::delete_permission))
+        .routes(routes!(clients::list_clients, clients::create_client))
+        .routes(routes!(clients::get_client, clients::update_client, clients::delete_client))
+        .routes(routes!(clients::rotate_secret))
+        .routes(routes!(clients::roles::list_client_roles, clients::roles::assign_client_role))
+        .routes(routes!(clients::roles::unassign_client_role))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::forget_cached_state_after_writes))
 }
 

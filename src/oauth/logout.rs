@@ -266,9 +266,7 @@ fn browser_cookies(
         let name = sso::sso_cookie_name(state, client.tenant.id);
         return read_cookie(headers, &name).map(|value| (client.tenant.id, value)).into_iter().collect();
     }
-    cookies(headers)
-        .filter_map(|(name, value)| Some((sso::sso_cookie_tenant(state, &name)?, value)))
-        .collect()
+    cookies(headers).filter_map(|(name, value)| Some((sso::sso_cookie_tenant(state, &name)?, value))).collect()
 }
 
 /// The live sessions the cookies name.

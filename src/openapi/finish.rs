@@ -51,7 +51,6 @@ pub fn document(collected: utoipa::openapi::OpenApi) -> Value {
             }
         }
     }
-    merge_legacy(&mut paths, &mut document);
     let components = document["components"].as_object_mut().expect("components");
     components.insert("securitySchemes".into(), security_schemes());
     json!({
@@ -61,30 +60,6 @@ pub fn document(collected: utoipa::openapi::OpenApi) -> Value {
         "paths": paths,
         "components": document["components"],
     })
-}
-
-/// Operations not yet documented on their handler keep their hand-written description.
-fn merge_legacy(paths: &mut Map<String, Value>, document: &mut Value) {
-    for (path, item) in super::legacy::paths() {
-        let target = paths.entry(path).or_insert_with(|| json!({}));
-        for method in METHODS {
-            if target.get(method).is_none()
-                && let Some(operation) = item.get(method)
-            {
-                target[method] = operation.clone();
-            }
-        }
-    }
-    let legacy = super::legacy::schemas::components();
-    let components = document["components"].as_object_mut().expect("components");
-    for kind in ["schemas", "parameters"] {
-        let target = components.entry(kind).or_insert_with(|| json!({}));
-        for (name, schema) in legacy[kind].as_object().into_iter().flatten() {
-            if target.get(name).is_none() {
-                target[name] = schema.clone();
-            }
-        }
-    }
 }
 
 fn finish_operation(operation: &mut Value) {

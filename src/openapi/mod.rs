@@ -9,7 +9,6 @@
 //! `tests/api/openapi.rs` pins the result to a checked-in snapshot.
 
 mod finish;
-mod legacy;
 pub mod schema;
 
 use std::sync::OnceLock;

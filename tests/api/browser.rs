@@ -78,6 +78,7 @@ pub(crate) async fn chromium(driver: &Driver, profile: &std::path::Path) -> fant
 /// A loopback "client app" that hands every callback's query to the test.
 pub(crate) async fn callback_server() -> (String, mpsc::UnboundedReceiver<String>) {
     let (tx, rx) = mpsc::unbounded_channel();
+    #[allow(clippy::disallowed_methods)] // a stand-in of the test's own, not ovlt's API
     let app = axum::Router::new().route(
         "/callback",
         axum::routing::get(move |axum::extract::RawQuery(query): axum::extract::RawQuery| {
