@@ -34,15 +34,15 @@ pub struct VerifyOtpRequest {
 }
 
 fn verify_email_schema() -> Schema {
-    super::described(openapi::schema::nonempty(), "The user's email.")
+    super::described(openapi::schema::nonblank(), "The user's email.")
 }
 
 fn verify_code_schema() -> Schema {
-    nullable(super::described(openapi::schema::nonempty(), "The emailed code."))
+    nullable(super::described(openapi::schema::nonblank(), "The emailed code."))
 }
 
 fn verify_otp_schema() -> Schema {
-    nullable(super::described(openapi::schema::nonempty(), "Alias of code."))
+    nullable(super::described(openapi::schema::nonblank(), "Alias of code."))
 }
 
 super::body_with_rules!(
@@ -62,9 +62,8 @@ pub struct PasswordRequest {
 fn reset_url_schema() -> Schema {
     openapi::schema::from_json(json!({
         "type": ["string", "null"],
-        "format": "uri",
-        "description": "Where the link points; must be on an origin the tenant or operator trusts. \
-                        Default: the tenant's reset_url, else ovlt's page."
+        "description": "Where the link points: an absolute URL on an origin the tenant or operator trusts \
+                        (else 400 invalid_payload). Empty or null: the tenant's reset_url, else ovlt's page."
     }))
 }
 

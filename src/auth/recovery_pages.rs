@@ -78,6 +78,7 @@ const UNKNOWN_TENANT_PAGE: &str = "An error page: the tenant parameter names no 
 #[utoipa::path(
     get,
     path = "/oauth/forgot-password",
+    operation_id = "hosted_forgot_password_form",
     tag = "oauth",
     summary = "The hosted forgot-password form.",
     description = "Linked from the sign-in page when the tenant has no reset_url of its own.",
@@ -159,6 +160,7 @@ pub async fn forgot_password(
 #[utoipa::path(
     get,
     path = "/oauth/reset-password",
+    operation_id = "hosted_reset_password_form",
     tag = "oauth",
     summary = "The hosted new-password form.",
     description = "The page the emailed reset link opens; the token is only carried here, checked on POST.",

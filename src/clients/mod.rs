@@ -427,6 +427,7 @@ pub async fn delete_client(
 #[utoipa::path(
     post,
     path = "/clients/{id}/secret",
+    operation_id = "rotate_client_secret",
     tag = "clients",
     summary = "Rotates a confidential client's secret.",
     description = concat!(

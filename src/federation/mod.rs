@@ -192,6 +192,7 @@ impl From<&ProviderRow> for ProviderResponse {
 #[utoipa::path(
     get,
     path = "/identity-providers",
+    operation_id = "list_identity_providers",
     tag = "identity-providers",
     summary = "The tenant's upstream identity providers.",
     security(("adminKey" = []), ("bearer" = ["identity_providers:read"])),
@@ -215,6 +216,7 @@ pub async fn list_providers(
 #[utoipa::path(
     post,
     path = "/identity-providers",
+    operation_id = "create_identity_provider",
     tag = "identity-providers",
     summary = "Adds an identity provider.",
     description = "`name`, `kind` and `client_id` are required; `issuer` for oidc.",
@@ -264,6 +266,7 @@ pub async fn create_provider(
 #[utoipa::path(
     put,
     path = "/identity-providers/{id}",
+    operation_id = "update_identity_provider",
     tag = "identity-providers",
     summary = "Changes any subset of a provider.",
     description = "Without client_secret the stored secret stays.",
@@ -310,6 +313,7 @@ pub async fn update_provider(
 #[utoipa::path(
     delete,
     path = "/identity-providers/{id}",
+    operation_id = "delete_identity_provider",
     tag = "identity-providers",
     summary = "Removes an identity provider.",
     security(("adminKey" = []), ("bearer" = ["identity_providers:write"])),

@@ -18,7 +18,7 @@ use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::auth::{self, at_least_one_of, at_most_one_of, bearer, body_with_rules, described};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{Json, OptionalJson, Path};
-use crate::openapi::schema::{from_json, nonempty, nullable};
+use crate::openapi::schema::{from_json, nonblank, nullable};
 use crate::rbac::{Manage, UsersWrite};
 use crate::settings;
 use crate::store;
@@ -192,32 +192,32 @@ body_with_rules!(
     &[at_least_one_of(&["totp_code", "otp"]), at_most_one_of(&["totp_code", "otp"])]
 );
 
-fn optional_nonempty(description: &str) -> Schema {
-    nullable(described(nonempty(), description))
+fn optional_nonblank(description: &str) -> Schema {
+    nullable(described(nonblank(), description))
 }
 
 fn current_code() -> Schema {
-    optional_nonempty("The app's current code.")
+    optional_nonblank("The app's current code.")
 }
 
 fn totp_alias() -> Schema {
-    optional_nonempty("Alias of totp_code.")
+    optional_nonblank("Alias of totp_code.")
 }
 
 fn or_backup_code() -> Schema {
-    optional_nonempty("Or a backup code.")
+    optional_nonblank("Or a backup code.")
 }
 
 fn challenge_token() -> Schema {
-    described(nonempty(), "From the login's MfaRequired answer.")
+    described(nonblank(), "From the login's MfaRequired answer.")
 }
 
 fn challenge_code() -> Schema {
-    optional_nonempty("A TOTP code (or backup_code).")
+    optional_nonblank("A TOTP code (or backup_code).")
 }
 
 fn challenge_backup_code() -> Schema {
-    optional_nonempty("A backup code instead.")
+    optional_nonblank("A backup code instead.")
 }
 
 /// The second factor a request presents: `otp`/`totp_code` (the same field under two names) or

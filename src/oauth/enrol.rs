@@ -75,6 +75,7 @@ pub struct MfaEnrolForm {
 #[utoipa::path(
     post,
     path = "/oauth/mfa/enrol",
+    operation_id = "hosted_mfa_enrol",
     tag = "oauth",
     summary = "The hosted authenticator enrolment form.",
     description = "Shown after the password when the tenant's mfa_policy is required and the user has no \

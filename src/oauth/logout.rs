@@ -99,6 +99,7 @@ impl IntoParams for LogoutQuery {
 #[utoipa::path(
     get,
     path = "/oauth/logout",
+    operation_id = "end_session_get",
     tag = "oauth",
     summary = "RP-initiated logout (the end_session_endpoint).",
     description = "With an id_token_hint for the browser's current session the SSO session ends at once; otherwise \
@@ -129,6 +130,7 @@ pub async fn logout_get(
 #[utoipa::path(
     post,
     path = "/oauth/logout",
+    operation_id = "end_session_post",
     tag = "oauth",
     summary = "RP-initiated logout, form-encoded, or its confirmation.",
     description = "The same request as GET, or the confirmation form (`confirm=yes` with its CSRF token).",

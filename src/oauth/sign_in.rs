@@ -75,6 +75,7 @@ fn decision_schema() -> utoipa::openapi::Schema {
 #[utoipa::path(
     post,
     path = "/oauth/sign-in",
+    operation_id = "hosted_sign_in",
     tag = "oauth",
     summary = "The hosted sign-in form.",
     description = "A correct password starts the browser's SSO session (cookie) and the authorization carries \
@@ -150,6 +151,7 @@ pub async fn sign_in(
 #[utoipa::path(
     post,
     path = "/oauth/mfa",
+    operation_id = "hosted_mfa",
     tag = "oauth",
     summary = "The hosted second-factor form.",
     description = "Takes the authenticator's six digits or a backup code; the mfa_token from the password step \
