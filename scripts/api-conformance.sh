@@ -156,7 +156,7 @@ run_backend() {
     log "$backend: schemathesis against $base/openapi.json (tenant $tenant)"
     status=0
     # From the run's directory: schemathesis keeps its own state (.schemathesis/) where it runs.
-    (cd "$WORK" && "$VENV/bin/st" --config-file "$ROOT/scripts/api-conformance.toml" run "$base/openapi.json" \
+    (cd "$WORK" && "$VENV/bin/python" "$ROOT/scripts/schemathesis-run.py" --config-file "$ROOT/scripts/api-conformance.toml" run "$base/openapi.json" \
         --checks all \
         --header "X-OVLT-Admin-Key: $ADMIN_KEY" \
         --header "x-ovlt-tenant-slug: $tenant" \
