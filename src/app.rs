@@ -99,9 +99,10 @@ impl App {
         if config.database_url.is_none() {
             operator_keys::create_private_dir(&config.data_dir)?;
         }
-        let store = Store::connect(&config.effective_database_url(), config.db_max_connections)
-            .await
-            .context("cannot connect to the database")?;
+        let store =
+            Store::connect(&config.effective_database_url(), config.db_max_connections, config.db_acquire_timeout)
+                .await
+                .context("cannot connect to the database")?;
         store.migrate().await.context("cannot apply database migrations")?;
         let passwords = PasswordHasher::with_queue(crypto::password::hashing_threads(), config.password_hash_queue);
         let admin = config.bootstrap_admin.as_ref().map(|(email, password)| (email.as_str(), password.expose()));

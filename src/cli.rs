@@ -126,7 +126,8 @@ async fn connect(config: &Config) -> anyhow::Result<Store> {
     if config.database_url.is_none() {
         crate::config::operator_keys::create_private_dir(&config.data_dir)?;
     }
-    let store = Store::connect(&config.effective_database_url(), config.db_max_connections).await?;
+    let store =
+        Store::connect(&config.effective_database_url(), config.db_max_connections, config.db_acquire_timeout).await?;
     store.migrate().await?;
     Ok(store)
 }

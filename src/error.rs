@@ -96,7 +96,12 @@ impl ApiError {
     }
 
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
-        Self::Internal(cause.into())
+        let cause = cause.into();
+        if cause.chain().filter_map(|e| e.downcast_ref::<sqlx::Error>()).any(crate::store::unavailable) {
+            tracing::warn!(error = format!("{cause:#}"), "the database cannot serve the request");
+            return Self::Unavailable("the database is unavailable; try again shortly");
+        }
+        Self::Internal(cause)
     }
 
     pub fn status(&self) -> StatusCode {
@@ -180,12 +185,17 @@ impl IntoResponse for ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
-    /// Unique violations are the client's conflict, never a 500; everything else is ours.
+    /// Unique violations are the client's conflict, never a 500; an unreachable, overloaded or full
+    /// database is 503 (try again); everything else is ours.
     fn from(err: sqlx::Error) -> Self {
-        match crate::store::unique_violation(&err) {
-            Some(constraint) => Self::Conflict(crate::store::conflict_message(&constraint).into()),
-            None => Self::Internal(err.into()),
+        if let Some(constraint) = crate::store::unique_violation(&err) {
+            return Self::Conflict(crate::store::conflict_message(&constraint).into());
         }
+        if crate::store::unavailable(&err) {
+            tracing::warn!(error = %err, "the database cannot serve the request");
+            return Self::Unavailable("the database is unavailable; try again shortly");
+        }
+        Self::Internal(err.into())
     }
 }
 

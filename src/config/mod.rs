@@ -83,6 +83,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// `OVLT_DB_MAX_CONNECTIONS`: the database pool size (default 10).
     pub db_max_connections: u32,
+    /// `OVLT_DB_ACQUIRE_TIMEOUT_MS`: how long a request waits for a database connection before
+    /// it answers 503 `unavailable` (default 3000).
+    pub db_acquire_timeout: Duration,
     /// `OVLT_PASSWORD_HASH_QUEUE`: password checks that may wait for a hashing thread before
     /// more are answered 503 (default 32 per core).
     pub password_hash_queue: usize,
@@ -175,6 +178,8 @@ impl Config {
         let timeout_secs =
             parse_number("OVLT_REQUEST_TIMEOUT_SECONDS", var("OVLT_REQUEST_TIMEOUT_SECONDS"), 30, 1..=3600)?;
         let db_max_connections = parse_number("OVLT_DB_MAX_CONNECTIONS", var("OVLT_DB_MAX_CONNECTIONS"), 10, 1..=1000)?;
+        let acquire_ms =
+            parse_number("OVLT_DB_ACQUIRE_TIMEOUT_MS", var("OVLT_DB_ACQUIRE_TIMEOUT_MS"), 3000, 100..=60_000)?;
         let default_queue = crate::crypto::password::hashing_threads() * crate::crypto::password::QUEUE_PER_THREAD;
         let password_hash_queue =
             parse_number("OVLT_PASSWORD_HASH_QUEUE", var("OVLT_PASSWORD_HASH_QUEUE"), default_queue, 1..=100_000)?;
@@ -212,6 +217,7 @@ impl Config {
             bootstrap_tenant_slug,
             request_timeout: Duration::from_secs(timeout_secs),
             db_max_connections,
+            db_acquire_timeout: Duration::from_millis(acquire_ms),
             password_hash_queue,
             tenant_cache_ttl: Duration::from_millis(cache_ms),
         })

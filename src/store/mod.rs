@@ -97,11 +97,17 @@ pub struct Store {
 
 impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`).
-    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+    /// Connects the pool. A request waits at most `acquire_timeout` for a connection, then
+    /// answers 503 (see [`unavailable`]). A connection left inside a transaction (a COMMIT or
+    /// ROLLBACK that failed, say on a full disk) is discarded rather than handed out again:
+    /// every later `BEGIN` on it would fail.
+    pub async fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url).ok_or_else(|| anyhow::anyhow!("unsupported database URL scheme"))?;
-        let mut options =
-            AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10));
+        let mut options = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(acquire_timeout)
+            .before_acquire(|conn, _meta| Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) }));
         if backend == Backend::Sqlite {
             // The Any URL cannot carry SQLite pragmas, so each new connection sets them: WAL
             // lets readers run beside the writer, the busy timeout queues writers instead of
@@ -243,6 +249,30 @@ pub fn get_bool(row: &AnyRow, column: &str) -> sqlx::Result<bool> {
 pub fn get_id<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Result<T, uuid::Error>) -> sqlx::Result<T> {
     let text: String = row.try_get(column)?;
     parse(&text).map_err(|e| sqlx::Error::ColumnDecode { index: column.into(), source: Box::new(e) })
+}
+
+/// Whether `err` means the database cannot serve now — unreachable, overloaded, out of space,
+/// read-only — rather than a fault of the request or of ours: the request answers 503 and may
+/// be retried, and nothing about it counts against a user (a login that failed this way is not
+/// a failed login).
+pub fn unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            match code.parse::<u32>() {
+                // SQLite's primary result codes (the low byte of an extended code): BUSY,
+                // READONLY, IOERR, FULL, CANTOPEN.
+                Ok(sqlite) => matches!(sqlite & 0xff, 5 | 8 | 10 | 13 | 14),
+                // PostgreSQL's SQLSTATE classes: insufficient resources (53: disk full, out of
+                // memory, too many connections), operator intervention (57: shutting down,
+                // cannot connect now), system error (58: I/O), read-only transaction (25006).
+                Err(_) => code.starts_with("53") || code.starts_with("57") || code.starts_with("58") || code == "25006",
+            }
+        }
+        _ => false,
+    }
 }
 
 /// The constraint a unique violation hit, as `table.column` on both backends: PostgreSQL names

@@ -194,8 +194,14 @@ impl TestApp {
 
     /// A server on an existing test database.
     pub async fn spawn_on(db: TestDatabase) -> Self {
+        Self::spawn_on_with(db, |_| {}).await
+    }
+
+    /// A server on an existing test database, after `configure` adjusted the configuration.
+    pub async fn spawn_on_with(db: TestDatabase, configure: impl FnOnce(&mut Config)) -> Self {
         let data_dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
-        let config = test_config(&db.url, data_dir.path());
+        let mut config = test_config(&db.url, data_dir.path());
+        configure(&mut config);
         Self::start(config, std::sync::Arc::new(db), data_dir).await
     }
 

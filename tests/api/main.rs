@@ -23,6 +23,7 @@ mod openapi;
 mod operations;
 mod oversight;
 mod recovery;
+mod resilience;
 mod roles;
 mod tenant_resolution;
 mod tenants;
