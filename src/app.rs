@@ -21,6 +21,7 @@ use crate::config::{Config, MasterKey};
 use crate::crypto::{self, password::PasswordHasher};
 use crate::discovery;
 use crate::http::client_ip::RateLimiter;
+use crate::http::serve::ConnectionLimits;
 use crate::keys::KeyRing;
 use crate::mail::Mailer;
 use crate::oauth::client_cache::ClientCache;
@@ -153,8 +154,11 @@ impl App {
             shutdown.await;
             notify.notify_one();
         };
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, service).with_graceful_shutdown(shutdown);
+        let limits = ConnectionLimits {
+            header_read_timeout: self.state.config.header_read_timeout,
+            max_connections: self.state.config.max_connections,
+        };
+        let server = crate::http::serve::serve(self.listener, self.router, limits, shutdown);
         tokio::select! {
             result = server => result?,
             () = async { signalled.notified().await; tokio::time::sleep(drain_deadline).await } => {

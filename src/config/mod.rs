@@ -83,6 +83,12 @@ pub struct Config {
     pub request_timeout: Duration,
     /// `OVLT_DB_MAX_CONNECTIONS`: the database pool size (default 10).
     pub db_max_connections: u32,
+    /// `OVLT_HEADER_READ_TIMEOUT_SECONDS`: how long a client has to send a request's headers,
+    /// and how long a kept-alive connection may sit idle (default 10).
+    pub header_read_timeout: Duration,
+    /// `OVLT_MAX_CONNECTIONS`: open client connections at most (default: the descriptor limit
+    /// less 64); more wait in the kernel's backlog.
+    pub max_connections: usize,
     /// `OVLT_DB_ACQUIRE_TIMEOUT_MS`: how long a request waits for a database connection before
     /// it answers 503 `unavailable` (default 3000).
     pub db_acquire_timeout: Duration,
@@ -178,6 +184,14 @@ impl Config {
         let timeout_secs =
             parse_number("OVLT_REQUEST_TIMEOUT_SECONDS", var("OVLT_REQUEST_TIMEOUT_SECONDS"), 30, 1..=3600)?;
         let db_max_connections = parse_number("OVLT_DB_MAX_CONNECTIONS", var("OVLT_DB_MAX_CONNECTIONS"), 10, 1..=1000)?;
+        let header_secs =
+            parse_number("OVLT_HEADER_READ_TIMEOUT_SECONDS", var("OVLT_HEADER_READ_TIMEOUT_SECONDS"), 10, 1..=300)?;
+        let max_connections = parse_number(
+            "OVLT_MAX_CONNECTIONS",
+            var("OVLT_MAX_CONNECTIONS"),
+            crate::http::serve::default_max_connections(),
+            1..=1_000_000,
+        )?;
         let acquire_ms =
             parse_number("OVLT_DB_ACQUIRE_TIMEOUT_MS", var("OVLT_DB_ACQUIRE_TIMEOUT_MS"), 3000, 100..=60_000)?;
         let default_queue = crate::crypto::password::hashing_threads() * crate::crypto::password::QUEUE_PER_THREAD;
@@ -218,6 +232,8 @@ impl Config {
             request_timeout: Duration::from_secs(timeout_secs),
             db_max_connections,
             db_acquire_timeout: Duration::from_millis(acquire_ms),
+            header_read_timeout: Duration::from_secs(header_secs),
+            max_connections,
             password_hash_queue,
             tenant_cache_ttl: Duration::from_millis(cache_ms),
         })

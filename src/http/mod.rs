@@ -9,6 +9,7 @@ pub mod client_ip;
 pub mod extract;
 pub mod middleware;
 pub mod pagination;
+pub mod serve;
 
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;

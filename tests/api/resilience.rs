@@ -194,3 +194,42 @@ async fn a_full_disk_answers_503_counts_no_failed_login_and_recovers_once_space_
         assert_eq!(answer.status(), 201, "{}", answer.text().await.unwrap());
     }
 }
+
+/// Reads until the server closes the connection; panics if it stays open past `limit`.
+async fn closed_within(stream: &mut TcpStream, limit: Duration) {
+    use tokio::io::AsyncReadExt;
+    let mut sink = Vec::new();
+    let read = tokio::time::timeout(limit, stream.read_to_end(&mut sink)).await;
+    assert!(read.is_ok(), "the connection was still open after {limit:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_connections_are_closed_and_health_answers_past_the_connection_cap() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.header_read_timeout = Duration::from_secs(1);
+        c.max_connections = 8;
+    })
+    .await;
+    let address = app.address.trim_start_matches("http://").to_string();
+
+    // Three times the cap of clients that never finish their headers (slowloris).
+    let mut slow = Vec::new();
+    for _ in 0..24 {
+        let mut stream = TcpStream::connect(&address).await.unwrap();
+        let _ = stream.write_all(b"GET /health HTTP/1.1\r\nHost: ovlt\r\nX-Slow: ").await;
+        slow.push(stream);
+    }
+    let started = Instant::now();
+    let health = app.request(Method::GET, "/health").send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(8), "/health took {:?}", started.elapsed());
+    for stream in &mut slow {
+        closed_within(stream, Duration::from_secs(8)).await;
+    }
+
+    // A kept-alive connection that goes quiet after a request is closed as well.
+    let mut idle = TcpStream::connect(&address).await.unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: ovlt\r\n\r\n").await.unwrap();
+    closed_within(&mut idle, Duration::from_secs(5)).await;
+}
