@@ -73,57 +73,10 @@ fn finish_operation(operation: &mut Value) {
         _ => Map::new(),
     };
     let style = style_of(&responses);
-    let mut errors: BTreeMap<u16, Vec<String>> = BTreeMap::new();
-    let mut add = |status: u16, codes: &[&str]| {
-        let known = errors.entry(status).or_default();
-        for code in codes {
-            if !known.iter().any(|k| k == code) {
-                known.push((*code).to_string());
-            }
-        }
-    };
-
-    // The failures the handler declared: `description` is their codes.
-    let declared: Vec<String> = responses.keys().cloned().collect();
-    for status in declared {
-        let code: u16 = status.parse().unwrap_or(0);
-        let Some(codes) = responses[&status]["description"].as_str().and_then(error_codes) else { continue };
-        if code >= 400 {
-            responses.remove(&status);
-            add(code, &codes.iter().map(String::as_str).collect::<Vec<_>>());
-        }
-    }
-
-    let mut notes = Vec::new();
-    match security_kind(op.get("security")) {
-        Security::AdminKey => add(401, &["unauthorized"]),
-        Security::Bearer => add(401, &["invalid_token"]),
-        Security::Manage(permission) => {
-            notes.push(format!(
-                "Needs the admin key with the tenant header, or a bearer token of a user of the tenant whose \
-                 roles grant `{permission}`."
-            ));
-            op.insert("x-ovlt-permission".into(), json!(permission));
-            add(401, &["unauthorized", "invalid_token"]);
-            add(403, &["forbidden"]);
-        }
-        Security::Other => {}
-    }
+    let mut errors = take_declared_errors(&mut responses);
+    let note = add_security_errors(op, &mut errors);
     if style == Style::Api {
-        let parameters = op.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
-        let has = |name: &str, place: &str| parameters.iter().any(|p| p["name"] == name && p["in"] == place);
-        if has(crate::tenants::TENANT_ID_HEADER, "header") {
-            add(400, &["tenant_required"]);
-            add(403, &["tenant_disabled"]);
-            add(404, &["tenant_not_found"]);
-        }
-        if parameters.iter().any(|p| p["in"] == "path") || has("per_page", "query") {
-            add(400, &["invalid_payload"]);
-        }
-        if op.get("requestBody").is_some_and(|body| body["content"].get("application/json").is_some()) {
-            add(400, &["invalid_payload"]);
-            add(413, &["payload_too_large"]);
-        }
+        add_request_errors(op, &mut errors);
     }
     if op.remove(RATE_LIMITED).is_some() {
         match style {
@@ -132,55 +85,115 @@ fn finish_operation(operation: &mut Value) {
                     html("A page: too many requests from this network; Retry-After says when to try again.")
                 })
             }
-            _ => add(429, &["rate_limited"]),
+            _ => errors.add(429, &["rate_limited"]),
         }
     }
     match style {
-        Style::Api => add(500, &["internal_error"]),
-        Style::OAuth => add(500, &["server_error"]),
+        Style::Api => errors.add(500, &["internal_error"]),
+        Style::OAuth => errors.add(500, &["server_error"]),
         Style::Html => finish_page_failures(&mut responses),
     }
-
-    for (status, codes) in errors {
-        let key = status.to_string();
-        if responses.contains_key(&key) {
-            continue;
-        }
-        let schema = if style == Style::OAuth { "OAuthError" } else { "Error" };
-        let mut response = json!({
-            "description": error_description(&codes),
-            "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
-        });
-        if status == 429 {
-            response["headers"] = json!({
-                "Retry-After": { "description": "Seconds until the window resets.", "schema": { "type": "integer" } }
-            });
-        }
-        if status == 401 && codes.iter().any(|c| c == "invalid_token") {
-            response["headers"] = json!({
-                "WWW-Authenticate": {
-                    "description": "`Bearer error=\"invalid_token\"` (RFC 6750 §3).",
-                    "schema": { "type": "string" }
-                }
-            });
-        }
-        if status == 401 && style == Style::OAuth {
-            response["headers"] = json!({
-                "WWW-Authenticate": { "description": "`Basic realm=\"ovlt\"`.", "schema": { "type": "string" } }
-            });
-        }
-        responses.insert(key, response);
+    for (status, codes) in errors.0 {
+        responses.entry(status.to_string()).or_insert_with(|| error_response(status, &codes, style));
     }
     // A public operation says so: no requirement at all.
     op.entry("security").or_insert_with(|| json!([]));
-    if !notes.is_empty() {
+    if let Some(note) = note {
         let description = op.get("description").and_then(Value::as_str).map(str::to_string);
-        let all: Vec<String> = description.into_iter().chain(notes).collect();
+        let all: Vec<String> = description.into_iter().chain([note]).collect();
         op.insert("description".into(), json!(all.join("\n\n")));
     }
     let mut sorted: Vec<(String, Value)> = responses.into_iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     op.insert("responses".into(), Value::Object(sorted.into_iter().collect()));
+}
+
+/// Error codes by status, each listed once, in the order they were added.
+#[derive(Default)]
+struct Errors(BTreeMap<u16, Vec<String>>);
+
+impl Errors {
+    fn add(&mut self, status: u16, codes: &[&str]) {
+        let known = self.0.entry(status).or_default();
+        for code in codes {
+            if !known.iter().any(|k| k == code) {
+                known.push((*code).to_string());
+            }
+        }
+    }
+}
+
+/// The failures the handler declared (`description` is their codes), taken out of `responses`.
+fn take_declared_errors(responses: &mut Map<String, Value>) -> Errors {
+    let mut errors = Errors::default();
+    let declared: Vec<String> = responses.keys().cloned().collect();
+    for status in declared {
+        let code: u16 = status.parse().unwrap_or(0);
+        let Some(codes) = responses[&status]["description"].as_str().and_then(error_codes) else { continue };
+        if code >= 400 {
+            responses.remove(&status);
+            errors.add(code, &codes.iter().map(String::as_str).collect::<Vec<_>>());
+        }
+    }
+    errors
+}
+
+/// The failures of the operation's credentials; for tenant administration, the note naming the
+/// permission (and the `x-ovlt-permission` extension).
+fn add_security_errors(op: &mut Map<String, Value>, errors: &mut Errors) -> Option<String> {
+    match security_kind(op.get("security")) {
+        Security::AdminKey => errors.add(401, &["unauthorized"]),
+        Security::Bearer => errors.add(401, &["invalid_token"]),
+        Security::Manage(permission) => {
+            op.insert("x-ovlt-permission".into(), json!(permission));
+            errors.add(401, &["unauthorized", "invalid_token"]);
+            errors.add(403, &["forbidden"]);
+            return Some(format!(
+                "Needs the admin key with the tenant header, or a bearer token of a user of the tenant whose \
+                 roles grant `{permission}`."
+            ));
+        }
+        Security::Other => {}
+    }
+    None
+}
+
+/// The failures of the request's parts: tenant headers, path ids, pagination, a JSON body.
+fn add_request_errors(op: &Map<String, Value>, errors: &mut Errors) {
+    let parameters = op.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+    let has = |name: &str, place: &str| parameters.iter().any(|p| p["name"] == name && p["in"] == place);
+    if has(crate::tenants::TENANT_ID_HEADER, "header") {
+        errors.add(400, &["tenant_required"]);
+        errors.add(403, &["tenant_disabled"]);
+        errors.add(404, &["tenant_not_found"]);
+    }
+    if parameters.iter().any(|p| p["in"] == "path") || has("per_page", "query") {
+        errors.add(400, &["invalid_payload"]);
+    }
+    if op.get("requestBody").is_some_and(|body| body["content"].get("application/json").is_some()) {
+        errors.add(400, &["invalid_payload"]);
+        errors.add(413, &["payload_too_large"]);
+    }
+}
+
+/// An error answer with these codes, in the operation's shape, with its headers.
+fn error_response(status: u16, codes: &[String], style: Style) -> Value {
+    let schema = if style == Style::OAuth { "OAuthError" } else { "Error" };
+    let mut response = json!({
+        "description": error_description(codes),
+        "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
+    });
+    let header = |name: &str, description: &str, kind: &str| json!({ name: { "description": description, "schema": { "type": kind } } });
+    if status == 429 {
+        response["headers"] = header("Retry-After", "Seconds until the window resets.", "integer");
+    }
+    if status == 401 && codes.iter().any(|c| c == "invalid_token") {
+        response["headers"] = header("WWW-Authenticate", "`Bearer error=\"invalid_token\"` (RFC 6750 §3).", "string");
+    }
+    if status == 401 && style == Style::OAuth {
+        response["headers"] = header("WWW-Authenticate", "`Basic realm=\"ovlt\"`.", "string");
+    }
+    response
 }
 
 /// A body that may be left out (`request_body = Option<X>`): utoipa writes `oneOf: [X, null]`
