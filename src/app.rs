@@ -76,6 +76,8 @@ impl Deref for AppState {
 
 pub struct App {
     listener: TcpListener,
+    /// `OVLT_METRICS_ADDR`'s listener, serving `/metrics` alone.
+    metrics_listener: Option<TcpListener>,
     router: Router,
     state: AppState,
 }
@@ -129,10 +131,17 @@ impl App {
             store,
             config,
         }));
+        let metrics_listener = match state.config.metrics_addr {
+            Some(address) => Some(
+                TcpListener::bind(address).await.with_context(|| format!("cannot listen for metrics on {address}"))?,
+            ),
+            None => None,
+        };
+        crate::http::metrics::install();
         spawn_maintenance(&state);
         coherence::spawn_poller(&state.0);
         let router = crate::http::router(state.clone());
-        Ok(Self { listener, router, state })
+        Ok(Self { listener, metrics_listener, router, state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -154,6 +163,17 @@ impl App {
             shutdown.await;
             notify.notify_one();
         };
+        if let Some(listener) = self.metrics_listener {
+            let state = self.state.clone();
+            #[allow(clippy::disallowed_methods)] // the metrics listener's one route, not ovlt's API
+            let metrics = Router::new()
+                .route("/metrics", axum::routing::get(move || async move { crate::http::metrics::render(&state) }));
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, metrics).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
         let limits = ConnectionLimits {
             header_read_timeout: self.state.config.header_read_timeout,
             max_connections: self.state.config.max_connections,

@@ -89,6 +89,10 @@ pub struct Config {
     /// `OVLT_MAX_CONNECTIONS`: open client connections at most (default: the descriptor limit
     /// less 64); more wait in the kernel's backlog.
     pub max_connections: usize,
+    /// `OVLT_METRICS_ADDR`: serve `/metrics` on this address alone (e.g. `127.0.0.1:9100`).
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// `OVLT_METRICS_TOKEN`: serve `/metrics` on the main port to this bearer token.
+    pub metrics_token: Option<Secret>,
     /// `OVLT_DB_ACQUIRE_TIMEOUT_MS`: how long a request waits for a database connection before
     /// it answers 503 `unavailable` (default 3000).
     pub db_acquire_timeout: Duration,
@@ -192,6 +196,16 @@ impl Config {
             crate::http::serve::default_max_connections(),
             1..=1_000_000,
         )?;
+        let metrics_addr = match var("OVLT_METRICS_ADDR") {
+            None => None,
+            Some(v) => {
+                Some(v.parse().map_err(|_| invalid("OVLT_METRICS_ADDR", &format!("expected ip:port, got {v:?}")))?)
+            }
+        };
+        let metrics_token = var("OVLT_METRICS_TOKEN").map(Secret::new);
+        if metrics_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+            return Err(invalid("OVLT_METRICS_TOKEN", "must be at least 16 characters"));
+        }
         let acquire_ms =
             parse_number("OVLT_DB_ACQUIRE_TIMEOUT_MS", var("OVLT_DB_ACQUIRE_TIMEOUT_MS"), 3000, 100..=60_000)?;
         let default_queue = crate::crypto::password::hashing_threads() * crate::crypto::password::QUEUE_PER_THREAD;
@@ -233,6 +247,8 @@ impl Config {
             db_max_connections,
             db_acquire_timeout: Duration::from_millis(acquire_ms),
             header_read_timeout: Duration::from_secs(header_secs),
+            metrics_addr,
+            metrics_token,
             max_connections,
             password_hash_queue,
             tenant_cache_ttl: Duration::from_millis(cache_ms),

@@ -75,6 +75,7 @@ pub struct PasswordHasher {
     jobs: mpsc::Sender<Job>,
     /// A permit per job running or waiting: the bound on the queue.
     places: Arc<tokio::sync::Semaphore>,
+    capacity: usize,
 }
 
 /// A place in the hashing queue, held until the job is done (or skipped).
@@ -92,7 +93,8 @@ impl PasswordHasher {
     /// A pool of `threads` hashing threads and room for `queue` waiting jobs.
     pub fn with_queue(threads: usize, queue: usize) -> Self {
         let threads = threads.max(1);
-        let places = Arc::new(tokio::sync::Semaphore::new(threads + queue));
+        let capacity = threads + queue;
+        let places = Arc::new(tokio::sync::Semaphore::new(capacity));
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for i in 0..threads {
@@ -110,7 +112,12 @@ impl PasswordHasher {
                 })
                 .expect("cannot start a password-hashing thread");
         }
-        Self { jobs, places }
+        Self { jobs, places, capacity }
+    }
+
+    /// Password checks running or waiting now (for the metrics).
+    pub fn in_flight(&self) -> usize {
+        self.capacity - self.places.available_permits()
     }
 
     /// Takes a place in the queue, or answers `Busy` at once when it is full.

@@ -7,6 +7,7 @@
 
 pub mod client_ip;
 pub mod extract;
+pub mod metrics;
 pub mod middleware;
 pub mod pagination;
 pub mod serve;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(discovery::get_openid_configuration))
         .routes(routes!(discovery::get_jwks))
         .routes(routes!(openapi::openapi_json))
+        .routes(routes!(metrics::metrics))
         // The OAuth 2.0 / OpenID Connect authorization server: the client names the tenant.
         .routes(routes!(authorize::authorize_get, authorize::authorize_post))
         .routes(routes!(sign_in::consent))
@@ -64,7 +66,9 @@ pub fn router(state: AppState) -> Router {
     openapi::publish(document);
     let routes: Router<AppState> =
         routes.fallback(middleware::route_not_found).method_not_allowed_fallback(middleware::method_not_allowed);
-    let routes = routes.layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::resolve_client_ip));
+    let routes = routes
+        .layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::resolve_client_ip))
+        .layer(axum::middleware::from_fn(metrics::record_request));
     middleware::apply(routes, &state.config).with_state(state)
 }
 

@@ -121,11 +121,15 @@ pub async fn token(
     if !client.client.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client(format!("this client may not use the {grant_type} grant")));
     }
-    match grant_type {
-        "authorization_code" => authorization_code(&state, &client, &params, context).await,
-        "client_credentials" => client_credentials(&state, &client, &params).await,
-        _ => refresh_token(&state, &client, &params, context).await,
+    let (grant, answer) = match grant_type {
+        "authorization_code" => ("authorization_code", authorization_code(&state, &client, &params, context).await),
+        "client_credentials" => ("client_credentials", client_credentials(&state, &client, &params).await),
+        _ => ("refresh_token", refresh_token(&state, &client, &params, context).await),
+    };
+    if answer.is_ok() {
+        metrics::counter!("ovlt_tokens_issued_total", "grant" => grant).increment(1);
     }
+    answer
 }
 
 /// How long this client's tokens live: its own overrides, else the tenant's settings.

@@ -78,6 +78,7 @@ async fn end_replayed_session(
         audit::record(&mut *tx, event).await?;
         tx.commit().await?;
         tracing::warn!(tenant.id = %tenant.id, session.id = %session_id, "refresh token reuse: session revoked");
+        metrics::counter!("ovlt_refresh_reuse_detected_total").increment(1);
     }
     Ok(())
 }
