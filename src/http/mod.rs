@@ -4,6 +4,12 @@
 //! documentation, is in the handler's `#[utoipa::path]`, in the feature folder the line names.
 //! `routes!` is the only way in: a route cannot exist without its documentation (see
 //! `crate::openapi`).
+//!
+//! In a feature folder, `mod.rs` holds the feature's model and rules; its HTTP handlers, with
+//! their request/answer types and `#[utoipa::path]` documentation, live in `api.rs` — or in
+//! `api/<topic>.rs` when one file would pass ~400 lines (`api/mod.rs` then holds what the
+//! topics share). `oauth/` is the exception: it is all protocol endpoints, one file per
+//! endpoint.
 
 pub mod client_ip;
 pub mod extract;
@@ -17,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::auth::recovery_pages;
+use crate::auth::api::{recovery, recovery_pages};
 use crate::mfa::api as mfa;
 use crate::oauth::{authorize, enrol, introspect, logout, sign_in, token, userinfo};
 use crate::rbac::api as roles;
@@ -92,8 +98,8 @@ fn cached_state_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(clients::list_clients, clients::create_client))
         .routes(routes!(clients::get_client, clients::update_client, clients::delete_client))
         .routes(routes!(clients::rotate_secret))
-        .routes(routes!(clients::roles::list_client_roles, clients::roles::assign_client_role))
-        .routes(routes!(clients::roles::unassign_client_role))
+        .routes(routes!(clients::list_client_roles, clients::assign_client_role))
+        .routes(routes!(clients::unassign_client_role))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::forget_cached_state_after_writes))
 }
 
@@ -104,11 +110,11 @@ fn auth_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::revoke))
-        .routes(routes!(auth::recovery::verify_otp))
-        .routes(routes!(auth::recovery::forgot_password))
-        .routes(routes!(auth::recovery::password_request))
-        .routes(routes!(auth::recovery::reset_password))
-        .routes(routes!(auth::recovery::password_reset))
+        .routes(routes!(recovery::verify_otp))
+        .routes(routes!(recovery::forgot_password))
+        .routes(routes!(recovery::password_request))
+        .routes(routes!(recovery::reset_password))
+        .routes(routes!(recovery::password_reset))
         .routes(routes!(mfa::setup))
         .routes(routes!(mfa::confirm))
         .routes(routes!(mfa::challenge))

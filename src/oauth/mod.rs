@@ -6,6 +6,7 @@
 //! `tid`, and the browser's SSO cookie is per tenant. See docs/decisions/0006.
 
 pub mod authorize;
+mod authorize_doc;
 pub mod client_auth;
 pub mod client_cache;
 pub mod enrol;

@@ -18,6 +18,7 @@ pub mod maintenance;
 pub mod mfa;
 pub mod oauth;
 pub mod rbac;
+mod rbac_catalog;
 pub mod sessions;
 pub mod settings;
 pub mod system;

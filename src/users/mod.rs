@@ -1,21 +1,19 @@
 //! Users of a tenant: the model, its one public representation, and the rules for emails and
-//! passwords. Endpoints: `/users/me` (here) and, with tenant administration, `/users`.
+//! passwords. Endpoints (in `api/`): `/users/me` and, with tenant administration, `/users`.
 
 pub use crate::types::{User, UserId, UserStatus, normalize_email};
 
-mod admin;
-mod issue_codes;
-mod me;
+mod api;
 
-pub use admin::{
+pub use api::admin::{
     __path_create_user, __path_delete_user, __path_get_user, __path_list_users, __path_update_user, create_user,
     delete_user, get_user, list_users, update_user,
 };
-pub use issue_codes::{
+pub use api::issue_codes::{
     __path_issue_password_reset_token, __path_issue_verification_code, issue_password_reset_token,
     issue_verification_code,
 };
-pub use me::{__path_change_my_password, __path_get_me, change_my_password, get_me};
+pub use api::me::{__path_change_my_password, __path_get_me, change_my_password, get_me};
 
 use serde::Serialize;
 

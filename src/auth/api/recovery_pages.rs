@@ -9,9 +9,9 @@ use axum::response::Response;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::recovery;
 use crate::app::AppState;
 use crate::audit::RequestContext;
+use crate::auth::recovery;
 use crate::error::ApiError;
 use crate::oauth::params::Params;
 use crate::oauth::sso;

@@ -10,7 +10,6 @@ use serde_json::json;
 use utoipa::openapi::Schema;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{User, UserId, UserResponse, UserStatus, validate_email, validate_password};
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent, RequestContext};
 use crate::error::{ApiError, ApiResult, FieldErrors};
@@ -22,6 +21,7 @@ use crate::settings;
 use crate::store;
 use crate::tenants::TenantHeaders;
 use crate::types::Timestamp;
+use crate::users::{User, UserId, UserResponse, UserStatus, validate_email, validate_password};
 
 /// The rule of `Manage::may_act_on_user`, as the document states it.
 const NO_ESCALATION: &str = "Refused (403 forbidden) when the user holds a permission the caller lacks, unless the \
@@ -256,7 +256,7 @@ pub async fn update_user(
     let name = check_name(&mut fields, body.name.as_deref());
     let status = check_status(&mut fields, body.status.as_deref());
     if let (Some(password), false) = (body.password.as_deref(), fields.contains_key("password"))
-        && let Err(why) = super::check_password_history(&state, &settings, &user, password).await?
+        && let Err(why) = crate::users::check_password_history(&state, &settings, &user, password).await?
     {
         fields.insert("password".into(), why);
     }

@@ -5,7 +5,6 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{UserResponse, validate_password};
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::auth::bearer::CurrentUser;
@@ -15,6 +14,7 @@ use crate::settings;
 use crate::store;
 use crate::tenants::TenantHeaders;
 use crate::types::Timestamp;
+use crate::users::{UserResponse, validate_password};
 
 /// `GET /users/me` (Bearer) → the user.
 #[utoipa::path(
@@ -94,10 +94,10 @@ pub async fn change_my_password(
         store::users::count_login_attempt(state.store.pool(), tenant_id, user.id, settings.lockout_window_seconds, now)
             .await?;
     let correct = state.passwords.verify_in(slot, &current, user.password_hash.as_deref()).await?;
-    if !correct || super::over_lockout_threshold(attempts, &settings) {
+    if !correct || crate::users::over_lockout_threshold(attempts, &settings) {
         return Err(ApiError::validation(FieldErrors::from([("current_password".into(), "is incorrect".into())])));
     }
-    if let Err(why) = super::check_password_history(&state, &settings, &user, &new).await? {
+    if let Err(why) = crate::users::check_password_history(&state, &settings, &user, &new).await? {
         return Err(ApiError::validation(FieldErrors::from([("new_password".into(), why)])));
     }
     let hash = state.passwords.hash(&new).await?;

@@ -6,7 +6,6 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::UserId;
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent, RequestContext};
 use crate::auth::email_codes as codes;
@@ -16,6 +15,7 @@ use crate::rbac::{Manage, UsersWrite};
 use crate::store;
 use crate::tenants::TenantHeaders;
 use crate::types::Timestamp;
+use crate::users::UserId;
 
 /// A fresh email verification code.
 #[derive(Serialize, ToSchema)]
