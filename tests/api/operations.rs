@@ -37,7 +37,38 @@ async fn ready_answers_503_when_the_database_is_gone_while_health_stays_ok(backe
     assert_eq!(health.status(), 200);
 }
 
+const METRICS_TOKEN: &str = "metrics-token-0123456789";
+
+async fn metrics_need_their_token_and_label_requests_by_route_template(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.metrics_token = Some(ovlt::config::Secret::new(METRICS_TOKEN))).await;
+    let user = uuid::Uuid::now_v7();
+    app.admin(Method::GET, &format!("/tenants/{user}")).send().await.unwrap();
+    app.request(Method::GET, "/no/such/route/9f1c").send().await.unwrap();
+
+    assert_error(app.request(Method::GET, "/metrics").send().await.unwrap(), 401, "invalid_token").await;
+    let wrong = app.request(Method::GET, "/metrics").bearer_auth("metrics-token-wrong-000000").send().await.unwrap();
+    assert_error(wrong, 401, "invalid_token").await;
+    let scraped = app.request(Method::GET, "/metrics").bearer_auth(METRICS_TOKEN).send().await.unwrap();
+
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = scraped.text().await.unwrap();
+    assert!(text.contains(r#"route="/tenants/{id}""#), "the route template is the label:\n{text}");
+    assert!(text.contains(r#"route="unmatched""#));
+    assert!(!text.contains(&user.to_string()) && !text.contains("9f1c"), "no client-supplied string is a label");
+    assert!(text.contains("ovlt_http_request_duration_seconds_bucket"));
+    assert!(text.contains("ovlt_db_pool_connections"));
+}
+
+async fn metrics_are_not_served_in_production_without_a_token(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.env = ovlt::config::Environment::Production).await;
+
+    assert_error(app.request(Method::GET, "/metrics").send().await.unwrap(), 404, "not_found").await;
+}
+
 backend_tests!(
+    metrics_need_their_token_and_label_requests_by_route_template,
+    metrics_are_not_served_in_production_without_a_token,
     health_answers_ok_and_the_version,
     ready_answers_200_while_the_database_answers,
     ready_answers_503_when_the_database_is_gone_while_health_stays_ok
