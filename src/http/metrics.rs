@@ -36,6 +36,18 @@ fn handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Fails only if another recorder was installed first (never in this binary).
         let _ = metrics::set_global_recorder(recorder);
+        // Histograms keep their samples until upkeep folds them into the buckets: without it
+        // they would grow with every request between scrapes.
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("ovlt-metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                }
+            })
+            .expect("cannot start the metrics upkeep thread");
         handle
     })
 }
@@ -49,18 +61,47 @@ pub fn install() {
 pub async fn record_request(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
     let method = match *request.method() {
-        Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE | Method::HEAD | Method::OPTIONS => {
-            request.method().as_str().to_string()
-        }
-        _ => "other".to_string(),
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     };
     let started = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("ovlt_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+    let status = status_label(response.status().as_u16());
+    metrics::counter!("ovlt_http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!(REQUEST_SECONDS, "method" => method, "route" => route).record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The statuses ovlt answers, as labels without an allocation; anything else is `other`.
+fn status_label(status: u16) -> &'static str {
+    const KNOWN: [(u16, &str); 18] = [
+        (200, "200"),
+        (201, "201"),
+        (204, "204"),
+        (302, "302"),
+        (303, "303"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (408, "408"),
+        (409, "409"),
+        (413, "413"),
+        (429, "429"),
+        (500, "500"),
+        (503, "503"),
+        (415, "415"),
+    ];
+    KNOWN.iter().find(|(code, _)| *code == status).map_or("other", |(_, label)| label)
 }
 
 /// `GET /metrics` on the main port.

@@ -113,7 +113,9 @@ async fn a_database_outage_answers_503_within_the_acquire_timeout_and_recovers_a
 
     let back = time_until(Duration::from_secs(10), 200, async || me().await.unwrap().status().as_u16()).await;
     assert!(back < Duration::from_secs(2), "served again only after {back:?}");
-    eprintln!("outage: 503 after {waited:?} (acquire timeout {acquire_timeout:?}); served again {back:?} after restore");
+    eprintln!(
+        "outage: 503 after {waited:?} (acquire timeout {acquire_timeout:?}); served again {back:?} after restore"
+    );
     assert_eq!(app.login("acme", "alice@example.com", PASSWORD).await.status(), 200, "and logins count as before");
 }
 
