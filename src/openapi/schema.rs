@@ -117,6 +117,13 @@ macro_rules! string_schema {
     };
 }
 
+/// `schema` with a description of its own (`schema_with` leaves a field's doc comment out).
+pub fn described(schema: Schema, description: &str) -> Schema {
+    let mut schema = serde_json::to_value(schema).expect("a schema serialises");
+    schema["description"] = json!(description);
+    from_json(schema)
+}
+
 /// An optional request field: `null` reads as absent, like leaving the field out.
 pub fn nullable(schema: Schema) -> Schema {
     let schema = serde_json::to_value(schema).expect("a schema serialises");

@@ -87,12 +87,7 @@ pub(crate) fn optional_session_mode() -> Schema {
     nullable(session_mode())
 }
 
-/// `schema` with a description (`schema_with` leaves out the field's doc comment).
-pub(crate) fn described(schema: Schema, description: &str) -> Schema {
-    let mut schema = serde_json::to_value(schema).expect("a schema serialises");
-    schema["description"] = json!(description);
-    openapi::schema::from_json(schema)
-}
+pub(crate) use crate::openapi::schema::described;
 
 /// A rule over an object's fields: at least one of `names` is there (and not `null`, which reads
 /// as absent).

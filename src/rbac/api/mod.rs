@@ -30,7 +30,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -40,17 +39,11 @@ use crate::audit::{self, AuditEvent, RequestContext};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::Json;
 use crate::http::pagination::{Page, Pagination};
-use crate::openapi;
 use crate::store::rbac::{Catalog, NamedEntry};
 use crate::store::{self};
 use crate::types::Timestamp;
 
-/// A schema with a description of its own (`schema_with` leaves a field's doc comment out).
-pub(crate) fn described(schema: utoipa::openapi::Schema, description: &str) -> utoipa::openapi::Schema {
-    let mut schema = serde_json::to_value(schema).expect("a schema serialises");
-    schema["description"] = json!(description);
-    openapi::schema::from_json(schema)
-}
+pub(crate) use crate::openapi::schema::described;
 
 /// What the shared handlers below read from any of the four requests (of `roles.rs` and
 /// `permissions.rs`).
