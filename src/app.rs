@@ -25,9 +25,8 @@ use crate::http::serve::ConnectionLimits;
 use crate::keys::KeyRing;
 use crate::mail::Mailer;
 use crate::oauth::client_cache::ClientCache;
-use crate::store::{self, Store};
+use crate::store::Store;
 use crate::tenants::{self, TenantCache};
-use crate::types::Timestamp;
 
 /// Cheap-to-clone handle on everything a request may need.
 #[derive(Clone)]
@@ -95,6 +94,8 @@ impl App {
     /// Builds the application on a socket the caller already bound (tests bind first, so the
     /// issuer can name the real port).
     pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
+        // First: handles cached on first use (`telemetry::cached_counter!`) need the recorder.
+        crate::http::metrics::install();
         let keys = operator_keys::load_or_generate(&config)?;
         log_key_source("admin key", &keys.admin_key_source);
         log_key_source("master key", &keys.master_key_source);
@@ -137,8 +138,7 @@ impl App {
             ),
             None => None,
         };
-        crate::http::metrics::install();
-        spawn_maintenance(&state);
+        crate::maintenance::spawn(&state.0);
         coherence::spawn_poller(&state.0);
         let router = crate::http::router(state.clone());
         Ok(Self { listener, metrics_listener, router, state })
@@ -188,37 +188,6 @@ impl App {
         self.state.store.close().await;
         Ok(())
     }
-}
-
-/// Background upkeep, ending when the application state is dropped: every minute it reloads
-/// the signing keys (so rotations made elsewhere reach this instance's JWKS) and forgets idle
-/// rate-limit entries, every hour it
-/// deletes expired tokens and codes and refreshes SQLite's planner statistics. Several
-/// instances doing the same is harmless.
-fn spawn_maintenance(state: &AppState) {
-    let weak = Arc::downgrade(&state.0);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        for minute in 0u64.. {
-            tick.tick().await;
-            let Some(state) = weak.upgrade() else { break };
-            if minute > 0
-                && let Err(e) = state.keys.reload().await
-            {
-                tracing::warn!(error = format!("{e:#}"), "cannot reload signing keys");
-            }
-            state.rate_limiter.forget_idle_clients();
-            if minute % 60 == 1 {
-                match store::maintenance::delete_expired_rows(state.store.pool(), Timestamp::now()).await {
-                    Ok(deleted) => tracing::debug!(deleted, "deleted expired tokens and codes"),
-                    Err(e) => tracing::warn!(error = %e, "cannot delete expired tokens and codes"),
-                }
-                if let Err(e) = state.store.refresh_planner_statistics().await {
-                    tracing::warn!(error = %e, "cannot refresh the query planner's statistics");
-                }
-            }
-        }
-    });
 }
 
 fn log_key_source(what: &str, source: &KeySource) {

@@ -156,8 +156,14 @@ pub fn spawn_poller(state: &Arc<AppStateInner>) {
             match read.await {
                 Ok(epoch) => {
                     match state.coherence.moved(epoch) {
-                        Moved::State => state.forget_cached_state(),
-                        Moved::Revocations => state.clients.forget_live_tokens(None),
+                        Moved::State => {
+                            metrics::counter!("ovlt_cache_epoch_moves_total", "kind" => "state").increment(1);
+                            state.forget_cached_state();
+                        }
+                        Moved::Revocations => {
+                            metrics::counter!("ovlt_cache_epoch_moves_total", "kind" => "revocations").increment(1);
+                            state.clients.forget_live_tokens(None);
+                        }
                         Moved::Nothing => {}
                     }
                     state.coherence.observe(epoch, sent_at);

@@ -33,6 +33,8 @@ pub mod http;
 pub mod keys;
 /// Outgoing email through SMTP (logged in development when SMTP is not configured).
 pub mod mail;
+/// Background upkeep: key reloads, gauges, and the purge of ended rows under a lease.
+pub mod maintenance;
 /// Second factors: TOTP authenticators, backup codes, the `mfa_token` step of a sign-in.
 pub mod mfa;
 /// The OAuth 2.0 / OpenID Connect authorization server: `/oauth/*`.

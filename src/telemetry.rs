@@ -17,3 +17,15 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
     };
 }
+
+/// A counter of the `metrics` facade whose handle is registered once, on first use, and kept:
+/// for hot paths, where `metrics::counter!` would look the handle up on every call. The
+/// recorder must be installed before the first use (the app installs it before serving).
+macro_rules! cached_counter {
+    ($name:literal $(, $label:literal => $value:literal)* $(,)?) => {{
+        static COUNTER: std::sync::LazyLock<metrics::Counter> =
+            std::sync::LazyLock::new(|| metrics::counter!($name $(, $label => $value)*));
+        &*COUNTER
+    }};
+}
+pub(crate) use cached_counter;

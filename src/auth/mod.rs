@@ -98,14 +98,21 @@ pub async fn verify_password_login(
         event
     };
     let Some(user) = user else {
+        count_login("invalid_credentials");
         audit::record(pool, failure("login.failed", None)).await?;
         return Err(ApiError::InvalidCredentials);
     };
     if locked {
+        count_login("locked");
+        // The attempt one past the threshold is the one that locks the account.
+        if attempts == Some(settings.lockout_threshold + 1) {
+            metrics::counter!("ovlt_lockouts_total").increment(1);
+        }
         audit::record(pool, failure("login.locked", Some(&user))).await?;
         return Err(ApiError::InvalidCredentials);
     }
     if !password_ok {
+        count_login("invalid_credentials");
         audit::record(pool, failure("login.failed", Some(&user))).await?;
         return Err(ApiError::InvalidCredentials);
     }
@@ -117,11 +124,13 @@ pub async fn verify_password_login(
         store::users::clear_login_attempts(pool, tenant.id, user.id).await?;
     }
     if user.status == UserStatus::Suspended {
+        count_login("suspended");
         audit::record(pool, failure("login.failed", Some(&user)).details(serde_json::json!({ "reason": "suspended" })))
             .await?;
         return Err(ApiError::UserSuspended);
     }
     if settings.require_verified_email && !user.email_verified {
+        count_login("unverified");
         audit::record(
             pool,
             failure("login.failed", Some(&user)).details(serde_json::json!({ "reason": "unverified" })),
@@ -129,5 +138,11 @@ pub async fn verify_password_login(
         .await?;
         return Err(ApiError::EmailNotVerified);
     }
+    count_login("password_accepted");
     Ok(PasswordChecked { user, attempts })
+}
+
+/// `ovlt_logins_total{outcome}`: password sign-ins by outcome (a fixed set of labels).
+fn count_login(outcome: &'static str) {
+    metrics::counter!("ovlt_logins_total", "outcome" => outcome).increment(1);
 }

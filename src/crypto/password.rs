@@ -69,6 +69,9 @@ pub fn check_length(password: &str) -> Result<(), PasswordError> {
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$/XGwlvJtH0aWSOdzlfJ1yg$65i1S47gCrJ4ObsldoRlTS6P7KJB/YCYfj6ZVfeOCJg";
 
+/// The metric of how long a password check waited for a hashing thread.
+pub const HASH_WAIT_SECONDS: &str = "ovlt_password_hash_wait_seconds";
+
 /// Hashes and verifies passwords on its own low-priority threads.
 #[derive(Clone)]
 pub struct PasswordHasher {
@@ -157,7 +160,9 @@ impl PasswordHasher {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
         let (done, result) = tokio::sync::oneshot::channel();
+        let queued = std::time::Instant::now();
         let job: Job = Box::new(move || {
+            metrics::histogram!(HASH_WAIT_SECONDS).record(queued.elapsed().as_secs_f64());
             // Nobody waits any more (the request timed out or its client left): skip the hash.
             if !done.is_closed() {
                 let _ = done.send(work());

@@ -20,6 +20,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
+use crate::crypto::password::HASH_WAIT_SECONDS;
 use crate::error::ApiError;
 
 const REQUEST_SECONDS: &str = "ovlt_http_request_duration_seconds";
@@ -31,6 +32,7 @@ fn handle() -> &'static PrometheusHandle {
         let buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(REQUEST_SECONDS.into()), &buckets)
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Full(HASH_WAIT_SECONDS.into()), &buckets))
             .expect("non-empty buckets")
             .build_recorder();
         let handle = recorder.handle();

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::client_auth::AuthenticatedClient;
 use crate::coherence::{Coherence, Generation, Invalidations};
+use crate::telemetry::cached_counter;
 use crate::tenants::TenantId;
 
 /// The longest an entry lives, even with no change seen: a bound on any missed invalidation.
@@ -59,8 +60,17 @@ impl ClientCache {
             return None;
         }
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        let (client, stored_at) = entries.clients.get(client_id)?;
-        fresh(*stored_at, now).then(|| client.clone())
+        let found = entries.clients.get(client_id).filter(|(_, stored_at)| fresh(*stored_at, now));
+        match found {
+            Some((client, _)) => {
+                cached_counter!("ovlt_cache_lookups_total", "cache" => "client", "result" => "hit").increment(1);
+                Some(client.clone())
+            }
+            None => {
+                cached_counter!("ovlt_cache_lookups_total", "cache" => "client", "result" => "miss").increment(1);
+                None
+            }
+        }
     }
 
     pub fn insert_client(&self, client: &AuthenticatedClient, read_at: Generation, now: Instant) {
@@ -75,7 +85,14 @@ impl ClientCache {
             return false;
         }
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        entries.live_tokens.get(jti).is_some_and(|(owner, stored_at)| *owner == tenant && fresh(*stored_at, now))
+        let live =
+            entries.live_tokens.get(jti).is_some_and(|(owner, stored_at)| *owner == tenant && fresh(*stored_at, now));
+        if live {
+            cached_counter!("ovlt_cache_lookups_total", "cache" => "live_token", "result" => "hit").increment(1);
+        } else {
+            cached_counter!("ovlt_cache_lookups_total", "cache" => "live_token", "result" => "miss").increment(1);
+        }
+        live
     }
 
     pub fn insert_live_token(&self, tenant: TenantId, jti: &str, read_at: Generation, now: Instant) {

@@ -140,6 +140,9 @@ fn validate(key: &str, value: &Value) -> Result<(), String> {
         "password_min_classes" => int(1, 4),
         "password_history" => int(0, 24),
         "self_registration" | "require_verified_email" => boolean(),
+        "audit_retention_days" if value.is_null() => Ok(()),
+        "audit_retention_days" => int(1, crate::types::settings::MAX_AUDIT_RETENTION_DAYS)
+            .map_err(|why| format!("must be null (keep for ever) or {}", why.trim_start_matches("must be "))),
         "mfa_policy" => match value.as_str() {
             Some("off" | "optional" | "required") => Ok(()),
             _ => Err("must be off, optional or required".into()),

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::{Tenant, TenantId};
 use crate::coherence::{Generation, Invalidations};
+use crate::telemetry::cached_counter;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TenantKey {
@@ -43,8 +44,17 @@ impl TenantCache {
     /// The cached tenant for `key` if it was stored less than the TTL before `now`.
     pub fn get(&self, key: &TenantKey, now: Instant) -> Option<Tenant> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        let (tenant, stored_at) = entries.get(key)?;
-        (now.saturating_duration_since(*stored_at) < self.ttl).then(|| tenant.clone())
+        let found = entries.get(key).filter(|(_, stored_at)| now.saturating_duration_since(*stored_at) < self.ttl);
+        match found {
+            Some((tenant, _)) => {
+                cached_counter!("ovlt_cache_lookups_total", "cache" => "tenant", "result" => "hit").increment(1);
+                Some(tenant.clone())
+            }
+            None => {
+                cached_counter!("ovlt_cache_lookups_total", "cache" => "tenant", "result" => "miss").increment(1);
+                None
+            }
+        }
     }
 
     /// Stores the tenant under both its id and its slug, unless an invalidation happened since

@@ -38,6 +38,18 @@ fn display_name_schema() -> utoipa::openapi::Schema {
     from_json(json!({ "type": ["string", "null"], "maxLength": 200, "pattern": NO_CONTROL }))
 }
 
+/// The longest audit retention that can be set, in days (a hundred years).
+pub const MAX_AUDIT_RETENTION_DAYS: i64 = 36_500;
+
+fn audit_retention_days_schema() -> utoipa::openapi::Schema {
+    from_json(json!({
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "maximum": MAX_AUDIT_RETENTION_DAYS,
+        "description": "Days audit rows are kept before the background purge deletes them; null keeps them for ever."
+    }))
+}
+
 fn reset_url_schema() -> utoipa::openapi::Schema {
     from_json(json!({
         "type": ["string", "null"],
@@ -88,6 +100,9 @@ pub struct TenantSettings {
     /// Where reset emails link to (null: ovlt's own page); see `reset_url_schema`.
     #[schema(required, schema_with = reset_url_schema)]
     pub reset_url: Option<String>,
+    /// Days audit rows are kept before the background purge deletes them (null: for ever).
+    #[schema(required, schema_with = audit_retention_days_schema)]
+    pub audit_retention_days: Option<i64>,
 }
 
 impl Default for TenantSettings {
@@ -108,6 +123,7 @@ impl Default for TenantSettings {
             require_verified_email: false,
             mfa_policy: "optional".into(),
             reset_url: None,
+            audit_retention_days: None,
         }
     }
 }
@@ -126,6 +142,7 @@ impl TenantSettings {
         self.password_min_length = self.password_min_length.clamp(8, 128);
         self.password_min_classes = self.password_min_classes.clamp(1, 4);
         self.password_history = self.password_history.clamp(0, 24);
+        self.audit_retention_days = self.audit_retention_days.map(|days| days.clamp(1, MAX_AUDIT_RETENTION_DAYS));
         self
     }
 }

@@ -759,40 +759,11 @@ mod races {
         assert_eq!(refresh(&app, "acme", next).await.status(), 200, "the winner's pair still works");
     }
 
-    async fn expired_tokens_and_codes_are_cleaned_up(backend: Backend) {
-        let app = TestApp::spawn(backend).await;
-        let (_, live) = app.signed_in("acme", "alice@example.com").await;
-        let pool = app.state.store.pool();
-        let count = |table: &'static str| async move {
-            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                .fetch_one(pool)
-                .await
-                .unwrap()
-        };
-        let (_, expiring) = app.signed_in("acme", "bob@example.com").await;
-        let digest = ovlt::tokens::refresh_token_digest(&expiring);
-        sqlx::query("UPDATE refresh_tokens SET expires_at = 0 WHERE token_hash = $1")
-            .bind(&digest)
-            .execute(pool)
-            .await
-            .unwrap();
-        sqlx::query("UPDATE user_codes SET expires_at = 0").execute(pool).await.unwrap();
-        assert_eq!(count("refresh_tokens").await, 2);
-
-        let deleted = ovlt::store::maintenance::delete_expired_rows(pool, ovlt::types::Timestamp::now()).await.unwrap();
-
-        assert!(deleted >= 3, "one token and two codes: {deleted}");
-        assert_eq!(count("refresh_tokens").await, 1);
-        assert_eq!(count("user_codes").await, 0);
-        assert_eq!(refresh(&app, "acme", &live).await.status(), 200, "live tokens stay");
-    }
-
     backend_tests!(
         parallel_wrong_passwords_cannot_exceed_the_lockout_threshold,
         a_successful_login_forgets_the_failed_attempts_before_it,
         a_suspended_users_access_tokens_stop_working_at_once,
-        with_a_grace_window_a_client_racing_its_own_refreshes_keeps_its_session,
-        expired_tokens_and_codes_are_cleaned_up
+        with_a_grace_window_a_client_racing_its_own_refreshes_keeps_its_session
     );
 }
 

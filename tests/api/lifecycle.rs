@@ -227,6 +227,32 @@ async fn the_cli_migrates_and_creates_tenants(backend: Backend) {
     assert_eq!(found.status(), 200);
 }
 
+/// `ovlt health`, the image's health check: 0 while the server answers, 1 when nothing does.
+#[tokio::test]
+async fn ovlt_health_exits_zero_only_while_the_server_answers() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = app.address.rsplit(':').next().unwrap().to_string();
+
+    let by_port = ovlt(dir.path()).arg("health").env("OVLT_PORT", &port).env("OVLT_HOST", "0.0.0.0").output();
+    let by_url = ovlt(dir.path()).args(["health", "--url", &app.url("/health")]).output();
+    let not_found = ovlt(dir.path()).args(["health", "--url", &app.url("/no-such-page")]).output();
+    let (by_port, by_url, not_found) = (by_port.await.unwrap(), by_url.await.unwrap(), not_found.await.unwrap());
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        drop(listener);
+        ovlt(dir.path()).args(["health", "--url", &format!("http://{address}/health")]).output().await.unwrap()
+    };
+
+    assert!(by_port.status.success(), "{}", String::from_utf8_lossy(&by_port.stderr));
+    assert!(by_url.status.success());
+    assert_eq!(not_found.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&not_found.stderr).contains("answered 404"));
+    assert_eq!(closed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&closed.stderr).contains("cannot connect"));
+}
+
 backend_tests!(
     sigterm_lets_a_request_in_flight_finish,
     shutdown_lets_a_request_in_flight_finish_and_commit,

@@ -1,4 +1,4 @@
-//! `/health` and `/ready`.
+//! `/health`, `/ready` and `/metrics`.
 
 use reqwest::Method;
 use serde_json::Value;
@@ -60,6 +60,38 @@ async fn metrics_need_their_token_and_label_requests_by_route_template(backend: 
     assert!(text.contains("ovlt_db_pool_connections"));
 }
 
+/// The value of the sample `name{labels}` (labels exactly as rendered), if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+async fn metrics_count_logins_lockouts_sessions_cache_lookups_and_hash_waits(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.metrics_token = Some(ovlt::config::Secret::new(METRICS_TOKEN))).await;
+    app.signed_in("acme", "alice@example.com").await;
+    app.set_settings("acme", serde_json::json!({ "lockout_threshold": 2 })).await;
+    for _ in 0..3 {
+        assert_eq!(app.login("acme", "alice@example.com", "wrong password 1").await.status(), 401);
+    }
+    app.login("acme", "nobody@example.com", "wrong password 1").await;
+
+    let text =
+        app.request(Method::GET, "/metrics").bearer_auth(METRICS_TOKEN).send().await.unwrap().text().await.unwrap();
+
+    let at_least_one = |series: &str| {
+        assert!(sample(&text, series).is_some_and(|v| v >= 1.0), "{series} is counted:\n{text}");
+    };
+    at_least_one(r#"ovlt_logins_total{outcome="password_accepted"}"#);
+    at_least_one(r#"ovlt_logins_total{outcome="invalid_credentials"}"#);
+    at_least_one(r#"ovlt_logins_total{outcome="locked"}"#);
+    at_least_one("ovlt_lockouts_total");
+    at_least_one(r#"ovlt_cache_lookups_total{cache="tenant",result="hit"}"#);
+    at_least_one("ovlt_password_hash_wait_seconds_count");
+    at_least_one(r#"ovlt_tokens_issued_total{grant="password"}"#);
+    assert!(sample(&text, "ovlt_sessions_active").is_some(), "the live-session gauge:\n{text}");
+    assert!(sample(&text, "ovlt_password_hash_in_flight").is_some());
+    assert!(text.contains(r#"ovlt_db_pool_connections{state="idle"}"#));
+}
+
 async fn metrics_are_not_served_in_production_without_a_token(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.env = ovlt::config::Environment::Production).await;
 
@@ -68,6 +100,7 @@ async fn metrics_are_not_served_in_production_without_a_token(backend: Backend) 
 
 backend_tests!(
     metrics_need_their_token_and_label_requests_by_route_template,
+    metrics_count_logins_lockouts_sessions_cache_lookups_and_hash_waits,
     metrics_are_not_served_in_production_without_a_token,
     health_answers_ok_and_the_version,
     ready_answers_200_while_the_database_answers,

@@ -232,6 +232,7 @@ pub async fn login(
     let mut tx = state.store.begin().await?;
     let issued = open_session(&state, &mut tx, &settings, &user, amr, context).await?;
     tx.commit().await?;
+    metrics::counter!("ovlt_tokens_issued_total", "grant" => "password").increment(1);
     Ok(token_answer(&state, issued, session_mode, None))
 }
 
@@ -282,6 +283,7 @@ pub async fn refresh(
     let Some(Rotated { mut tx, session, now, .. }) = rotated else { return Err(ApiError::InvalidToken) };
     let issued = tokens::issue_tokens(&state, &mut tx, &session, TokenLifetimes::of_tenant(&settings), now).await?;
     tx.commit().await?;
+    metrics::counter!("ovlt_tokens_issued_total", "grant" => "refresh_token").increment(1);
     Ok(token_answer(&state, issued, mode_requested || from_cookie, None))
 }
 

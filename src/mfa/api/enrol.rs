@@ -198,6 +198,7 @@ pub async fn confirm(
     }
     let issued = auth::open_session(&state, &mut tx, &settings, &user, AMR_WITH_SECOND_FACTOR, context).await?;
     tx.commit().await?;
+    metrics::counter!("ovlt_tokens_issued_total", "grant" => "password").increment(1);
     Ok(auth::token_answer(&state, issued, session_mode, Some(codes)))
 }
 

@@ -14,6 +14,8 @@ use crate::error::ApiError;
 use crate::store::Store;
 use crate::{telemetry, tenants};
 
+mod health;
+
 #[derive(Debug, Parser)]
 #[command(name = "ovlt", version, about = "Multi-tenant identity server and OpenID Connect provider")]
 pub struct Cli {
@@ -41,6 +43,12 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Ask a running server's /health (a container health check): exit 0 when it answers 200.
+    Health {
+        /// Default: http://127.0.0.1:$OVLT_PORT/health (or $OVLT_HOST when it is a specific address).
+        #[arg(long)]
+        url: Option<String>,
     },
 }
 
@@ -71,6 +79,10 @@ enum TenantCommand {
 
 impl Cli {
     pub fn run(self) -> ExitCode {
+        // Before the configuration: a health check needs none, and must not fail for it.
+        if let Some(Command::Health { url }) = self.command {
+            return health::check(url);
+        }
         let config = match Config::from_env() {
             Ok(config) => config,
             Err(e) => {
@@ -98,7 +110,9 @@ impl Cli {
                     create_tenant(config, slug, name).await
                 }
                 Some(Command::Keys { command: KeysCommand::Rotate }) => rotate_keys(config).await,
-                Some(Command::Config { .. }) => unreachable!("handled before the runtime starts"),
+                Some(Command::Config { .. } | Command::Health { .. }) => {
+                    unreachable!("handled before the runtime starts")
+                }
             }
         });
         match result {

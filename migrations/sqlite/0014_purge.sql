@@ -1,0 +1,15 @@
+-- Background purge (src/maintenance.rs): rows past their end are deleted in small batches, each
+-- batch found through an index on when the row ended, by one instance at a time (the lease).
+
+CREATE INDEX sessions_ended_idx ON sessions ((COALESCE(revoked_at, expires_at)));
+CREATE INDEX refresh_tokens_expires_idx ON refresh_tokens (expires_at);
+CREATE INDEX user_codes_expires_idx ON user_codes (expires_at);
+CREATE INDEX revoked_access_tokens_expires_idx ON revoked_access_tokens (expires_at);
+
+-- Named jobs only one instance runs at a time: the holder (a random id per process) keeps the
+-- lease until expires_at; another instance takes it only once it has lapsed.
+CREATE TABLE maintenance_leases (
+    name        TEXT   NOT NULL CONSTRAINT maintenance_leases_pkey PRIMARY KEY,
+    holder      TEXT   NOT NULL,
+    expires_at  BIGINT NOT NULL
+);
