@@ -63,6 +63,16 @@ pub async fn start_server(
     dir: &std::path::Path,
     env: &[(&str, &str)],
 ) -> anyhow::Result<(Child, String)> {
+    start_server_with_log(database_url, dir, env, |_| {}).await
+}
+
+/// [`start_server`], handing every later JSON log line of the server to `on_line`.
+pub async fn start_server_with_log(
+    database_url: &str,
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+    mut on_line: impl FnMut(Value) + Send + 'static,
+) -> anyhow::Result<(Child, String)> {
     let binary = std::env::var("OVLT_BIN").unwrap_or_else(|_| {
         let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
         format!("{target}/release/ovlt")
@@ -89,7 +99,13 @@ pub async fn start_server(
         {
             let address = format!("http://{}", entry["address"].as_str().unwrap_or_default());
             // Keep draining the log so the server never blocks on a full pipe.
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            tokio::spawn(async move {
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Ok(entry) = serde_json::from_str::<Value>(&line) {
+                        on_line(entry);
+                    }
+                }
+            });
             return Ok((server, address));
         }
     }

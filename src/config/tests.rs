@@ -78,3 +78,37 @@ fn cors_origins_are_a_list_or_any() {
     );
     assert_eq!(parse(&[("OVLT_CORS_ORIGINS", "*")]).unwrap().cors_origins, CorsOrigins::Any);
 }
+
+/// The names in the first column of the README's configuration table (`OVLT_SMTP_HOST`,
+/// `_PORT`, … expanded).
+fn documented_variables() -> Vec<String> {
+    let readme = include_str!("../../README.md");
+    let table = readme.split("## Configuration").nth(1).and_then(|rest| rest.split("\n## ").next()).unwrap();
+    let mut names = Vec::new();
+    for first_column in table.lines().filter_map(|line| line.strip_prefix("| `")?.split(" |").next()) {
+        let mut cells = first_column.split(", ").map(|cell| cell.trim_matches('`'));
+        let Some(first) = cells.next() else { continue };
+        names.push(first.to_string());
+        let prefix = first.rsplit_once('_').map_or(first, |(prefix, _)| prefix);
+        names.extend(cells.map(|suffix| format!("{prefix}{suffix}")));
+    }
+    names
+}
+
+#[test]
+fn every_variable_ovlt_reads_is_in_the_readme_and_every_documented_one_in_env_example() {
+    let asked = std::cell::RefCell::new(Vec::new());
+    let _ = Config::from_lookup(|name| {
+        asked.borrow_mut().push(name.to_string());
+        None
+    });
+    let documented = documented_variables();
+    let undocumented: Vec<_> = asked.into_inner().into_iter().filter(|name| !documented.contains(name)).collect();
+    assert!(undocumented.is_empty(), "read but not in the README's table: {undocumented:?}");
+
+    let example = include_str!("../../.env.example");
+    let listed =
+        |name: &str| example.lines().any(|line| line.trim_start_matches("# ").starts_with(&format!("{name}=")));
+    let missing: Vec<_> = documented.iter().filter(|name| !listed(name)).collect();
+    assert!(missing.is_empty(), "in the README's table but not in .env.example: {missing:?}");
+}
