@@ -1,5 +1,5 @@
-//! A rolling restart of two instances on one database under a steady write load, as behind a
-//! load balancer: each instance in turn is stopped (as by SIGTERM: stop accepting, finish what
+//! A rolling restart of instances on one database under a steady write load, as behind a load
+//! balancer: three serve, and two of them in turn are stopped (as by SIGTERM: stop accepting, finish what
 //! is in flight) and replaced. Every write that was answered 201 is in the database afterwards,
 //! and no answer is a 5xx other than 503. A connection refused by a stopped instance is what a
 //! load balancer retries elsewhere; it is counted, not failed.
@@ -99,8 +99,10 @@ async fn stop(mut app: TestApp) {
 async fn a_rolling_restart_under_load_loses_no_committed_write_and_answers_no_other_5xx(backend: Backend) {
     let first = TestApp::spawn(backend).await;
     let second = first.spawn_sibling(|_| {}).await;
+    // A third instance serves throughout: three on one database.
+    let third = first.spawn_sibling(|_| {}).await;
     let load = Arc::new(Load::default());
-    *load.targets.lock().unwrap() = vec![first.address.clone(), second.address.clone()];
+    *load.targets.lock().unwrap() = vec![first.address.clone(), second.address.clone(), third.address.clone()];
     let workers: Vec<_> = (0..WORKERS).map(|w| tokio::spawn(load.clone().worker(w))).collect();
     load.until_more_successes(20).await;
 
@@ -132,16 +134,20 @@ async fn a_rolling_restart_under_load_loses_no_committed_write_and_answers_no_ot
     let lost: Vec<&String> = committed.iter().filter(|slug| !stored.contains(*slug)).collect();
     eprintln!(
         "rolling restart: {} writes answered 201, {} answered 503, {} connections refused by a stopped instance, \
-         {} closed before an answer",
+         {} closed before an answer; {} stored without a 201",
         committed.len(),
         load.unavailable.load(Ordering::Acquire),
         load.refused.load(Ordering::Acquire),
-        load.interrupted.load(Ordering::Acquire)
+        load.interrupted.load(Ordering::Acquire),
+        stored.len().saturating_sub(committed.len() - lost.len())
     );
     assert!(committed.len() >= 100);
     assert!(lost.is_empty(), "writes answered 201 but not stored: {lost:?}");
+    assert_eq!(stored.len(), committed.len(), "a connection closed before its answer ran nothing (safe to retry)");
     assert_eq!(*load.wrong.lock().unwrap(), Vec::<u16>::new(), "only 201 and 503 are answered");
-    assert_eq!(first.request(Method::GET, "/ready").send().await.unwrap().status(), 200);
+    for instance in [&first, &second, &third] {
+        assert_eq!(instance.request(Method::GET, "/ready").send().await.unwrap().status(), 200);
+    }
 }
 
 backend_tests!(a_rolling_restart_under_load_loses_no_committed_write_and_answers_no_other_5xx);
