@@ -75,6 +75,8 @@ impl Deref for AppState {
 
 pub struct App {
     listener: TcpListener,
+    /// Where the admin key came from (for the first-start hint).
+    admin_key_source: KeySource,
     /// `OVLT_METRICS_ADDR`'s listener, serving `/metrics` alone.
     metrics_listener: Option<TcpListener>,
     router: Router,
@@ -105,14 +107,19 @@ impl App {
         }
         let store =
             Store::connect(&config.effective_database_url(), config.db_max_connections, config.db_acquire_timeout)
-                .await
-                .context("cannot connect to the database")?;
+                .await?;
         store.migrate().await.context("cannot apply database migrations")?;
         let passwords = PasswordHasher::with_queue(crypto::password::hashing_threads(), config.password_hash_queue);
         let admin = config.bootstrap_admin.as_ref().map(|(email, password)| (email.as_str(), password.expose()));
-        tenants::bootstrap(&store, &config.bootstrap_tenant_slug, admin, &passwords)
-            .await
-            .context("cannot create the bootstrap tenant")?;
+        tenants::bootstrap(
+            &store,
+            &config.bootstrap_tenant_slug,
+            config.bootstrap_allow_registration,
+            admin,
+            &passwords,
+        )
+        .await
+        .context("cannot create the bootstrap tenant")?;
         crate::rbac::provision_existing_tenants(&store).await.context("cannot provision tenant roles")?;
 
         let key_ring =
@@ -141,11 +148,20 @@ impl App {
         crate::maintenance::spawn(&state.0);
         coherence::spawn_poller(&state.0);
         let router = crate::http::router(state.clone());
-        Ok(Self { listener, metrics_listener, router, state })
+        Ok(Self { listener, admin_key_source: keys.admin_key_source, metrics_listener, router, state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// How a person at this machine gets the admin key, for a shell command: read from the
+    /// development key file, or named as the variable it came from. Never the key itself.
+    pub fn admin_key_hint(&self) -> String {
+        match &self.admin_key_source {
+            KeySource::Generated(path) | KeySource::File(path) => format!("$(cat {})", path.display()),
+            KeySource::Environment => "$OVLT_ADMIN_KEY".to_string(),
+        }
     }
 
     pub fn state(&self) -> AppState {

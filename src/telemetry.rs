@@ -10,7 +10,9 @@ const DEFAULT_FILTER: &str = "info,sqlx=warn";
 
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal, not in a file, a pipe or a container's log.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     // try_init: a second call (tests, embedding) keeps the first subscriber instead of panicking.
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),

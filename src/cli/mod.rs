@@ -95,6 +95,7 @@ impl Cli {
             return ExitCode::SUCCESS;
         }
         telemetry::init(config.log_format);
+        let config_is_json = config.log_format == crate::config::LogFormat::Json;
         let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(runtime) => runtime,
             Err(e) => {
@@ -117,8 +118,12 @@ impl Cli {
         });
         match result {
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
+            // Once: as a log line where logs are read by machines, else as one plain line.
+            Err(e) if config_is_json => {
                 tracing::error!(error = format!("{e:#}"), "ovlt stopped with an error");
+                ExitCode::FAILURE
+            }
+            Err(e) => {
                 eprintln!("ovlt: {e:#}");
                 ExitCode::FAILURE
             }
@@ -128,9 +133,24 @@ impl Cli {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let env = config.env;
+    let smtp_missing = config.smtp.is_none();
     let app = App::build(config).await?;
     let stop = app::shutdown_signal().context("cannot listen for SIGINT and SIGTERM")?;
-    tracing::info!(address = %app.local_addr(), environment = ?env, version = env!("CARGO_PKG_VERSION"), "listening");
+    let address = app.local_addr();
+    let url = format!("http://{address}");
+    tracing::info!(%address, %url, environment = ?env, version = env!("CARGO_PKG_VERSION"), "listening");
+    match (smtp_missing, env) {
+        (false, _) => {}
+        (true, crate::config::Environment::Development) => tracing::warn!(
+            "SMTP is not configured (OVLT_SMTP_URL): emails — verification codes, reset links — are written to \
+             this log instead of being sent"
+        ),
+        (true, crate::config::Environment::Production) => tracing::warn!(
+            "SMTP is not configured (OVLT_SMTP_URL): emails — verification codes, reset links — are dropped, so \
+             users cannot verify an address or reset a password"
+        ),
+    }
+    tracing::info!("next: curl -s {url}/tenants -H \"X-OVLT-Admin-Key: {}\"", app.admin_key_hint());
     app.run_until_stopped(stop).await?;
     tracing::info!("stopped");
     Ok(())

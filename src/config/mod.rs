@@ -11,7 +11,7 @@ mod secrets;
 mod smtp;
 
 use parse::{
-    invalid, io_kind, parse_bootstrap_admin, parse_cors_origins, parse_number, parse_operator_keys,
+    invalid, io_kind, parse_bool, parse_bootstrap_admin, parse_cors_origins, parse_number, parse_operator_keys,
     parse_trusted_proxies, validate_issuer,
 };
 
@@ -84,6 +84,9 @@ pub struct Config {
     pub cors_origins: CorsOrigins,
     /// `OVLT_BOOTSTRAP_TENANT_SLUG`: the tenant created on first start (default `master`).
     pub bootstrap_tenant_slug: String,
+    /// `OVLT_BOOTSTRAP_ALLOW_REGISTRATION`: whether the bootstrap tenant lets anyone register
+    /// (default false: it holds the operator's own accounts).
+    pub bootstrap_allow_registration: bool,
     /// `OVLT_REQUEST_TIMEOUT_SECONDS`: a request taking longer is answered 408 (default 30).
     pub request_timeout: Duration,
     /// `OVLT_DB_MAX_CONNECTIONS`: the database pool size (default 10).
@@ -190,6 +193,8 @@ impl Config {
         if let Err(why) = crate::tenants::validate_slug(&bootstrap_tenant_slug) {
             return Err(invalid("OVLT_BOOTSTRAP_TENANT_SLUG", why));
         }
+        let bootstrap_allow_registration =
+            parse_bool("OVLT_BOOTSTRAP_ALLOW_REGISTRATION", var("OVLT_BOOTSTRAP_ALLOW_REGISTRATION"), false)?;
         let timeout_secs =
             parse_number("OVLT_REQUEST_TIMEOUT_SECONDS", var("OVLT_REQUEST_TIMEOUT_SECONDS"), 30, 1..=3600)?;
         let db_max_connections = parse_number("OVLT_DB_MAX_CONNECTIONS", var("OVLT_DB_MAX_CONNECTIONS"), 10, 1..=1000)?;
@@ -248,6 +253,7 @@ impl Config {
             body_limit,
             cors_origins,
             bootstrap_tenant_slug,
+            bootstrap_allow_registration,
             request_timeout: Duration::from_secs(timeout_secs),
             db_max_connections,
             db_acquire_timeout: Duration::from_millis(acquire_ms),

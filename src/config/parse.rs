@@ -39,6 +39,16 @@ pub(super) fn parse_operator_keys(
     Ok((admin_key, master_key))
 }
 
+/// `true`/`false` (or `1`/`0`, `yes`/`no`), `default` when unset.
+pub(super) fn parse_bool(name: &str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match value.map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(other) => Err(invalid(name, &format!("expected true or false, got {other:?}"))),
+    }
+}
+
 /// Comma-separated IPs or CIDRs.
 pub(super) fn parse_trusted_proxies(value: Option<String>) -> Result<Vec<ipnet::IpNet>, String> {
     let entries = value.unwrap_or_default();

@@ -21,11 +21,11 @@ use crate::users::UserId;
 #[derive(Serialize, ToSchema)]
 pub struct UserInfo {
     sub: UserId,
-    /// With the profile scope.
-    // Absent without the profile scope; `null` with it when the user has no name.
+    /// With the profile scope, when the user has a name (an absent claim is omitted, never
+    /// null: OpenID Connect Core §5.3.2).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
-    name: Option<Option<String>>,
+    #[schema(nullable = false)]
+    name: Option<String>,
     /// With the profile scope: Unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -96,7 +96,7 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> ApiResul
     let email = has_scope(&claims.scope, "email");
     Ok(Json(UserInfo {
         sub: user.id,
-        name: profile.then(|| user.name.clone()),
+        name: user.name.clone().filter(|_| profile),
         updated_at: profile.then_some(user.updated_at.0),
         email: email.then(|| user.email.clone()),
         email_verified: email.then_some(user.email_verified),

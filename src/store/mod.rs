@@ -124,7 +124,7 @@ impl Store {
                 })
             });
         }
-        let pool = options.connect(url).await?;
+        let pool = options.connect(url).await.map_err(|e| anyhow::anyhow!(connect_failure(&e, url)))?;
         let sqlite_file = (backend == Backend::Sqlite).then(|| sqlite_file_of(url)).flatten();
         let sqlite_writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         Ok(Self { pool, backend, sqlite_file, sqlite_writer })
@@ -223,6 +223,42 @@ impl Store {
 }
 
 /// The file behind a `sqlite:` URL, if it names one.
+/// One line on why the database at `url` cannot be used, with what to do about it; the URL's
+/// password is never part of it.
+fn connect_failure(error: &sqlx::Error, url: &str) -> String {
+    let parsed = url::Url::parse(url).ok();
+    let host = parsed.as_ref().and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port().unwrap_or(5432))));
+    let database = parsed.as_ref().map(|u| u.path().trim_start_matches('/').to_string()).unwrap_or_default();
+    let code = match error {
+        sqlx::Error::Database(e) => e.code().map(|c| c.into_owned()),
+        _ => None,
+    };
+    // sqlx retries a refused or unanswered connection until the acquire timeout, then times out.
+    let io_kind = match error {
+        sqlx::Error::Io(e) => Some(e.kind()),
+        sqlx::Error::PoolTimedOut => Some(std::io::ErrorKind::ConnectionRefused),
+        _ => None,
+    };
+    match (code.as_deref(), io_kind, sqlite_file_of(url)) {
+        (Some("3D000"), ..) => format!(
+            "PostgreSQL at {} has no database \"{database}\": create it (createdb {database}) or fix DATABASE_URL",
+            host.unwrap_or_default()
+        ),
+        (Some("28P01" | "28000"), ..) => {
+            format!("PostgreSQL at {} refused the user or password in DATABASE_URL", host.unwrap_or_default())
+        }
+        (_, _, Some(path)) => format!(
+            "cannot open the SQLite file {}: its directory must exist and be writable ({error})",
+            path.display()
+        ),
+        (_, Some(std::io::ErrorKind::ConnectionRefused), _) => format!(
+            "no answer from {} (DATABASE_URL) within the connect timeout: is PostgreSQL running and listening there?",
+            host.unwrap_or_default()
+        ),
+        _ => format!("cannot connect to the database at {}: {error}", host.unwrap_or_default()),
+    }
+}
+
 fn sqlite_file_of(url: &str) -> Option<PathBuf> {
     let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or_default();

@@ -98,6 +98,7 @@ pub async fn create(
 pub async fn bootstrap(
     store: &Store,
     slug: &str,
+    allow_registration: bool,
     admin: Option<(&str, &str)>,
     passwords: &crate::crypto::password::PasswordHasher,
 ) -> anyhow::Result<()> {
@@ -117,6 +118,10 @@ pub async fn bootstrap(
             audit::record(&mut *tx, event).await?;
             tracing::info!(tenant.slug = slug, "created the bootstrap tenant");
             crate::rbac::provision_tenant(&mut tx, tenant.id, now).await?;
+            // The operator's own tenant: nobody registers into it unless the operator says so.
+            let settings = crate::types::TenantSettings { self_registration: allow_registration, ..Default::default() };
+            let settings = serde_json::to_string(&settings)?;
+            store::settings::upsert_settings(&mut *tx, tenant.id, &settings, now).await?;
             if let (Some((email, _)), Some(hash)) = (admin, admin_hash) {
                 let user = crate::users::User::new(tenant.id, email, None, Some(hash), true);
                 store::users::insert_user(&mut *tx, &user).await?;

@@ -50,7 +50,7 @@ macro_rules! backend_tests {
 }
 pub(crate) use backend_tests;
 
-fn postgres_admin_url() -> String {
+pub fn postgres_admin_url() -> String {
     std::env::var("OVLT_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 

@@ -227,6 +227,69 @@ async fn the_cli_migrates_and_creates_tenants(backend: Backend) {
     assert_eq!(found.status(), 200);
 }
 
+/// The first start says where the server is, where the admin key is and what to try next, warns
+/// that email is not configured, and writes no colour codes into a log that is not a terminal.
+#[tokio::test]
+async fn the_first_start_guides_with_the_url_the_admin_key_and_a_first_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = ovlt(dir.path()).env("OVLT_PORT", "0").stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = String::new();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains("next: curl") {
+                return;
+            }
+        }
+        panic!("ovlt exited before its first-start hints:\n{log}");
+    })
+    .await
+    .expect("the first-start hints are printed");
+    child.kill().await.unwrap();
+
+    assert!(log.contains("url=http://127.0.0.1:"), "{log}");
+    assert!(log.contains("/tenants -H \"X-OVLT-Admin-Key: $(cat ./data/admin.key)\""), "{log}");
+    assert!(log.contains("SMTP is not configured"), "{log}");
+    assert!(!log.contains('\u{1b}'), "no colour codes outside a terminal:\n{log}");
+}
+
+/// A database ovlt cannot use stops it with one line naming the cause and what to do, printed
+/// once, and never the URL's password.
+#[tokio::test]
+async fn database_errors_are_one_line_with_the_cause_and_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut cases = vec![
+        (
+            format!("postgres://ovlt:secret-pw@127.0.0.1:{closed_port}/ovlt"),
+            format!("no answer from 127.0.0.1:{closed_port}"),
+        ),
+        (
+            format!("sqlite://{}/missing/dir/ovlt.db?mode=rwc", dir.path().display()),
+            "cannot open the SQLite file".into(),
+        ),
+    ];
+    if crate::helpers::postgres_available() {
+        let admin = crate::helpers::postgres_admin_url();
+        let base = admin.rsplit_once('/').unwrap().0.to_string();
+        cases.push((format!("{base}/ovlt_no_such_database"), "createdb ovlt_no_such_database".into()));
+    }
+
+    for (url, hint) in cases {
+        let output =
+            ovlt(dir.path()).env("DATABASE_URL", &url).env("OVLT_DB_ACQUIRE_TIMEOUT_MS", "300").output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.matches(hint.as_str()).count(), 1, "{hint:?} once in:\n{stderr}");
+        assert!(!stderr.contains("secret-pw"), "{stderr}");
+    }
+}
+
 /// `ovlt health`, the image's health check: 0 while the server answers, 1 when nothing does.
 #[tokio::test]
 async fn ovlt_health_exits_zero_only_while_the_server_answers() {

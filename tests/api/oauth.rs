@@ -582,6 +582,24 @@ async fn userinfo_answers_by_scope_and_refuses_bad_tokens(backend: Backend) {
         .unwrap();
     assert!(me["sub"].is_string());
     assert!(me.get("email").is_none() && me.get("name").is_none(), "openid alone: only sub ({me})");
+    let (profile, _) = tokens_for(&app, &client, "openid profile").await;
+    let me: Value = app
+        .request(Method::GET, "/oauth/userinfo")
+        .bearer_auth(profile["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(me["updated_at"].is_i64(), "{me}");
+    assert!(me.get("name").is_none(), "a user without a name: the claim is omitted, not null ({me})");
+    let discovery: Value =
+        app.request(Method::GET, "/.well-known/openid-configuration").send().await.unwrap().json().await.unwrap();
+    let supported = discovery["claims_supported"].as_array().unwrap();
+    for claim in ["name", "updated_at", "email", "email_verified"] {
+        assert!(supported.contains(&json!(claim)), "{claim} is served, so it is listed");
+    }
     let bad = app.request(Method::GET, "/oauth/userinfo").bearer_auth("not-a-token").send().await.unwrap();
     assert!(bad.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
     assert_error(bad, 401, "invalid_token").await;

@@ -36,6 +36,26 @@ async fn the_bootstrap_tenant_exists_after_the_first_start(backend: Backend) {
     assert_eq!(slugs(&app).await, vec!["master"]);
 }
 
+async fn register_in_master(app: &TestApp) -> reqwest::Response {
+    app.tenant(Method::POST, "/auth/register", "master")
+        .json(&json!({ "email": "stranger@example.com", "password": crate::helpers::PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The bootstrap tenant holds the operator's accounts: nobody registers into it unless the
+/// operator allows it; a new tenant lets people register, as before.
+async fn the_bootstrap_tenant_refuses_registration_unless_the_operator_allows_it(backend: Backend) {
+    let closed = TestApp::spawn(backend).await;
+    let open = TestApp::spawn_with(backend, |c| c.bootstrap_allow_registration = true).await;
+
+    assert_error(register_in_master(&closed).await, 403, "forbidden").await;
+    assert_eq!(register_in_master(&open).await.status(), 201);
+    closed.create_tenant("acme", "Acme").await;
+    closed.register("acme", "someone@example.com").await;
+}
+
 async fn instances_starting_together_create_the_bootstrap_tenant_once(backend: Backend) {
     let db = crate::helpers::TestDatabase::create(backend).await;
     let dir = tempfile::tempdir().unwrap();
@@ -364,6 +384,7 @@ async fn tenant_changes_are_audited_and_outlive_the_tenant(backend: Backend) {
 
 backend_tests!(
     the_bootstrap_tenant_exists_after_the_first_start,
+    the_bootstrap_tenant_refuses_registration_unless_the_operator_allows_it,
     instances_starting_together_create_the_bootstrap_tenant_once,
     the_bootstrap_slug_is_configurable,
     a_deleted_bootstrap_tenant_is_not_recreated_by_a_restart,
