@@ -23,6 +23,7 @@ mod oidc_rp;
 mod openapi;
 mod operations;
 mod oversight;
+mod quickstart;
 mod recovery;
 mod resilience;
 mod roles;
