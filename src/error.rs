@@ -192,6 +192,9 @@ impl From<sqlx::Error> for ApiError {
             return Self::Conflict(crate::store::conflict_message(&constraint).into());
         }
         if crate::store::unavailable(&err) {
+            // sqlx does not expose how many wait for a connection; how many gave up is the sign.
+            let cause = if matches!(err, sqlx::Error::PoolTimedOut) { "acquire_timeout" } else { "database" };
+            metrics::counter!("ovlt_db_unavailable_total", "cause" => cause).increment(1);
             tracing::warn!(error = %err, "the database cannot serve the request");
             return Self::Unavailable("the database is unavailable; try again shortly");
         }

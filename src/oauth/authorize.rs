@@ -333,10 +333,15 @@ pub(super) async fn sign_in_page(
     email: &str,
     error: Option<&str>,
 ) -> Response {
-    // The tenant's own reset page when it has one, else ovlt's.
-    let slug: String = form_urlencoded::byte_serialize(request.tenant.slug.as_bytes()).collect();
-    let reset_url =
-        request.settings.reset_url.clone().unwrap_or_else(|| format!("/oauth/forgot-password?tenant={slug}"));
+    // The tenant's own reset page when it has one, else ovlt's, which links back here.
+    let reset_url = request.settings.reset_url.clone().unwrap_or_else(|| {
+        let back = pages::authorize_path(&request.hidden, &[]);
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("tenant", &request.tenant.slug)
+            .append_pair("return_to", &back)
+            .finish();
+        format!("/oauth/forgot-password?{query}")
+    });
     sso::form_page(state, headers, status, |csrf| pages::SignIn {
         tenant_name: &request.tenant.name,
         client_name: &request.client.name,
@@ -354,10 +359,15 @@ async fn consent_page(state: &AppState, headers: &HeaderMap, request: &AuthReque
         Ok(None) => return pages::failed(anyhow::anyhow!("the signed-in session's user is gone")),
         Err(e) => return pages::failed(e),
     };
+    let destination = Url::parse(&request.redirect_uri)
+        .map(|url| format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default()))
+        .unwrap_or_default();
     sso::form_page(state, headers, StatusCode::OK, |csrf| pages::Consent {
         tenant_name: &request.tenant.name,
         client_name: &request.client.name,
         email: &user.email,
+        destination: &destination,
+        not_you: pages::authorize_path(&request.hidden, &[("prompt", "login")]),
         scopes: scope_tokens(&request.scope).into_iter().map(pages::describe_scope).collect(),
         hidden: request.hidden.clone(),
         csrf,

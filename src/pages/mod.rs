@@ -67,6 +67,10 @@ pub struct Consent<'a> {
     pub tenant_name: &'a str,
     pub client_name: &'a str,
     pub email: &'a str,
+    /// Where the answer goes: the redirect URI's scheme and host (and port).
+    pub destination: &'a str,
+    /// The same request with `prompt=login`: sign in as someone else.
+    pub not_you: String,
     pub scopes: Vec<&'a str>,
     pub hidden: Hidden,
     pub csrf: String,
@@ -92,6 +96,8 @@ pub struct LogoutConfirm<'a> {
 pub struct ForgotPassword<'a> {
     pub tenant_name: &'a str,
     pub tenant_slug: &'a str,
+    /// The sign-in this page was reached from (see [`return_to`]).
+    pub return_to: Option<&'a str>,
     pub csrf: String,
     /// The link was asked for: say so instead of showing the form.
     pub sent: bool,
@@ -103,6 +109,7 @@ pub struct ForgotPassword<'a> {
 pub struct ResetPassword<'a> {
     pub tenant_name: &'a str,
     pub tenant_slug: &'a str,
+    pub return_to: Option<&'a str>,
     pub token: &'a str,
     pub csrf: String,
     pub error: Option<&'a str>,
@@ -112,11 +119,35 @@ pub struct ResetPassword<'a> {
 #[template(path = "password_changed.html")]
 pub struct PasswordChanged<'a> {
     pub tenant_name: &'a str,
+    /// Where "Sign in" leads: the authorization request the reset started from, if known.
+    pub return_to: Option<&'a str>,
 }
 
 #[derive(Template)]
 #[template(path = "signed_out.html")]
 pub struct SignedOut;
+
+/// The way back to a sign-in from the pages it links to (forgot password, reset, password
+/// changed): the path and query of an authorization request on this server, or nothing. Never
+/// another site's URL, so the parameter cannot make ovlt's pages link anywhere else.
+pub fn return_to(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| {
+        v.starts_with("/oauth/authorize?")
+            && v.len() <= 4096
+            && !v.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    })
+}
+
+/// `/oauth/authorize?…` with the authorization request's parameters (`hidden`), `extra` replacing
+/// any of the same name.
+pub fn authorize_path(hidden: &Hidden, extra: &[(&str, &str)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in hidden.iter().filter(|(name, _)| !extra.iter().any(|(e, _)| e == name)) {
+        query.append_pair(name, value);
+    }
+    query.extend_pairs(extra);
+    format!("/oauth/authorize?{}", query.finish())
+}
 
 /// Adds a `Set-Cookie` (e.g. a fresh CSRF cookie) to a page, when there is one.
 pub fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {

@@ -127,6 +127,16 @@ async fn chromium_signs_in_consents_and_lands_on_the_client(backend: Backend) {
     browser.find(Locator::Id("email")).await.unwrap().send_keys("ann@acme.test").await.unwrap();
     browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
     browser.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
+    // Consent says where the answer goes, and offers to sign in as someone else.
+    let destination = browser.wait().for_element(Locator::Id("destination")).await.unwrap().text().await.unwrap();
+    assert!(destination.contains("http://127.0.0.1"), "{destination}");
+    let not_you = browser.find(Locator::Id("not-you")).await.unwrap();
+    let href = not_you.attr("href").await.unwrap().unwrap_or_default();
+    assert!(href.starts_with("/oauth/authorize?") && href.contains("prompt=login"), "{href}");
+    not_you.click().await.unwrap();
+    browser.wait().for_element(Locator::Id("email")).await.unwrap().send_keys("ann@acme.test").await.unwrap();
+    browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    browser.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
     browser.wait().for_element(Locator::Id("allow")).await.unwrap().click().await.unwrap();
     browser.wait().for_element(Locator::Id("done")).await.unwrap();
 

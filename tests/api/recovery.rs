@@ -331,6 +331,43 @@ backend_tests!(
     a_reset_token_of_one_tenant_is_refused_in_another
 );
 
+/// The `href` of the link with `id` in `page`, HTML entities decoded.
+fn link_with_id(page: &str, id: &str) -> String {
+    let tag = page
+        .split("<a ")
+        .find(|tag| tag.contains(&format!("id=\"{id}\"")))
+        .unwrap_or_else(|| panic!("no #{id}:\n{page}"));
+    let href = tag.split("href=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap();
+    decode_entities(href)
+}
+
+/// `&amp;` and numeric character references (`&#38;`, `&#x2f;`), as askama writes them.
+fn decode_entities(text: &str) -> String {
+    let mut decoded = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('&') {
+        decoded.push_str(&rest[..start]);
+        let entity = &rest[start + 1..];
+        let end = entity.find(';').expect("an entity ends with ;");
+        let name = &entity[..end];
+        let code = match name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+            None => name.strip_prefix('#').and_then(|dec| dec.parse().ok()),
+        };
+        decoded.push(match (name, code) {
+            ("amp", _) => '&',
+            ("quot", _) => '"',
+            ("lt", _) => '<',
+            ("gt", _) => '>',
+            (_, Some(code)) => char::from_u32(code).expect("a character"),
+            _ => panic!("unknown entity &{name};"),
+        });
+        rest = &entity[end + 1..];
+    }
+    decoded.push_str(rest);
+    decoded
+}
+
 async fn the_hosted_pages_reset_a_forgotten_password_without_javascript(backend: Backend) {
     use crate::oauth_support::{Browser, as_refs, authorization_params, create_client};
     let (app, mut sink) = app_with_mail(backend).await;
@@ -340,11 +377,32 @@ async fn the_hosted_pages_reset_a_forgotten_password_without_javascript(backend:
     let (params, _) = authorization_params(&client, "openid");
     let browser = Browser::new(&app);
 
-    // The sign-in page links to ovlt's own page when the tenant has no reset_url.
+    // The sign-in page links to ovlt's own page when the tenant has no reset_url, with the way
+    // back to this sign-in; every page after it keeps that way back.
     let sign_in = browser.authorize(&as_refs(&params)).await.text().await.unwrap();
-    assert!(sign_in.contains("href=\"/oauth/forgot-password?tenant=acme\""), "{sign_in}");
-    let page =
-        browser.client.get(app.url("/oauth/forgot-password?tenant=acme")).send().await.unwrap().text().await.unwrap();
+    let forgot_link = link_with_id(&sign_in, "forgot-password");
+    assert!(
+        forgot_link.starts_with("/oauth/forgot-password?tenant=acme&return_to=%2Foauth%2Fauthorize%3F"),
+        "{forgot_link}"
+    );
+    let back: String = url::form_urlencoded::parse(forgot_link.split_once('?').unwrap().1.as_bytes())
+        .find(|(name, _)| name == "return_to")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(back.contains(&format!("client_id={}", client["client_id"].as_str().unwrap())), "{back}");
+    let page = browser.client.get(app.url(&forgot_link)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(link_with_id(&page, "back-to-sign-in"), back);
+    let elsewhere = browser
+        .client
+        .get(app.url("/oauth/forgot-password?tenant=acme&return_to=https%3A%2F%2Fevil.example%2F"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!elsewhere.contains("evil.example"), "a way back only to a sign-in here");
     let forged = browser
         .client
         .post(app.url("/oauth/forgot-password"))
@@ -355,10 +413,13 @@ async fn the_hosted_pages_reset_a_forgotten_password_without_javascript(backend:
     assert_eq!(forged.status(), 400, "no CSRF token, no mail");
     let sent = browser.submit(&page, "/oauth/forgot-password", &[("email", "alice@example.com")]).await;
     assert_eq!(sent.status(), 200);
-    assert!(sent.text().await.unwrap().contains("id=\"sent\""));
+    let sent = sent.text().await.unwrap();
+    assert!(sent.contains("id=\"sent\""));
+    assert_eq!(link_with_id(&sent, "back-to-sign-in"), back);
     let mail = sink.next().await;
     let link = mail.text.split_whitespace().find(|w| w.contains("/oauth/reset-password?")).expect("a link").to_string();
     assert!(link.starts_with(&app.config.issuer), "{link}");
+    assert!(link.contains("&return_to=%2Foauth%2Fauthorize%3F"), "{link}");
 
     let form = browser.client.get(&link).send().await.unwrap().text().await.unwrap();
     let mismatch = browser
@@ -382,7 +443,9 @@ async fn the_hosted_pages_reset_a_forgotten_password_without_javascript(backend:
         )
         .await;
     assert_eq!(done.status(), 200);
-    assert!(done.text().await.unwrap().contains("id=\"changed\""));
+    let done = done.text().await.unwrap();
+    assert!(done.contains("id=\"changed\""));
+    assert_eq!(link_with_id(&done, "sign-in-again"), back, "the changed page leads back to the sign-in");
     assert_eq!(app.login("acme", "alice@example.com", "N3w-password!").await.status(), 200);
     // The link works once.
     let again = browser

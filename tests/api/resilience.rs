@@ -108,6 +108,8 @@ async fn a_database_outage_answers_503_within_the_acquire_timeout_and_recovers_a
     assert_error(app.login("acme", "alice@example.com", PASSWORD).await, 503, "unavailable").await;
     assert_eq!(app.request(Method::GET, "/ready").send().await.unwrap().status(), 503);
     assert_eq!(app.request(Method::GET, "/health").send().await.unwrap().status(), 200, "the process is up");
+    let metrics = app.request(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"ovlt_db_unavailable_total{cause="acquire_timeout"}"#), "counted:\n{metrics}");
 
     proxy.restore().await;
 

@@ -29,6 +29,9 @@ pub struct ForgotPasswordQuery {
     /// The tenant's slug (required).
     #[param(pattern = "^[a-z0-9-]{2,63}$")]
     tenant: Option<String>,
+    /// The sign-in to go back to: an `/oauth/authorize?…` path on this server (anything else is
+    /// ignored).
+    return_to: Option<String>,
 }
 
 #[derive(IntoParams)]
@@ -40,6 +43,8 @@ pub struct ResetPasswordQuery {
     tenant: Option<String>,
     /// The reset token from the email.
     token: Option<String>,
+    /// As for the forgot-password page.
+    return_to: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -51,6 +56,8 @@ pub struct ForgotPasswordForm {
     csrf_token: String,
     #[schema(schema_with = crate::openapi::schema::email)]
     email: String,
+    /// As in the query of the form's page.
+    return_to: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -66,6 +73,8 @@ pub struct ResetPasswordForm {
     password: String,
     /// The same password again.
     password_confirmation: String,
+    /// As in the query of the form's page.
+    return_to: Option<String>,
 }
 
 // The failures every recovery page shares (legacy `hosted_recovery`): 400 and 404 error pages,
@@ -99,7 +108,8 @@ pub async fn forgot_password_form(
         Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
     };
     let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
-    forgot_page(&state, &headers, &tenant, StatusCode::OK, false, None)
+    let return_to = pages::return_to(params.get("return_to"));
+    forgot_page(&state, &headers, &tenant, return_to, StatusCode::OK, false, None)
 }
 
 /// `POST /oauth/forgot-password`: sends the reset link in the background and says so, whether or
@@ -132,27 +142,37 @@ pub async fn forgot_password(
         Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
     };
     let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
+    let return_to = pages::return_to(params.get("return_to"));
     if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
         let why = Some("This form has expired. Please try again.");
-        return forgot_page(&state, &headers, &tenant, StatusCode::BAD_REQUEST, false, why);
+        return forgot_page(&state, &headers, &tenant, return_to, StatusCode::BAD_REQUEST, false, why);
     }
     let email = params.get("email").unwrap_or_default().trim().to_string();
     if users::validate_email(&email).is_err() {
         let why = Some("Enter the email address of your account.");
-        return forgot_page(&state, &headers, &tenant, StatusCode::BAD_REQUEST, false, why);
+        return forgot_page(&state, &headers, &tenant, return_to, StatusCode::BAD_REQUEST, false, why);
     }
     let settings = match settings::load(&state.store, tenant.id).await {
         Ok(settings) => settings,
         Err(e) => return pages::failed(e),
     };
-    let base = settings.reset_url.clone().unwrap_or_else(|| recovery::hosted_reset_page(&state, &tenant));
+    // ovlt's own reset page learns the way back to the sign-in too.
+    let base = settings.reset_url.clone().unwrap_or_else(|| {
+        let page = recovery::hosted_reset_page(&state, &tenant);
+        match return_to {
+            Some(back) => {
+                format!("{page}&return_to={}", form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>())
+            }
+            None => page,
+        }
+    });
     let (task_state, task_tenant) = (state.clone(), tenant.clone());
     tokio::spawn(async move {
         if let Err(e) = recovery::send_reset_link(&task_state, &task_tenant, &email, &base, context).await {
             tracing::error!(error = %e, tenant.id = %task_tenant.id, "password reset request failed");
         }
     });
-    forgot_page(&state, &headers, &tenant, StatusCode::OK, true, None)
+    forgot_page(&state, &headers, &tenant, return_to, StatusCode::OK, true, None)
 }
 
 /// `GET /oauth/reset-password?tenant=<slug>&token=…`: the new-password form. The token is only
@@ -182,7 +202,8 @@ pub async fn reset_password_form(
     };
     let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
     let token = params.get("token").unwrap_or_default();
-    reset_page(&state, &headers, &tenant, token, StatusCode::OK, None)
+    let return_to = pages::return_to(params.get("return_to"));
+    reset_page(&state, &headers, &tenant, token, return_to, StatusCode::OK, None)
 }
 
 /// `POST /oauth/reset-password`: spends the token on the new password.
@@ -213,7 +234,8 @@ pub async fn reset_password(
     };
     let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
     let token = params.get("token").unwrap_or_default();
-    let refuse = |status, why| reset_page(&state, &headers, &tenant, token, status, Some(why));
+    let return_to = pages::return_to(params.get("return_to"));
+    let refuse = |status, why| reset_page(&state, &headers, &tenant, token, return_to, status, Some(why));
     if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
         return refuse(StatusCode::BAD_REQUEST, "This form has expired. Please try again.".into());
     }
@@ -222,7 +244,7 @@ pub async fn reset_password(
         return refuse(StatusCode::BAD_REQUEST, "Enter the same new password twice.".into());
     }
     match recovery::apply_reset(&state, &tenant, token, password, context).await {
-        Ok(()) => pages::render(StatusCode::OK, &pages::PasswordChanged { tenant_name: &tenant.name }),
+        Ok(()) => pages::render(StatusCode::OK, &pages::PasswordChanged { tenant_name: &tenant.name, return_to }),
         Err(ApiError::InvalidResetToken) => pages::error_page(
             StatusCode::BAD_REQUEST,
             "Link expired",
@@ -254,6 +276,7 @@ fn forgot_page(
     state: &AppState,
     headers: &HeaderMap,
     tenant: &Tenant,
+    return_to: Option<&str>,
     status: StatusCode,
     sent: bool,
     error: Option<&str>,
@@ -261,6 +284,7 @@ fn forgot_page(
     sso::form_page(state, headers, status, |csrf| pages::ForgotPassword {
         tenant_name: &tenant.name,
         tenant_slug: &tenant.slug,
+        return_to,
         csrf,
         sent,
         error,
@@ -272,12 +296,14 @@ fn reset_page(
     headers: &HeaderMap,
     tenant: &Tenant,
     token: &str,
+    return_to: Option<&str>,
     status: StatusCode,
     error: Option<String>,
 ) -> Response {
     sso::form_page(state, headers, status, |csrf| pages::ResetPassword {
         tenant_name: &tenant.name,
         tenant_slug: &tenant.slug,
+        return_to,
         token,
         csrf,
         error: error.as_deref(),
