@@ -56,6 +56,9 @@ pub enum ApiError {
     RequestTimeout,
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
+    /// Too many failed sign-ins with one email address, registered or not (decision 0013).
+    #[error("too many failed sign-ins with this email; try again in {} minutes", .retry_after_secs.div_ceil(60))]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error("the x-ovlt-tenant-slug or x-ovlt-tenant-id header is required")]
     TenantRequired,
     #[error("tenant not found")]
@@ -120,7 +123,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -144,6 +147,7 @@ impl ApiError {
             Self::PayloadTooLarge => "payload_too_large",
             Self::RequestTimeout => "request_timeout",
             Self::RateLimited { .. } => "rate_limited",
+            Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::TenantRequired => "tenant_required",
             Self::TenantNotFound => "tenant_not_found",
             Self::TenantDisabled => "tenant_disabled",
@@ -165,7 +169,7 @@ impl IntoResponse for ApiError {
         let body = ErrorBody { error: self.code(), message: self.to_string(), fields };
         let mut response = (self.status(), axum::Json(body)).into_response();
         match self {
-            Self::RateLimited { retry_after_secs } => {
+            Self::RateLimited { retry_after_secs } | Self::TooManyAttempts { retry_after_secs } => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             // Overload and outages pass; a client may try again shortly (RFC 9110 §10.2.3).

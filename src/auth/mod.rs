@@ -44,6 +44,7 @@ pub(crate) async fn open_session(
     store::sessions::insert_session(&mut **tx, &session, context.ip.as_deref(), context.user_agent.as_deref(), None)
         .await?;
     store::users::record_login_success(&mut **tx, user.tenant_id, user.id, now).await?;
+    store::login_attempts::clear(&mut **tx, user.tenant_id, &user.email).await?;
     let issued = tokens::issue_tokens(state, tx, &session, TokenLifetimes::of_tenant(settings), now).await?;
     let event = AuditEvent::new(Actor::User(user.id), "login.succeeded", context)
         .in_tenant(user.tenant_id)
@@ -81,11 +82,10 @@ pub async fn verify_password_login(
     let pool = state.store.pool();
 
     let user = store::users::find_user_by_email(pool, tenant.id, email).await?;
-    // Count the attempt before the slow password check (see `count_login_attempt`). Unknown
-    // emails run the same statement against an id that matches nothing: same work, same time.
-    let attempt_id = user.as_ref().map_or_else(users::UserId::new, |u| u.id);
-    let attempts =
-        store::users::count_login_attempt(pool, tenant.id, attempt_id, settings.lockout_window_seconds, now).await?;
+    // Counted before the slow password check (see `login_attempts::count`), by email: unknown
+    // addresses are counted and locked exactly like registered ones (decision 0013).
+    let counted = store::login_attempts::count(pool, tenant.id, email, settings.lockout_window_seconds, now).await?;
+    let attempts = Some(counted.count);
     let locked = users::over_lockout_threshold(attempts, settings);
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let password_ok = state.passwords.verify_in(slot, password, stored_hash).await?;
@@ -97,20 +97,21 @@ pub async fn verify_password_login(
         }
         event
     };
+    if locked {
+        count_login("locked");
+        // The attempt one past the threshold is the one that locks the address.
+        if attempts == Some(settings.lockout_threshold + 1) {
+            metrics::counter!("ovlt_lockouts_total").increment(1);
+        }
+        audit::record(pool, failure("login.locked", user.as_ref())).await?;
+        let retry_after_secs = (counted.window_ends.unix_seconds() - now.unix_seconds()).max(1) as u64;
+        return Err(ApiError::TooManyAttempts { retry_after_secs });
+    }
     let Some(user) = user else {
         count_login("invalid_credentials");
         audit::record(pool, failure("login.failed", None)).await?;
         return Err(ApiError::InvalidCredentials);
     };
-    if locked {
-        count_login("locked");
-        // The attempt one past the threshold is the one that locks the account.
-        if attempts == Some(settings.lockout_threshold + 1) {
-            metrics::counter!("ovlt_lockouts_total").increment(1);
-        }
-        audit::record(pool, failure("login.locked", Some(&user))).await?;
-        return Err(ApiError::InvalidCredentials);
-    }
     if !password_ok {
         count_login("invalid_credentials");
         audit::record(pool, failure("login.failed", Some(&user))).await?;
@@ -121,7 +122,7 @@ pub async fn verify_password_login(
     let refuse_correct_password =
         user.status == UserStatus::Suspended || (settings.require_verified_email && !user.email_verified);
     if refuse_correct_password {
-        store::users::clear_login_attempts(pool, tenant.id, user.id).await?;
+        store::login_attempts::clear(pool, tenant.id, &user.email).await?;
     }
     if user.status == UserStatus::Suspended {
         count_login("suspended");

@@ -100,8 +100,8 @@ pub async fn verify(
     let now = Timestamp::now();
     let pool = state.store.pool();
     let attempts =
-        store::users::count_login_attempt(pool, tenant.id, user.id, settings.lockout_window_seconds, now).await?;
-    verify_counted(state, tenant, user, factor, context, second_factor_locked(attempts, settings)).await
+        store::login_attempts::count(pool, tenant.id, &user.email, settings.lockout_window_seconds, now).await?;
+    verify_counted(state, tenant, user, factor, context, second_factor_locked(Some(attempts.count), settings)).await
 }
 
 /// Whether the sign-in attempts counted in the window leave no room for another second-factor
@@ -151,7 +151,7 @@ async fn verify_counted(
         audit::record(pool, event).await?;
         return Err(ApiError::InvalidOtp);
     }
-    store::users::clear_login_attempts(pool, tenant.id, user.id).await?;
+    store::login_attempts::clear(pool, tenant.id, &user.email).await?;
     if let Factor::BackupCode(_) = factor {
         let event = AuditEvent::new(Actor::User(user.id), "mfa.backup_code_used", context.clone())
             .in_tenant(tenant.id)

@@ -92,6 +92,8 @@ fn decision_schema() -> utoipa::openapi::Schema {
             content_type = "text/html", body = String),
         (status = 403, description = "The sign-in form again: a suspended or unverified account.",
             content_type = "text/html", body = String),
+        (status = 429, description = "The sign-in form again: too many failed attempts with this email, said the same \
+                                      whether or not an account uses it.", content_type = "text/html", body = String),
     )
 )]
 pub async fn sign_in(
@@ -118,6 +120,12 @@ pub async fn sign_in(
     let settings = &request.settings;
     let user = match auth::verify_password_login(&state, tenant, settings, email, password, &context).await {
         Ok(checked) => checked.user,
+        Err(ApiError::TooManyAttempts { retry_after_secs }) => {
+            // The same words whether or not an account uses the address (decision 0013).
+            let why = format!("Too many attempts. Try again in {} minutes.", retry_after_secs.div_ceil(60));
+            let status = StatusCode::TOO_MANY_REQUESTS;
+            return sign_in_page(&state, &headers, &request, status, email, Some(&why)).await;
+        }
         Err(err) => {
             let (status, why) = match err {
                 ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Incorrect email or password."),
@@ -262,6 +270,7 @@ pub(super) async fn open_sso_session(
         store::sessions::insert_session(&mut *tx, &session, ip, agent, Some(&crypto::sha256_hex(&browser_token)))
             .await?;
         store::users::record_login_success(&mut *tx, tenant.id, user.id, now).await?;
+        store::login_attempts::clear(&mut *tx, tenant.id, &user.email).await?;
         // The browser's previous sign-in ends; apps signed in through it keep their sessions.
         if let Some(old) = &replaced {
             store::sessions::revoke_session(&mut *tx, tenant.id, old.id, "replaced", now).await?;

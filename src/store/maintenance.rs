@@ -14,7 +14,7 @@ pub const KEEP_AFTER_EXPIRY_SECONDS: i64 = 86_400;
 
 /// The tables purged by expiry, each with a statement deleting at most `$2` rows that ended
 /// before `$1`. Ended sessions go with their refresh tokens and codes (ON DELETE CASCADE).
-pub const EXPIRED: [(&str, &str); 6] = [
+pub const EXPIRED: [(&str, &str); 7] = [
     (
         "sessions",
         "DELETE FROM sessions WHERE id IN \
@@ -34,6 +34,11 @@ pub const EXPIRED: [(&str, &str); 6] = [
         "authorization_codes",
         "DELETE FROM authorization_codes WHERE code_hash IN \
          (SELECT code_hash FROM authorization_codes WHERE expires_at < $1 LIMIT $2)",
+    ),
+    (
+        "login_attempts",
+        "DELETE FROM login_attempts WHERE (tenant_id, email_key) IN \
+         (SELECT tenant_id, email_key FROM login_attempts WHERE expires_at < $1 LIMIT $2)",
     ),
     (
         "mfa_challenges",

@@ -14,6 +14,7 @@ pub mod clients;
 mod filter;
 pub mod identity_providers;
 pub mod keys;
+pub mod login_attempts;
 pub mod maintenance;
 pub mod mfa;
 pub mod oauth;

@@ -10,7 +10,7 @@ use crate::types::Timestamp;
 use crate::types::{User, UserId, UserStatus};
 
 pub(super) const COLUMNS: &str = "id, tenant_id, email, name, password_hash, email_verified, status, mfa_enabled, \
-                       failed_logins, failed_logins_since, last_login_at, created_at, updated_at";
+                       last_login_at, created_at, updated_at";
 
 impl FromRow<'_, AnyRow> for User {
     fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
@@ -27,8 +27,6 @@ impl FromRow<'_, AnyRow> for User {
                 source: format!("unknown user status {status:?}").into(),
             })?,
             mfa_enabled: get_bool(row, "mfa_enabled")?,
-            failed_logins: row.try_get("failed_logins")?,
-            failed_logins_since: row.try_get::<Option<i64>, _>("failed_logins_since")?.map(Timestamp),
             last_login_at: row.try_get::<Option<i64>, _>("last_login_at")?.map(Timestamp),
             created_at: Timestamp(row.try_get("created_at")?),
             updated_at: Timestamp(row.try_get("updated_at")?),
@@ -39,8 +37,8 @@ impl FromRow<'_, AnyRow> for User {
 pub async fn insert_user<'e>(db: impl Executor<'e, Database = Any>, user: &User) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO users (id, tenant_id, email, email_normalized, name, password_hash, email_verified, status, \
-         mfa_enabled, failed_logins, failed_logins_since, last_login_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, NULL, NULL, $10, $11)",
+         mfa_enabled, last_login_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11)",
     )
     .bind(user.id.to_string())
     .bind(user.tenant_id.to_string())
@@ -84,64 +82,21 @@ pub async fn find_user_by_email<'e>(
     .await
 }
 
-/// Counts a login attempt *before* its password is checked and returns the attempts in the
-/// current window, this one included (None for an id with no user). One atomic statement, so
-/// parallel guesses each get their own number and cannot all slip under the threshold. The
-/// window restarts when the previous attempts are older than it; a correct password clears it.
-pub async fn count_login_attempt<'e>(
-    db: impl Executor<'e, Database = Any>,
-    tenant_id: TenantId,
-    id: UserId,
-    window_seconds: i64,
-    now: Timestamp,
-) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
-        "UPDATE users SET \
-           failed_logins = CASE WHEN failed_logins_since IS NULL OR failed_logins_since <= $3 THEN 1 \
-                                ELSE failed_logins + 1 END, \
-           failed_logins_since = CASE WHEN failed_logins_since IS NULL OR failed_logins_since <= $3 THEN $4 \
-                                      ELSE failed_logins_since END \
-         WHERE tenant_id = $1 AND id = $2 RETURNING failed_logins",
-    )
-    .bind(tenant_id.to_string())
-    .bind(id.to_string())
-    .bind(now.unix_seconds() - window_seconds)
-    .bind(now.unix_seconds())
-    .fetch_optional(db)
-    .await
-}
-
-/// A correct password: the attempts counted so far are forgotten.
-pub async fn clear_login_attempts<'e>(
-    db: impl Executor<'e, Database = Any>,
-    tenant_id: TenantId,
-    id: UserId,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET failed_logins = 0, failed_logins_since = NULL WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant_id.to_string())
-        .bind(id.to_string())
-        .execute(db)
-        .await
-        .map(|_| ())
-}
-
-/// A successful login: failures forgotten, last login stamped.
+/// A successful login: last login stamped (the caller clears the counted attempts,
+/// `login_attempts::clear`).
 pub async fn record_login_success<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
     id: UserId,
     now: Timestamp,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE users SET failed_logins = 0, failed_logins_since = NULL, last_login_at = $3 \
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant_id.to_string())
-    .bind(id.to_string())
-    .bind(now.unix_seconds())
-    .execute(db)
-    .await
-    .map(|_| ())
+    sqlx::query("UPDATE users SET last_login_at = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id.to_string())
+        .bind(id.to_string())
+        .bind(now.unix_seconds())
+        .execute(db)
+        .await
+        .map(|_| ())
 }
 
 pub async fn update_password_hash<'e>(
@@ -151,17 +106,14 @@ pub async fn update_password_hash<'e>(
     password_hash: &str,
     now: Timestamp,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE users SET password_hash = $3, failed_logins = 0, failed_logins_since = NULL, updated_at = $4 \
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant_id.to_string())
-    .bind(id.to_string())
-    .bind(password_hash)
-    .bind(now.unix_seconds())
-    .execute(db)
-    .await
-    .map(|_| ())
+    sqlx::query("UPDATE users SET password_hash = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id.to_string())
+        .bind(id.to_string())
+        .bind(password_hash)
+        .bind(now.unix_seconds())
+        .execute(db)
+        .await
+        .map(|_| ())
 }
 
 pub async fn mark_email_verified<'e>(

@@ -227,24 +227,41 @@ async fn an_unverified_email_is_refused_only_when_the_tenant_requires_verificati
     assert_eq!(app.login("acme", "alice@example.com", PASSWORD).await.status(), 200);
 }
 
-async fn an_account_locks_after_the_threshold_and_answers_like_a_wrong_password(backend: Backend) {
+/// After the threshold of failures an address is locked for the rest of the window, and says
+/// so — in the same words for an address no account uses, after the same number of failures,
+/// so the lockout tells nothing about who is registered (decision 0013).
+async fn an_address_locks_after_the_threshold_whether_or_not_an_account_uses_it(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_tenant("acme", "Acme").await;
     app.register("acme", "alice@example.com").await;
     app.register("acme", "bob@example.com").await;
     app.set_settings("acme", json!({ "lockout_threshold": 3, "lockout_window_seconds": 900 })).await;
 
-    for _ in 0..3 {
-        assert_error(app.login("acme", "alice@example.com", "Wrong-password1").await, 401, "invalid_credentials").await;
+    for email in ["alice@example.com", "nobody@example.com"] {
+        for _ in 0..3 {
+            assert_error(app.login("acme", email, "Wrong-password1").await, 401, "invalid_credentials").await;
+        }
     }
     let locked = app.login("acme", "alice@example.com", PASSWORD).await;
+    let unknown = app.login("acme", " Nobody@Example.com", PASSWORD).await;
 
-    assert_error(locked, 401, "invalid_credentials").await;
-    assert_eq!(audit_count(&app, "login.locked").await, 1);
+    let (retry, unknown_retry) = (locked.headers()["retry-after"].clone(), unknown.headers()["retry-after"].clone());
+    let locked = assert_error(locked, 429, "too_many_attempts").await;
+    let unknown = assert_error(unknown, 429, "too_many_attempts").await;
+    assert_eq!(locked, unknown, "the same answer for a registered and an unknown address");
+    assert!(locked["message"].as_str().unwrap().contains("try again in 15 minutes"), "{locked}");
+    let seconds: u64 = retry.to_str().unwrap().parse().unwrap();
+    assert!((890..=900).contains(&seconds), "the rest of the window: {seconds}");
+    assert!(unknown_retry.to_str().unwrap().parse::<u64>().unwrap() > 890);
+    assert_eq!(audit_count(&app, "login.locked").await, 2);
     assert_eq!(app.login("acme", "bob@example.com", PASSWORD).await.status(), 200, "other accounts unaffected");
     // The lock lives in the database: another instance sees it too.
     let sibling = app.spawn_sibling(|_| {}).await;
-    assert_error(sibling.login("acme", "alice@example.com", PASSWORD).await, 401, "invalid_credentials").await;
+    assert_error(sibling.login("acme", "alice@example.com", PASSWORD).await, 429, "too_many_attempts").await;
+    // Another tenant's address of the same name is not locked.
+    app.create_tenant("globex", "Globex").await;
+    app.register("globex", "alice@example.com").await;
+    assert_eq!(app.login("globex", "alice@example.com", PASSWORD).await.status(), 200);
 }
 
 async fn a_refresh_rotates_the_pair_and_the_old_token_dies(backend: Backend) {
@@ -551,7 +568,7 @@ backend_tests!(
     login_refuses_missing_or_malformed_fields,
     a_suspended_user_gets_403_user_suspended,
     an_unverified_email_is_refused_only_when_the_tenant_requires_verification,
-    an_account_locks_after_the_threshold_and_answers_like_a_wrong_password,
+    an_address_locks_after_the_threshold_whether_or_not_an_account_uses_it,
     a_refresh_rotates_the_pair_and_the_old_token_dies,
     replaying_a_rotated_refresh_token_revokes_the_whole_session,
     a_reuse_inside_the_grace_window_is_refused_without_revoking_the_session,
@@ -663,7 +680,8 @@ mod limits {
             statuses.push(login.await.unwrap());
         }
 
-        assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+        // Wrong guesses at one address: refused, and past the lockout threshold locked.
+        assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
         assert!(slowest < std::time::Duration::from_millis(250), "/health took {slowest:?} during the flood");
     }
 
@@ -692,12 +710,17 @@ mod races {
                 tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
             })
             .collect();
+        let mut checked = 0;
         for guess in guesses {
-            assert_eq!(guess.await.unwrap(), 401);
+            match guess.await.unwrap() {
+                401 => checked += 1,
+                status => assert_eq!(status, 429, "refused for the lockout"),
+            }
         }
 
-        assert_error(app.login("acme", "alice@example.com", PASSWORD).await, 401, "invalid_credentials").await;
-        assert!(audit_count(&app, "login.locked").await >= 5, "only 3 guesses were checked");
+        assert_eq!(checked, 3, "only 3 guesses were checked");
+        assert_error(app.login("acme", "alice@example.com", PASSWORD).await, 429, "too_many_attempts").await;
+        assert_eq!(audit_count(&app, "login.locked").await, 6);
     }
 
     async fn a_successful_login_forgets_the_failed_attempts_before_it(backend: Backend) {

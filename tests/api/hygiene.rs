@@ -48,14 +48,17 @@ async fn the_purge_deletes_what_ended_in_batches_and_keeps_what_lives(backend: B
         }
     };
     tokio::time::timeout(std::time::Duration::from_secs(10), stored).await.expect("the reset code is stored");
+    assert_eq!(app.login("acme", "nobody@example.com", PASSWORD).await.status(), 401);
     assert_eq!(count(&app, "sessions").await, 2);
     assert_eq!(count(&app, "refresh_tokens").await, 2);
+    assert_eq!(count(&app, "login_attempts").await, 1, "the unknown address's attempt is counted");
     // Bob's session ended two days ago; the reset code and a revoked-token entry expired then.
     let two_days_ago = Timestamp::now().unix_seconds() - 2 * DAY;
     for statement in [
         "UPDATE sessions SET revoked_at = $1 WHERE revoked_at IS NOT NULL",
         "UPDATE user_codes SET expires_at = $1",
         "UPDATE revoked_access_tokens SET expires_at = $1",
+        "UPDATE login_attempts SET expires_at = $1",
     ] {
         sqlx::query(statement).bind(two_days_ago).execute(app.state.store.pool()).await.unwrap();
     }
@@ -71,6 +74,7 @@ async fn the_purge_deletes_what_ended_in_batches_and_keeps_what_lives(backend: B
     assert_eq!(count(&app, "refresh_tokens").await, 1, "bob's refresh token went with his session");
     assert_eq!(count(&app, "user_codes").await, 0);
     assert_eq!(count(&app, "revoked_access_tokens").await, 0);
+    assert_eq!(count(&app, "login_attempts").await, 0);
     assert_eq!(refresh(&app, &live).await.status(), 200, "a live session keeps working");
     assert_eq!(app.login("acme", "bob@example.com", PASSWORD).await.status(), 200, "bob signs in again");
 }

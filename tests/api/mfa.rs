@@ -434,7 +434,7 @@ async fn wrong_codes_count_toward_the_lockout_and_kill_the_token_after_five(back
         "invalid_otp",
     )
     .await; // 9
-    assert_error(login(&app, "alice@example.com", json!({})).await, 401, "invalid_credentials").await;
+    assert_error(login(&app, "alice@example.com", json!({})).await, 429, "too_many_attempts").await;
     let locked: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'mfa.failed' AND details LIKE '%locked%'")
             .fetch_one(app.state.store.pool())

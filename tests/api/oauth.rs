@@ -565,6 +565,40 @@ async fn the_sign_in_form_needs_its_csrf_token(backend: Backend) {
     assert!(other.headers().get("location").is_none());
 }
 
+/// The hosted sign-in says an address is locked in the same words, with the same status, for
+/// a registered address and for one no account uses (decision 0013).
+async fn the_sign_in_page_tells_a_locked_address_the_same_whether_or_not_it_is_registered(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    acme(&app).await;
+    app.set_settings("acme", json!({ "lockout_threshold": 2 })).await;
+    let client = create_client(&app, "acme", json!({})).await;
+    let (params, _) = authorization_params(&client, "openid");
+    let browser = Browser::new(&app);
+
+    let mut answers = Vec::new();
+    for email in ["ann@acme.test", "nobody@acme.test"] {
+        for attempt in 1..=3 {
+            let page = browser.authorize(&as_refs(&params)).await.text().await.unwrap();
+            let fields = [("email", email), ("password", "Wrong-password-1")];
+            let answer = browser.submit(&page, "/oauth/sign-in", &fields).await;
+            let status = answer.status().as_u16();
+            let text = answer.text().await.unwrap();
+            let alert =
+                text.split("role=\"alert\">").nth(1).and_then(|rest| rest.split('<').next()).unwrap_or_default();
+            answers.push((email, attempt, status, alert.to_string()));
+        }
+    }
+
+    for (email, attempt, status, alert) in &answers {
+        let expected = if *attempt <= 2 {
+            (401, "Incorrect email or password.")
+        } else {
+            (429, "Too many attempts. Try again in 15 minutes.")
+        };
+        assert_eq!((*status, alert.as_str()), expected, "{email}, attempt {attempt}");
+    }
+}
+
 async fn userinfo_answers_by_scope_and_refuses_bad_tokens(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     acme(&app).await;
@@ -702,6 +736,7 @@ backend_tests!(
     the_sso_session_skips_sign_in_until_it_is_revoked_or_prompt_login_asks,
     the_sign_in_form_needs_its_csrf_token,
     userinfo_answers_by_scope_and_refuses_bad_tokens,
+    the_sign_in_page_tells_a_locked_address_the_same_whether_or_not_it_is_registered,
     logout_with_a_current_hint_ends_the_session_and_redirects_only_where_registered,
     logout_without_a_hint_asks_first,
     discovery_lists_every_endpoint

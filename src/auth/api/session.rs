@@ -199,6 +199,7 @@ pub async fn register(
             headers(("Set-Cookie" = String, description = "Session mode: the ovlt_refresh cookie."))),
         (status = 401, description = "invalid_credentials, invalid_otp"),
         (status = 403, description = "user_suspended, email_not_verified"),
+        (status = 429, description = "too_many_attempts"),
         (status = 503, description = "unavailable"),
     )
 )]

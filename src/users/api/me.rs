@@ -90,11 +90,10 @@ pub async fn change_my_password(
     let now = Timestamp::now();
     let slot = state.passwords.reserve()?;
     // Same guard as login: a stolen access token must not become a password-guessing oracle.
-    let attempts =
-        store::users::count_login_attempt(state.store.pool(), tenant_id, user.id, settings.lockout_window_seconds, now)
-            .await?;
+    let window = settings.lockout_window_seconds;
+    let attempts = store::login_attempts::count(state.store.pool(), tenant_id, &user.email, window, now).await?;
     let correct = state.passwords.verify_in(slot, &current, user.password_hash.as_deref()).await?;
-    if !correct || crate::users::over_lockout_threshold(attempts, &settings) {
+    if !correct || crate::users::over_lockout_threshold(Some(attempts.count), &settings) {
         return Err(ApiError::validation(FieldErrors::from([("current_password".into(), "is incorrect".into())])));
     }
     if let Err(why) = crate::users::check_password_history(&state, &settings, &user, &new).await? {
@@ -105,6 +104,8 @@ pub async fn change_my_password(
     let mut tx = state.store.begin().await?;
     store::users::archive_password(&mut tx, tenant_id, user.id, now).await?;
     store::users::update_password_hash(&mut *tx, tenant_id, user.id, &hash, now).await?;
+    // A new password ends the lockout of the address.
+    store::login_attempts::clear(&mut *tx, tenant_id, &user.email).await?;
     let ended = store::sessions::revoke_user_sessions(
         &mut *tx,
         tenant_id,
