@@ -55,6 +55,60 @@ pub(crate) async fn open_session(
     Ok(issued)
 }
 
+/// What a person gives to register (`POST /auth/register` and the hosted sign-up page).
+pub struct Registration<'a> {
+    pub email: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub name: Option<&'a str>,
+}
+
+/// Self-registration, when the tenant allows it: the fields checked (each failure named), the
+/// user stored unverified and audited, and a verification code emailed.
+pub async fn register_user(
+    state: &AppState,
+    tenant: &Tenant,
+    settings: &TenantSettings,
+    registration: Registration<'_>,
+    context: RequestContext,
+) -> ApiResult<User> {
+    if !settings.self_registration {
+        return Err(ApiError::Forbidden("self-registration is disabled for this tenant".into()));
+    }
+    let mut fields = crate::error::FieldErrors::new();
+    let email = required(&mut fields, "email", registration.email);
+    let password = required(&mut fields, "password", registration.password);
+    if let Some(email) = email
+        && let Err(why) = users::validate_email(email)
+    {
+        fields.insert("email".into(), why.into());
+    }
+    if let (Some(password), Some(email)) = (password, email)
+        && let Err(why) = users::validate_password(password, email, settings)
+    {
+        fields.insert("password".into(), why);
+    }
+    let name = registration.name.map(str::trim).filter(|n| !n.is_empty());
+    if name.is_some_and(|n| n.chars().count() > 200 || n.chars().any(char::is_control)) {
+        fields.insert("name".into(), "must be at most 200 characters, without control characters".into());
+    }
+    let (Some(email), Some(password), true) = (email, password, fields.is_empty()) else {
+        return Err(ApiError::validation(fields));
+    };
+
+    let password_hash = state.passwords.hash(password).await?;
+    let user = User::new(tenant.id, email, name, Some(password_hash), false);
+    let mut tx = state.store.begin().await?;
+    store::users::insert_user(&mut *tx, &user).await?;
+    let event = AuditEvent::new(Actor::User(user.id), "user.registered", context)
+        .in_tenant(tenant.id)
+        .target("user", user.id)
+        .outcome("success");
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    recovery::send_verification_code(state, tenant, &user).await?;
+    Ok(user)
+}
+
 /// A correct password: the user allowed to sign in, and the sign-in attempts counted in the
 /// lockout window, this one included (a second factor sent with it is limited by them).
 pub struct PasswordChecked {

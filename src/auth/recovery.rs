@@ -16,6 +16,41 @@ use crate::tenants::Tenant;
 use crate::types::Timestamp;
 use crate::users::{self, User, UserStatus};
 
+/// Spends an emailed verification code on its address: the user, now verified. Any failure —
+/// unknown address, no live code, a wrong code, too many tries — is `invalid_code`.
+pub async fn verify_email(
+    state: &AppState,
+    tenant: &Tenant,
+    email: &str,
+    code: &str,
+    context: RequestContext,
+) -> ApiResult<User> {
+    let now = Timestamp::now();
+    let pool = state.store.pool();
+    let user = store::users::find_user_by_email(pool, tenant.id, email).await?.ok_or(ApiError::InvalidCode)?;
+    let live = store::user_codes::find_live_code_for_user(pool, tenant.id, user.id, codes::EMAIL_VERIFICATION, now)
+        .await?
+        .ok_or(ApiError::InvalidCode)?;
+    if !store::user_codes::reserve_code_attempt(pool, tenant.id, &live.id, codes::MAX_CODE_ATTEMPTS, now).await? {
+        return Err(ApiError::InvalidCode);
+    }
+    if !codes::digests_match(&codes::verification_code_digest(&user, code.trim()), &live.code_hash) {
+        return Err(ApiError::InvalidCode);
+    }
+    let mut tx = state.store.begin().await?;
+    if !store::user_codes::consume_code(&mut *tx, tenant.id, &live.id, now).await? {
+        return Err(ApiError::InvalidCode);
+    }
+    store::users::mark_email_verified(&mut *tx, tenant.id, user.id, now).await?;
+    let event = AuditEvent::new(Actor::User(user.id), "email.verified", context)
+        .in_tenant(tenant.id)
+        .target("user", user.id)
+        .outcome("success");
+    audit::record(&mut *tx, event).await?;
+    tx.commit().await?;
+    store::users::find_user_by_id(pool, tenant.id, user.id).await?.ok_or(ApiError::InvalidCode)
+}
+
 /// Emails the user a fresh verification code (after registration, or on request).
 pub async fn send_verification_code(state: &AppState, tenant: &Tenant, user: &User) -> ApiResult<()> {
     let mut tx = state.store.begin().await?;

@@ -25,7 +25,7 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 use crate::auth::api::{recovery, recovery_pages};
 use crate::mfa::api as mfa;
-use crate::oauth::{authorize, enrol, introspect, logout, sign_in, token, userinfo};
+use crate::oauth::{authorize, enrol, introspect, logout, sign_in, sign_up, token, userinfo};
 use crate::rbac::api as roles;
 use crate::{audit, auth, clients, discovery, federation, health, openapi, sessions, settings, tenants, users};
 
@@ -121,6 +121,8 @@ fn auth_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(mfa::disable))
         .routes(routes!(mfa::regenerate_backup_codes))
         .routes(routes!(sign_in::sign_in))
+        .routes(routes!(sign_up::sign_up_form, sign_up::sign_up))
+        .routes(routes!(sign_up::verify_email))
         .routes(routes!(sign_in::mfa_step))
         .routes(routes!(enrol::enrol_step))
         .routes(routes!(recovery_pages::forgot_password_form, recovery_pages::forgot_password))

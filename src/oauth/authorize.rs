@@ -132,7 +132,7 @@ pub(super) async fn form_request(state: &AppState, body: &[u8]) -> Result<(Param
 /// Checks an authorization request. The client and redirect URI first: without both, the only
 /// safe answer is an error page. After that, errors go back to the client.
 #[allow(clippy::result_large_err, reason = "the refusal is the response itself, built once per request")]
-async fn validate(state: &AppState, params: &Params) -> Result<AuthRequest, Response> {
+pub(super) async fn validate(state: &AppState, params: &Params) -> Result<AuthRequest, Response> {
     let page = |message: &str| pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", message);
     let Some(client_id) = params.get("client_id") else { return Err(page("The request names no client.")) };
     let client = match find_live_client(state, client_id, Lookup::WithSettings).await {
@@ -333,6 +333,19 @@ pub(super) async fn sign_in_page(
     email: &str,
     error: Option<&str>,
 ) -> Response {
+    sign_in_page_noting(state, headers, request, status, email, error, None)
+}
+
+/// [`sign_in_page`] with a `notice` above the form (e.g. "your address is verified").
+pub(super) fn sign_in_page_noting(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthRequest,
+    status: StatusCode,
+    email: &str,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> Response {
     // The tenant's own reset page when it has one, else ovlt's, which links back here.
     let reset_url = request.settings.reset_url.clone().unwrap_or_else(|| {
         let back = pages::authorize_path(&request.hidden, &[]);
@@ -349,7 +362,12 @@ pub(super) async fn sign_in_page(
         csrf,
         email,
         error,
+        notice,
         reset_url: &reset_url,
+        sign_up_url: request
+            .settings
+            .self_registration
+            .then(|| pages::authorize_path(&request.hidden, &[]).replacen("/oauth/authorize?", "/oauth/sign-up?", 1)),
     })
 }
 

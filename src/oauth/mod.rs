@@ -14,6 +14,7 @@ pub mod introspect;
 pub mod logout;
 pub mod params;
 pub mod sign_in;
+pub mod sign_up;
 pub mod sso;
 pub mod token;
 pub mod userinfo;

@@ -140,14 +140,26 @@ pub async fn sign_in(
             return sign_in_page(&state, &headers, &request, status, email, Some(why)).await;
         }
     };
-    let next = mfa::after_password(&state, tenant, settings, &user, None, None, &context).await;
+    after_password(&state, &headers, &request, &user, context).await
+}
+
+/// What follows a correct password (or a new account's): the second factor or its enrolment when
+/// the user or tenant needs one, else the SSO session starts and the authorization carries on.
+pub(super) async fn after_password(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthRequest,
+    user: &User,
+    context: RequestContext,
+) -> Response {
+    let next = mfa::after_password(state, &request.tenant, &request.settings, user, None, None, &context).await;
     match next {
-        Ok(mfa::NextStep::SignedIn { amr }) => start_sso_session(&state, &headers, &request, &user, amr, context).await,
+        Ok(mfa::NextStep::SignedIn { amr }) => start_sso_session(state, headers, request, user, amr, context).await,
         Ok(mfa::NextStep::Challenge { mfa_token }) => {
-            mfa_page(&state, &headers, &request, &mfa_token, StatusCode::OK, None).await
+            mfa_page(state, headers, request, &mfa_token, StatusCode::OK, None).await
         }
         Ok(mfa::NextStep::Enrol { mfa_token }) => {
-            super::enrol::begin(&state, &headers, &request, &user, &mfa_token, context).await
+            super::enrol::begin(state, headers, request, user, &mfa_token, context).await
         }
         Err(e) => pages::failed(e),
     }

@@ -23,7 +23,36 @@ pub struct SignIn<'a> {
     pub csrf: String,
     pub email: &'a str,
     pub error: Option<&'a str>,
+    /// News that is not an error (a verified address).
+    pub notice: Option<&'a str>,
     pub reset_url: &'a str,
+    /// "Create an account", when the tenant lets people register.
+    pub sign_up_url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "sign_up.html")]
+pub struct SignUp<'a> {
+    pub tenant_name: &'a str,
+    pub client_name: &'a str,
+    pub hidden: Hidden,
+    pub csrf: String,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub error: Option<&'a str>,
+    /// Back to the sign-in of the same request.
+    pub sign_in_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "verify_email.html")]
+pub struct VerifyEmail<'a> {
+    pub tenant_name: &'a str,
+    pub client_name: &'a str,
+    pub hidden: Hidden,
+    pub csrf: String,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
 }
 
 #[derive(Template)]

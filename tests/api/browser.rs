@@ -166,4 +166,49 @@ async fn chromium_signs_in_consents_and_lands_on_the_client(backend: Backend) {
     browser.close().await.unwrap();
 }
 
-backend_tests!(chromium_signs_in_consents_and_lands_on_the_client);
+/// A newcomer creates an account from the sign-in page, without JavaScript, and lands on the
+/// client after consent.
+async fn chromium_signs_up_from_the_sign_in_page_and_lands_on_the_client(backend: Backend) {
+    let Some(driver) = start_driver().await else { return };
+    let app = TestApp::spawn(backend).await;
+    app.create_tenant("acme", "Acme Corp").await;
+    let (redirect_uri, mut callbacks) = callback_server().await;
+    let client = create_client(
+        &app,
+        "acme",
+        json!({ "first_party": false, "name": "Partner", "redirect_uris": [redirect_uri] }),
+    )
+    .await;
+    let (_, challenge) = pkce();
+    let mut authorize = url::Url::parse(&app.url("/oauth/authorize")).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client["client_id"].as_str().unwrap())
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("scope", "openid email")
+        .append_pair("state", "new")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let profile = tempfile::tempdir().unwrap();
+    let browser = chromium(&driver, profile.path()).await;
+
+    browser.goto(authorize.as_str()).await.unwrap();
+    browser.find(Locator::Id("create-an-account")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("name")).await.unwrap().send_keys("Nina New").await.unwrap();
+    browser.find(Locator::Id("email")).await.unwrap().send_keys("nina@acme.test").await.unwrap();
+    browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    browser.find(Locator::Id("create-account")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("allow")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("done")).await.unwrap();
+
+    let query = callbacks.recv().await.unwrap();
+    assert!(query.contains("code=") && query.contains("state=new"), "{query}");
+    assert_eq!(app.login("acme", "nina@acme.test", PASSWORD).await.status(), 200);
+    browser.close().await.unwrap();
+}
+
+backend_tests!(
+    chromium_signs_in_consents_and_lands_on_the_client,
+    chromium_signs_up_from_the_sign_in_page_and_lands_on_the_client
+);

@@ -28,5 +28,6 @@ mod recovery;
 mod resilience;
 mod roles;
 mod rolling_restart;
+mod sign_up;
 mod tenant_resolution;
 mod tenants;

@@ -150,3 +150,40 @@ pub fn authorization_params(client: &Value, scope: &str) -> (Vec<(String, String
 pub fn as_refs(params: &[(String, String)]) -> Vec<(&str, &str)> {
     params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
+
+/// The `href` of the link with `id` in `page`, HTML entities decoded.
+pub fn link_with_id(page: &str, id: &str) -> String {
+    let tag = page
+        .split("<a ")
+        .find(|tag| tag.contains(&format!("id=\"{id}\"")))
+        .unwrap_or_else(|| panic!("no #{id}:\n{page}"));
+    let href = tag.split("href=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap();
+    decode_entities(href)
+}
+
+/// `&amp;` and numeric character references (`&#38;`, `&#x2f;`), as askama writes them.
+pub fn decode_entities(text: &str) -> String {
+    let mut decoded = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('&') {
+        decoded.push_str(&rest[..start]);
+        let entity = &rest[start + 1..];
+        let end = entity.find(';').expect("an entity ends with ;");
+        let name = &entity[..end];
+        let code = match name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+            None => name.strip_prefix('#').and_then(|dec| dec.parse().ok()),
+        };
+        decoded.push(match (name, code) {
+            ("amp", _) => '&',
+            ("quot", _) => '"',
+            ("lt", _) => '<',
+            ("gt", _) => '>',
+            (_, Some(code)) => char::from_u32(code).expect("a character"),
+            _ => panic!("unknown entity &{name};"),
+        });
+        rest = &entity[end + 1..];
+    }
+    decoded.push_str(rest);
+    decoded
+}

@@ -10,16 +10,13 @@ use utoipa::openapi::Schema;
 
 use super::{at_least_one_of, body_with_rules, described};
 use crate::app::AppState;
-use crate::audit::{self, Actor, AuditEvent, RequestContext};
-use crate::auth::email_codes::{self as codes, EMAIL_VERIFICATION, MAX_CODE_ATTEMPTS};
-use crate::auth::recovery::{apply_reset, reset_link_base, send_reset_link};
+use crate::audit::RequestContext;
+use crate::auth::recovery::{self, apply_reset, reset_link_base, send_reset_link};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::Json;
 use crate::openapi::{self, schema::nullable};
 use crate::settings;
-use crate::store;
 use crate::tenants::{CurrentTenant, TenantHeaders};
-use crate::types::Timestamp;
 use crate::users::{self, UserResponse};
 
 #[derive(Deserialize, ToSchema)]
@@ -116,31 +113,7 @@ pub async fn verify_otp(
         fields.insert("code".into(), "is required".into());
     }
     let (Some(email), Some(code)) = (email, code) else { return Err(ApiError::validation(fields)) };
-    let now = Timestamp::now();
-    let pool = state.store.pool();
-
-    let user = store::users::find_user_by_email(pool, tenant.id, &email).await?.ok_or(ApiError::InvalidCode)?;
-    let live = store::user_codes::find_live_code_for_user(pool, tenant.id, user.id, EMAIL_VERIFICATION, now)
-        .await?
-        .ok_or(ApiError::InvalidCode)?;
-    if !store::user_codes::reserve_code_attempt(pool, tenant.id, &live.id, MAX_CODE_ATTEMPTS, now).await? {
-        return Err(ApiError::InvalidCode);
-    }
-    if !codes::digests_match(&codes::verification_code_digest(&user, code.trim()), &live.code_hash) {
-        return Err(ApiError::InvalidCode);
-    }
-    let mut tx = state.store.begin().await?;
-    if !store::user_codes::consume_code(&mut *tx, tenant.id, &live.id, now).await? {
-        return Err(ApiError::InvalidCode);
-    }
-    store::users::mark_email_verified(&mut *tx, tenant.id, user.id, now).await?;
-    let event = AuditEvent::new(Actor::User(user.id), "email.verified", context)
-        .in_tenant(tenant.id)
-        .target("user", user.id)
-        .outcome("success");
-    audit::record(&mut *tx, event).await?;
-    tx.commit().await?;
-    let user = store::users::find_user_by_id(pool, tenant.id, user.id).await?.ok_or(ApiError::InvalidCode)?;
+    let user = recovery::verify_email(&state, &tenant, &email, &code, context).await?;
     Ok(Json(UserResponse::from(&user)))
 }
 

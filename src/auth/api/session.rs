@@ -15,7 +15,7 @@ use super::{
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::auth::bearer::{self, CurrentUser};
-use crate::auth::{PasswordChecked, cookie, open_session, recovery, verify_password_login};
+use crate::auth::{PasswordChecked, cookie, open_session, verify_password_login};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::{Json, OptionalJson};
 use crate::mfa::{self, api::MfaRequired, api::MfaSetupRequired};
@@ -26,7 +26,7 @@ use crate::tenants::{CurrentTenant, TenantHeaders};
 use crate::tokens::refresh::Rotated;
 use crate::tokens::{self, TokenLifetimes, TokenResponse, refresh_token_digest};
 use crate::types::Timestamp;
-use crate::users::{self, User, UserResponse};
+use crate::users::UserResponse;
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
@@ -139,41 +139,12 @@ pub async fn register(
     Json(body): Json<RegisterRequest>,
 ) -> ApiResult<Response> {
     let settings = settings::load(&state.store, tenant.id).await?;
-    if !settings.self_registration {
-        return Err(ApiError::Forbidden("self-registration is disabled for this tenant".into()));
-    }
-    let mut fields = FieldErrors::new();
-    let email = required(&mut fields, "email", body.email.as_deref());
-    let password = required(&mut fields, "password", body.password.as_deref());
-    if let Some(email) = email
-        && let Err(why) = users::validate_email(email)
-    {
-        fields.insert("email".into(), why.into());
-    }
-    if let (Some(password), Some(email)) = (password, email)
-        && let Err(why) = users::validate_password(password, email, &settings)
-    {
-        fields.insert("password".into(), why);
-    }
-    let name = body.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-    if name.is_some_and(|n| n.chars().count() > 200 || n.chars().any(char::is_control)) {
-        fields.insert("name".into(), "must be at most 200 characters, without control characters".into());
-    }
-    let (Some(email), Some(password), true) = (email, password, fields.is_empty()) else {
-        return Err(ApiError::validation(fields));
+    let registration = crate::auth::Registration {
+        email: body.email.as_deref(),
+        password: body.password.as_deref(),
+        name: body.name.as_deref(),
     };
-
-    let password_hash = state.passwords.hash(password).await?;
-    let user = User::new(tenant.id, email, name, Some(password_hash), false);
-    let mut tx = state.store.begin().await?;
-    store::users::insert_user(&mut *tx, &user).await?;
-    let event = AuditEvent::new(Actor::User(user.id), "user.registered", context)
-        .in_tenant(tenant.id)
-        .target("user", user.id)
-        .outcome("success");
-    audit::record(&mut *tx, event).await?;
-    tx.commit().await?;
-    recovery::send_verification_code(&state, &tenant, &user).await?;
+    let user = crate::auth::register_user(&state, &tenant, &settings, registration, context).await?;
     Ok((StatusCode::CREATED, Json(UserResponse::from(&user))).into_response())
 }
 
