@@ -4,7 +4,7 @@
 //!
 //! The purge deletes rows past their end (expired or ended sessions with their refresh tokens
 //! and codes, refresh tokens, reset and verification codes, revoked-token entries, MFA
-//! challenges) a day after they ended, and audit rows older than a tenant's
+//! challenges, sign-in attempt counts) a day after they ended, and audit rows older than a tenant's
 //! `audit_retention_days`. It works in batches of [`BATCH_ROWS`], each its own short
 //! transaction with a pause after it nine times as long, so requests keep their turn at the
 //! database (and at SQLite's single writer); a run stops after [`RUN_BUDGET`] and the next one carries on.
