@@ -44,7 +44,7 @@ pub(crate) async fn open_session(
     store::sessions::insert_session(&mut **tx, &session, context.ip.as_deref(), context.user_agent.as_deref(), None)
         .await?;
     store::users::record_login_success(&mut **tx, user.tenant_id, user.id, now).await?;
-    store::login_attempts::clear(&mut **tx, user.tenant_id, &user.email).await?;
+    store::login_attempts::clear(&mut **tx, user.tenant_id, &attempt_key(state, user.tenant_id, &user.email)).await?;
     let issued = tokens::issue_tokens(state, tx, &session, TokenLifetimes::of_tenant(settings), now).await?;
     let event = AuditEvent::new(Actor::User(user.id), "login.succeeded", context)
         .in_tenant(user.tenant_id)
@@ -53,6 +53,13 @@ pub(crate) async fn open_session(
         .details(serde_json::json!({ "amr": amr }));
     audit::record(&mut **tx, event).await?;
     Ok(issued)
+}
+
+/// The key `login_attempts` counts an address under: a digest keyed by the master key, so a
+/// database dump does not tell which addresses were tried (decision 0013).
+pub(crate) fn attempt_key(state: &AppState, tenant_id: crate::tenants::TenantId, email: &str) -> String {
+    let email = crate::types::normalize_email(email);
+    crate::crypto::keyed_digest(&state.master_key, &format!("login_attempt:{tenant_id}"), &email)
 }
 
 /// What a person gives to register (`POST /auth/register` and the hosted sign-up page).
@@ -117,9 +124,10 @@ pub struct PasswordChecked {
 }
 
 /// Checks an email and password for a sign-in (`/auth/login` and the hosted sign-in page) and
-/// returns the user allowed to sign in. An unknown email, a wrong password and a locked account
-/// answer the same `invalid_credentials` after the same work (one Argon2id verify each);
-/// failures are audited. A password over the length any password may have is refused before
+/// returns the user allowed to sign in. An unknown email and a wrong password answer the same
+/// `invalid_credentials` after the same work (one Argon2id verify each); past the lockout
+/// threshold any address, registered or not, answers `too_many_attempts` (decision 0013).
+/// Failures are audited. A password over the length any password may have is refused before
 /// anything is counted or hashed.
 pub async fn verify_password_login(
     state: &AppState,
@@ -138,7 +146,8 @@ pub async fn verify_password_login(
     let user = store::users::find_user_by_email(pool, tenant.id, email).await?;
     // Counted before the slow password check (see `login_attempts::count`), by email: unknown
     // addresses are counted and locked exactly like registered ones (decision 0013).
-    let counted = store::login_attempts::count(pool, tenant.id, email, settings.lockout_window_seconds, now).await?;
+    let key = attempt_key(state, tenant.id, email);
+    let counted = store::login_attempts::count(pool, tenant.id, &key, settings.lockout_window_seconds, now).await?;
     let attempts = Some(counted.count);
     let locked = users::over_lockout_threshold(attempts, settings);
     let stored_hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
@@ -176,7 +185,7 @@ pub async fn verify_password_login(
     let refuse_correct_password =
         user.status == UserStatus::Suspended || (settings.require_verified_email && !user.email_verified);
     if refuse_correct_password {
-        store::login_attempts::clear(pool, tenant.id, &user.email).await?;
+        store::login_attempts::clear(pool, tenant.id, &key).await?;
     }
     if user.status == UserStatus::Suspended {
         count_login("suspended");

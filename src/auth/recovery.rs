@@ -172,7 +172,7 @@ pub(super) async fn apply_reset(
     store::users::archive_password(&mut tx, tenant.id, user.id, now).await?;
     store::users::update_password_hash(&mut *tx, tenant.id, user.id, &hash, now).await?;
     // A new password ends the lockout of the address.
-    store::login_attempts::clear(&mut *tx, tenant.id, &user.email).await?;
+    store::login_attempts::clear(&mut *tx, tenant.id, &super::attempt_key(state, tenant.id, &user.email)).await?;
     let ended =
         store::sessions::revoke_user_sessions(&mut *tx, tenant.id, user.id, None, "password_reset", now).await?;
     let event = AuditEvent::new(Actor::User(user.id), "password.reset", context)

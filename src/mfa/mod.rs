@@ -99,8 +99,8 @@ pub async fn verify(
 ) -> ApiResult<()> {
     let now = Timestamp::now();
     let pool = state.store.pool();
-    let attempts =
-        store::login_attempts::count(pool, tenant.id, &user.email, settings.lockout_window_seconds, now).await?;
+    let key = crate::auth::attempt_key(state, tenant.id, &user.email);
+    let attempts = store::login_attempts::count(pool, tenant.id, &key, settings.lockout_window_seconds, now).await?;
     verify_counted(state, tenant, user, factor, context, second_factor_locked(Some(attempts.count), settings)).await
 }
 
@@ -151,7 +151,7 @@ async fn verify_counted(
         audit::record(pool, event).await?;
         return Err(ApiError::InvalidOtp);
     }
-    store::login_attempts::clear(pool, tenant.id, &user.email).await?;
+    store::login_attempts::clear(pool, tenant.id, &crate::auth::attempt_key(state, tenant.id, &user.email)).await?;
     if let Factor::BackupCode(_) = factor {
         let event = AuditEvent::new(Actor::User(user.id), "mfa.backup_code_used", context.clone())
             .in_tenant(tenant.id)

@@ -356,7 +356,7 @@ pub(super) fn sign_in_page_noting(
         format!("/oauth/forgot-password?{query}")
     });
     sso::form_page(state, headers, status, |csrf| pages::SignIn {
-        tenant_name: &request.tenant.name,
+        brand: pages::Brand::of(&request.tenant, &request.settings),
         client_name: &request.client.name,
         hidden: request.hidden.clone(),
         csrf,
@@ -378,10 +378,14 @@ async fn consent_page(state: &AppState, headers: &HeaderMap, request: &AuthReque
         Err(e) => return pages::failed(e),
     };
     let destination = Url::parse(&request.redirect_uri)
-        .map(|url| format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default()))
+        .map(|url| match url.host_str() {
+            Some(_) => url.origin().ascii_serialization(),
+            // An app's own scheme (`com.example.app:/callback`): the scheme is what names it.
+            None => format!("{}:", url.scheme()),
+        })
         .unwrap_or_default();
     sso::form_page(state, headers, StatusCode::OK, |csrf| pages::Consent {
-        tenant_name: &request.tenant.name,
+        brand: pages::Brand::of(&request.tenant, &request.settings),
         client_name: &request.client.name,
         email: &user.email,
         destination: &destination,

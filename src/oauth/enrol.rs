@@ -168,7 +168,7 @@ pub async fn enrol_step(
         Err(_logged) => None,
     };
     let page = pages::BackupCodes {
-        tenant_name: &tenant.name,
+        brand: pages::Brand::of(&request.tenant, &request.settings),
         client_name: &request.client.name,
         codes,
         hidden: carried_on(&request.hidden),
@@ -203,7 +203,7 @@ fn enrol_page(
     error: Option<&str>,
 ) -> Response {
     sso::form_page(state, headers, status, |csrf| pages::MfaEnrol {
-        tenant_name: &request.tenant.name,
+        brand: pages::Brand::of(&request.tenant, &request.settings),
         client_name: &request.client.name,
         hidden: request.hidden.clone(),
         csrf,

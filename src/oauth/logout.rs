@@ -198,14 +198,16 @@ async fn logout(
     let hint_is_current = hint.as_ref().is_some_and(|h| sessions.iter().any(|(_, s)| s.id.to_string() == h.sid));
     // A valid hint for a browser that is already signed out has nothing left to confirm.
     if !(confirmed || hint_is_current || (hint.is_some() && sessions.is_empty())) {
-        let tenant_name = client.as_ref().map_or("every application", |c| c.tenant.name.as_str());
+        let brand = match client.as_ref() {
+            Some(c) => c
+                .settings
+                .as_ref()
+                .map_or_else(|| pages::Brand::named(&c.tenant.name), |s| pages::Brand::of(&c.tenant, s)),
+            None => pages::Brand::named("every application"),
+        };
         let hidden: Hidden =
             params.pairs().iter().filter(|(name, _)| LOGOUT_PARAMS.contains(&name.as_str())).cloned().collect();
-        return sso::form_page(state, headers, StatusCode::OK, |csrf| pages::LogoutConfirm {
-            tenant_name,
-            hidden,
-            csrf,
-        });
+        return sso::form_page(state, headers, StatusCode::OK, |csrf| pages::LogoutConfirm { brand, hidden, csrf });
     }
     let now = Timestamp::now();
     for (tenant_id, session) in &sessions {

@@ -282,7 +282,7 @@ pub(super) async fn open_sso_session(
         store::sessions::insert_session(&mut *tx, &session, ip, agent, Some(&crypto::sha256_hex(&browser_token)))
             .await?;
         store::users::record_login_success(&mut *tx, tenant.id, user.id, now).await?;
-        store::login_attempts::clear(&mut *tx, tenant.id, &user.email).await?;
+        store::login_attempts::clear(&mut *tx, tenant.id, &auth::attempt_key(state, tenant.id, &user.email)).await?;
         // The browser's previous sign-in ends; apps signed in through it keep their sessions.
         if let Some(old) = &replaced {
             store::sessions::revoke_session(&mut *tx, tenant.id, old.id, "replaced", now).await?;
@@ -375,7 +375,7 @@ async fn mfa_page(
     error: Option<&str>,
 ) -> Response {
     sso::form_page(state, headers, status, |csrf| pages::MfaCode {
-        tenant_name: &request.tenant.name,
+        brand: pages::Brand::of(&request.tenant, &request.settings),
         client_name: &request.client.name,
         hidden: request.hidden.clone(),
         csrf,

@@ -212,7 +212,7 @@ fn sign_up_page(
     error: Option<&str>,
 ) -> Response {
     sso::form_page(state, headers, status, |csrf| pages::SignUp {
-        tenant_name: &request.tenant.name,
+        brand: pages::Brand::of(&request.tenant, &request.settings),
         client_name: &request.client.name,
         hidden: request.hidden.clone(),
         csrf,
@@ -232,7 +232,7 @@ fn verify_page(
     error: Option<&str>,
 ) -> Response {
     sso::form_page(state, headers, status, |csrf| pages::VerifyEmail {
-        tenant_name: &request.tenant.name,
+        brand: pages::Brand::of(&request.tenant, &request.settings),
         client_name: &request.client.name,
         hidden: request.hidden.clone(),
         csrf,

@@ -101,7 +101,7 @@ pub fn csrf_cookie(state: &AppState, headers: &HeaderMap) -> (String, Option<Hea
 
 /// Renders a hosted form: `page` receives the CSRF field, and the answer carries the CSRF cookie
 /// it pairs with when the browser needs a new one.
-pub fn form_page<T: askama::Template>(
+pub fn form_page<T: pages::Page>(
     state: &AppState,
     headers: &HeaderMap,
     status: StatusCode,

@@ -2,6 +2,10 @@
 //! (`templates/`), escaped by default, usable without JavaScript.
 
 use askama::Template;
+
+use crate::settings::TenantSettings;
+use crate::tenants::Tenant;
+use crate::types::settings::{is_colour, is_logo_url};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
@@ -11,13 +15,82 @@ use axum::response::{Html, IntoResponse, Response};
 const PAGE_CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'";
 
+/// A tenant's look on its hosted pages: the settings `display_name`, `logo_url` and
+/// `primary_color`, each checked again here (a stored value that no longer passes is dropped).
+#[derive(Debug, Clone, Default)]
+pub struct Brand {
+    /// The display name, else the tenant's name.
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub primary_color: Option<String>,
+}
+
+impl Brand {
+    pub fn of(tenant: &Tenant, settings: &TenantSettings) -> Self {
+        let name = settings.display_name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        Self {
+            name: name.unwrap_or(&tenant.name).to_string(),
+            logo_url: settings.logo_url.clone().filter(|url| is_logo_url(url)),
+            primary_color: settings.primary_color.clone().filter(|colour| is_colour(colour)),
+        }
+    }
+
+    /// A name alone (no tenant settings at hand).
+    pub fn named(name: &str) -> Self {
+        Self { name: name.to_string(), ..Self::default() }
+    }
+
+    /// Where the logo comes from: the one image origin the page's policy allows besides data URLs.
+    fn logo_origin(&self) -> Option<String> {
+        let url = url::Url::parse(self.logo_url.as_deref()?).ok()?;
+        Some(url.origin().ascii_serialization())
+    }
+}
+
+/// A hosted page: a template, with the tenant's look when it has one.
+pub trait Page: Template {
+    fn brand(&self) -> Option<&Brand> {
+        None
+    }
+}
+
+macro_rules! branded {
+    ($($page:ident),* $(,)?) => {
+        $(impl Page for $page<'_> {
+            fn brand(&self) -> Option<&Brand> {
+                Some(&self.brand)
+            }
+        })*
+    };
+}
+
+branded!(
+    SignIn,
+    SignUp,
+    VerifyEmail,
+    MfaCode,
+    MfaEnrol,
+    BackupCodes,
+    Consent,
+    ForgotPassword,
+    ResetPassword,
+    PasswordChanged
+);
+impl Page for ErrorPage<'_> {}
+impl Page for SignedOut {}
+impl Page for LogoutConfirm {
+    fn brand(&self) -> Option<&Brand> {
+        Some(&self.brand)
+    }
+}
+
 /// Hidden form fields: the authorization request's parameters, carried from page to page.
 pub type Hidden = Vec<(String, String)>;
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
 pub struct SignIn<'a> {
-    pub tenant_name: &'a str,
+    pub brand: Brand,
     pub client_name: &'a str,
     pub hidden: Hidden,
     pub csrf: String,
@@ -33,7 +106,7 @@ pub struct SignIn<'a> {
 #[derive(Template)]
 #[template(path = "sign_up.html")]
 pub struct SignUp<'a> {
-    pub tenant_name: &'a str,
+    pub brand: Brand,
     pub client_name: &'a str,
     pub hidden: Hidden,
     pub csrf: String,
@@ -47,7 +120,7 @@ pub struct SignUp<'a> {
 #[derive(Template)]
 #[template(path = "verify_email.html")]
 pub struct VerifyEmail<'a> {
-    pub tenant_name: &'a str,
+    pub brand: Brand,
     pub client_name: &'a str,
     pub hidden: Hidden,
     pub csrf: String,
@@ -58,7 +131,7 @@ pub struct VerifyEmail<'a> {
 #[derive(Template)]
 #[template(path = "mfa.html")]
 pub struct MfaCode<'a> {
-    pub tenant_name: &'a str,
+    pub brand: Brand,
     pub client_name: &'a str,
     pub hidden: Hidden,
     pub csrf: String,
@@ -69,7 +142,7 @@ pub struct MfaCode<'a> {
 #[derive(Template)]
 #[template(path = "mfa_enrol.html")]
 pub struct MfaEnrol<'a> {
-    pub tenant_name: &'a str,
+    pub brand: Brand,
     pub client_name: &'a str,
     pub hidden: Hidden,
     pub csrf: String,
@@ -83,7 +156,7 @@ pub struct MfaEnrol<'a> {
 #[derive(Template)]
 #[template(path = "backup_codes.html")]
 pub struct BackupCodes<'a> {
-    pub tenant_name: &'a str,
+    pub brand: Brand,
     pub client_name: &'a str,
     pub codes: Vec<String>,
     /// The authorization request, sent again by the Continue button.
@@ -93,7 +166,7 @@ pub struct BackupCodes<'a> {
 #[derive(Template)]
 #[template(path = "consent.html")]
 pub struct Consent<'a> {
-    pub tenant_name: &'a str,
+    pub brand: Brand,
     pub client_name: &'a str,
     pub email: &'a str,
     /// Where the answer goes: the redirect URI's scheme and host (and port).
@@ -114,8 +187,8 @@ pub struct ErrorPage<'a> {
 
 #[derive(Template)]
 #[template(path = "logout.html")]
-pub struct LogoutConfirm<'a> {
-    pub tenant_name: &'a str,
+pub struct LogoutConfirm {
+    pub brand: Brand,
     pub hidden: Hidden,
     pub csrf: String,
 }
@@ -123,7 +196,7 @@ pub struct LogoutConfirm<'a> {
 #[derive(Template)]
 #[template(path = "forgot_password.html")]
 pub struct ForgotPassword<'a> {
-    pub tenant_name: &'a str,
+    pub brand: Brand,
     pub tenant_slug: &'a str,
     /// The sign-in this page was reached from (see [`return_to`]).
     pub return_to: Option<&'a str>,
@@ -136,7 +209,7 @@ pub struct ForgotPassword<'a> {
 #[derive(Template)]
 #[template(path = "reset_password.html")]
 pub struct ResetPassword<'a> {
-    pub tenant_name: &'a str,
+    pub brand: Brand,
     pub tenant_slug: &'a str,
     pub return_to: Option<&'a str>,
     pub token: &'a str,
@@ -147,7 +220,7 @@ pub struct ResetPassword<'a> {
 #[derive(Template)]
 #[template(path = "password_changed.html")]
 pub struct PasswordChanged<'a> {
-    pub tenant_name: &'a str,
+    pub brand: Brand,
     /// Where "Sign in" leads: the authorization request the reset started from, if known.
     pub return_to: Option<&'a str>,
 }
@@ -187,11 +260,19 @@ pub fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Respo
 }
 
 /// Renders a page with its status and the pages' CSP.
-pub fn render(status: StatusCode, page: &impl Template) -> Response {
+pub fn render(status: StatusCode, page: &impl Page) -> Response {
     match page.render() {
         Ok(html) => {
             let mut response = (status, Html(html)).into_response();
-            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP));
+            let policy = match page.brand().and_then(Brand::logo_origin) {
+                // The origin is an ASCII serialisation of a checked https URL: a valid header value.
+                Some(origin) => {
+                    HeaderValue::from_str(&PAGE_CSP.replace("img-src data:", &format!("img-src data: {origin}")))
+                        .unwrap_or(HeaderValue::from_static(PAGE_CSP))
+                }
+                None => HeaderValue::from_static(PAGE_CSP),
+            };
+            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
             response
         }
         Err(e) => {

@@ -147,6 +147,16 @@ fn validate(key: &str, value: &Value) -> Result<(), String> {
             Some("off" | "optional" | "required") => Ok(()),
             _ => Err("must be off, optional or required".into()),
         },
+        "logo_url" => match value {
+            Value::Null => Ok(()),
+            Value::String(url) if crate::types::settings::is_logo_url(url) => Ok(()),
+            _ => Err("must be null or an https URL of at most 2048 characters".into()),
+        },
+        "primary_color" => match value {
+            Value::Null => Ok(()),
+            Value::String(colour) if crate::types::settings::is_colour(colour) => Ok(()),
+            _ => Err("must be null or a colour as #rgb or #rrggbb".into()),
+        },
         "reset_url" => match value {
             Value::Null => Ok(()),
             Value::String(url) if is_reset_url(url) => Ok(()),
@@ -175,6 +185,18 @@ fn is_reset_url(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logos_are_https_urls_and_colours_hex() {
+        use crate::types::settings::{is_colour, is_logo_url};
+        assert!(is_logo_url("https://cdn.example.com/acme/logo.svg"));
+        assert!(!is_logo_url("http://cdn.example.com/logo.png"));
+        assert!(!is_logo_url("https://cdn.example.com/a\"onerror=\"x"));
+        assert!(!is_logo_url("https://user@cdn.example.com/logo.png"));
+        assert!(!is_logo_url("javascript:alert(1)"));
+        assert!(is_colour("#2953d6") && is_colour("#FFF"));
+        assert!(!is_colour("red") && !is_colour("#12345") && !is_colour("#123;}body{x"));
+    }
 
     #[test]
     fn reset_urls_are_https_or_local_http() {

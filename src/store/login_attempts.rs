@@ -1,6 +1,7 @@
 //! Sign-in attempts per tenant and email address (migration 0015), for the lockout: counted for
 //! any address, registered or not, so the answer for a locked address tells nothing about
-//! whether an account uses it. The address is stored as the SHA-256 of its normalised form.
+//! whether an account uses it. The address is stored only as its key (`auth::attempt_key`, a
+//! digest keyed by the master key).
 
 use sqlx::{Any, Executor, Row};
 
@@ -14,17 +15,13 @@ pub struct Attempts {
     pub window_ends: Timestamp,
 }
 
-fn key(email: &str) -> String {
-    crate::crypto::sha256_hex(&crate::types::normalize_email(email))
-}
-
 /// Counts an attempt *before* its password is checked. One atomic statement, so parallel
 /// guesses each get their own number and cannot all slip under the threshold. The window
 /// restarts when it has ended; a correct password clears it.
 pub async fn count<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
-    email: &str,
+    key: &str,
     window_seconds: i64,
     now: Timestamp,
 ) -> sqlx::Result<Attempts> {
@@ -39,7 +36,7 @@ pub async fn count<'e>(
          RETURNING attempts, expires_at",
     )
     .bind(tenant_id.to_string())
-    .bind(key(email))
+    .bind(key)
     .bind(now)
     .bind(now + window_seconds)
     .fetch_one(db)
@@ -48,10 +45,10 @@ pub async fn count<'e>(
 }
 
 /// A correct password: the attempts counted so far are forgotten.
-pub async fn clear<'e>(db: impl Executor<'e, Database = Any>, tenant_id: TenantId, email: &str) -> sqlx::Result<()> {
+pub async fn clear<'e>(db: impl Executor<'e, Database = Any>, tenant_id: TenantId, key: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM login_attempts WHERE tenant_id = $1 AND email_key = $2")
         .bind(tenant_id.to_string())
-        .bind(key(email))
+        .bind(key)
         .execute(db)
         .await
         .map(|_| ())

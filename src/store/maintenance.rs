@@ -13,8 +13,22 @@ use crate::types::Timestamp;
 pub const KEEP_AFTER_EXPIRY_SECONDS: i64 = 86_400;
 
 /// The tables purged by expiry, each with a statement deleting at most `$2` rows that ended
-/// before `$1`. Ended sessions go with their refresh tokens and codes (ON DELETE CASCADE).
-pub const EXPIRED: [(&str, &str); 7] = [
+/// before `$1`. An ended session's refresh tokens (one per rotation, hundreds for a long one)
+/// and codes go first, in batches of their own, so that the session's own batch cascades to
+/// nothing large.
+pub const EXPIRED: [(&str, &str); 9] = [
+    (
+        "refresh_tokens",
+        "DELETE FROM refresh_tokens WHERE id IN \
+         (SELECT r.id FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id \
+          WHERE COALESCE(s.revoked_at, s.expires_at) < $1 LIMIT $2)",
+    ),
+    (
+        "authorization_codes",
+        "DELETE FROM authorization_codes WHERE code_hash IN \
+         (SELECT c.code_hash FROM authorization_codes c JOIN sessions s ON s.id = c.sso_session_id \
+          WHERE COALESCE(s.revoked_at, s.expires_at) < $1 LIMIT $2)",
+    ),
     (
         "sessions",
         "DELETE FROM sessions WHERE id IN \

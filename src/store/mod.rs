@@ -223,11 +223,11 @@ impl Store {
     }
 }
 
-/// The file behind a `sqlite:` URL, if it names one.
 /// One line on why the database at `url` cannot be used, with what to do about it; the URL's
 /// password is never part of it.
 fn connect_failure(error: &sqlx::Error, url: &str) -> String {
-    let parsed = url::Url::parse(url).ok();
+    // A password with an unencoded `@` would make part of it look like the host: say no host then.
+    let parsed = url::Url::parse(url).ok().filter(|_| url.matches('@').count() <= 1);
     let host = parsed.as_ref().and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port().unwrap_or(5432))));
     let database = parsed.as_ref().map(|u| u.path().trim_start_matches('/').to_string()).unwrap_or_default();
     let code = match error {
@@ -260,6 +260,7 @@ fn connect_failure(error: &sqlx::Error, url: &str) -> String {
     }
 }
 
+/// The file behind a `sqlite:` URL, if it names one.
 fn sqlite_file_of(url: &str) -> Option<PathBuf> {
     let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or_default();

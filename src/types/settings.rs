@@ -38,6 +38,38 @@ fn display_name_schema() -> utoipa::openapi::Schema {
     from_json(json!({ "type": ["string", "null"], "maxLength": 200, "pattern": NO_CONTROL }))
 }
 
+/// What `PUT /settings` accepts as `logo_url` (`is_logo_url`): an https URL of at most 2,048
+/// characters, without white space, control characters, quotes, `<`, `>` or `\\`. The hosted
+/// pages' Content-Security-Policy then allows images from its origin only.
+pub const LOGO_URL: &str =
+    concat!("^https://[^/?#@\"'<>\\\\", no_space_or_control!(), "]+([/?#][^\"'<>\\\\", no_space_or_control!(), "]*)?$");
+
+/// An https URL with a host, nothing in it that could leave an HTML attribute or a CSS value.
+pub fn is_logo_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else { return false };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    url.chars().count() <= 2048
+        && !authority.is_empty()
+        && !authority.contains('@')
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '\\'))
+}
+
+/// `#rgb` or `#rrggbb`.
+pub fn is_colour(colour: &str) -> bool {
+    colour.strip_prefix('#').is_some_and(|hex| matches!(hex.len(), 3 | 6) && hex.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn logo_url_schema() -> utoipa::openapi::Schema {
+    from_json(json!({ "type": ["string", "null"], "maxLength": 2048, "pattern": LOGO_URL }))
+}
+
+/// `#rgb` or `#rrggbb`.
+pub const COLOUR: &str = "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$";
+
+fn colour_schema() -> utoipa::openapi::Schema {
+    from_json(json!({ "type": ["string", "null"], "pattern": COLOUR }))
+}
+
 /// The longest audit retention that can be set, in days (a hundred years).
 pub const MAX_AUDIT_RETENTION_DAYS: i64 = 36_500;
 
@@ -100,6 +132,12 @@ pub struct TenantSettings {
     /// Where reset emails link to (null: ovlt's own page); see `reset_url_schema`.
     #[schema(required, schema_with = reset_url_schema)]
     pub reset_url: Option<String>,
+    /// The logo on the hosted pages (null: none); see `logo_url_schema`.
+    #[schema(required, schema_with = logo_url_schema)]
+    pub logo_url: Option<String>,
+    /// The colour of the hosted pages' buttons and links (null: ovlt's blue); see `colour_schema`.
+    #[schema(required, schema_with = colour_schema)]
+    pub primary_color: Option<String>,
     /// Days audit rows are kept before the background purge deletes them (null: for ever).
     #[schema(required, schema_with = audit_retention_days_schema)]
     pub audit_retention_days: Option<i64>,
@@ -123,6 +161,8 @@ impl Default for TenantSettings {
             require_verified_email: false,
             mfa_policy: "optional".into(),
             reset_url: None,
+            logo_url: None,
+            primary_color: None,
             audit_retention_days: None,
         }
     }

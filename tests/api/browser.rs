@@ -172,6 +172,8 @@ async fn chromium_signs_up_from_the_sign_in_page_and_lands_on_the_client(backend
     let Some(driver) = start_driver().await else { return };
     let app = TestApp::spawn(backend).await;
     app.create_tenant("acme", "Acme Corp").await;
+    app.set_settings("acme", json!({ "logo_url": "https://cdn.example.com/logo.svg", "primary_color": "#0a7d3b" }))
+        .await;
     let (redirect_uri, mut callbacks) = callback_server().await;
     let client = create_client(
         &app,
@@ -194,6 +196,10 @@ async fn chromium_signs_up_from_the_sign_in_page_and_lands_on_the_client(backend
     let browser = chromium(&driver, profile.path()).await;
 
     browser.goto(authorize.as_str()).await.unwrap();
+    // The tenant's look, as the browser renders it.
+    let button = browser.find(Locator::Id("sign-in")).await.unwrap();
+    assert_eq!(button.css_value("background-color").await.unwrap(), "rgba(10, 125, 59, 1)");
+    assert!(browser.find(Locator::Id("logo")).await.is_ok(), "the logo is on the page");
     browser.find(Locator::Id("create-an-account")).await.unwrap().click().await.unwrap();
     browser.wait().for_element(Locator::Id("name")).await.unwrap().send_keys("Nina New").await.unwrap();
     browser.find(Locator::Id("email")).await.unwrap().send_keys("nina@acme.test").await.unwrap();

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, PASSWORD, TestApp, assert_error, backend_tests};
 use ovlt::maintenance::{Purge, purge};
-use ovlt::store::maintenance::{KEEP_AFTER_EXPIRY_SECONDS, release_lease, take_lease};
+use ovlt::store::maintenance::{KEEP_AFTER_EXPIRY_SECONDS, take_lease};
 use ovlt::types::Timestamp;
 
 const DAY: i64 = 86_400;
@@ -29,7 +29,12 @@ async fn refresh(app: &TestApp, refresh_token: &str) -> reqwest::Response {
 async fn the_purge_deletes_what_ended_in_batches_and_keeps_what_lives(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (_, live) = app.signed_in("acme", "alice@example.com").await;
-    let (ended_access, _) = app.signed_in("acme", "bob@example.com").await;
+    let (ended_access, mut bob_refresh) = app.signed_in("acme", "bob@example.com").await;
+    // Two rotations: bob's session holds three refresh tokens when it ends.
+    for _ in 0..2 {
+        let pair: serde_json::Value = refresh(&app, &bob_refresh).await.json().await.unwrap();
+        bob_refresh = pair["refresh_token"].as_str().unwrap().to_string();
+    }
     let logout = app.tenant(Method::POST, "/auth/logout", "acme").bearer_auth(&ended_access).send().await.unwrap();
     assert_eq!(logout.status(), 204);
     let verification_codes = count(&app, "user_codes").await;
@@ -50,7 +55,7 @@ async fn the_purge_deletes_what_ended_in_batches_and_keeps_what_lives(backend: B
     tokio::time::timeout(std::time::Duration::from_secs(10), stored).await.expect("the reset code is stored");
     assert_eq!(app.login("acme", "nobody@example.com", PASSWORD).await.status(), 401);
     assert_eq!(count(&app, "sessions").await, 2);
-    assert_eq!(count(&app, "refresh_tokens").await, 2);
+    assert_eq!(count(&app, "refresh_tokens").await, 4);
     assert_eq!(count(&app, "login_attempts").await, 1, "the unknown address's attempt is counted");
     // Bob's session ended two days ago; the reset code and a revoked-token entry expired then.
     let two_days_ago = Timestamp::now().unix_seconds() - 2 * DAY;
@@ -68,10 +73,10 @@ async fn the_purge_deletes_what_ended_in_batches_and_keeps_what_lives(backend: B
 
     let Purge::Done { rows, batches, finished } = outcome else { panic!("no other purger: {outcome:?}") };
     assert!(finished);
-    assert!(rows > codes as u64, "bob's session and the codes: {rows}");
+    assert!(rows > codes as u64 + 3, "bob's session, its three refresh tokens and the codes: {rows}");
     assert!(batches > rows, "one row a batch, and one empty batch a table: {batches} batches, {rows} rows");
     assert_eq!(count(&app, "sessions").await, 1, "alice's session lives");
-    assert_eq!(count(&app, "refresh_tokens").await, 1, "bob's refresh token went with his session");
+    assert_eq!(count(&app, "refresh_tokens").await, 1, "bob's refresh tokens went before his session");
     assert_eq!(count(&app, "user_codes").await, 0);
     assert_eq!(count(&app, "revoked_access_tokens").await, 0);
     assert_eq!(count(&app, "login_attempts").await, 0);
@@ -119,8 +124,7 @@ async fn a_second_purger_waits_until_the_lease_is_free_or_lapsed(backend: Backen
         Purge::Done { finished: true, .. }
     ));
     assert_eq!(count(&app, "sessions").await, 0);
-    // A holder that finished gives the lease back at once.
-    release_lease(pool, "purge", "instance-b").await.unwrap();
+    // A holder that finished gave the lease back at once (purge releases it).
     assert!(
         take_lease(pool, "purge", "instance-a", after_lapse, Timestamp(after_lapse.unix_seconds() + 300))
             .await

@@ -6,6 +6,7 @@ mod helpers;
 mod access;
 mod administration;
 mod auth;
+mod branding;
 mod browser;
 mod caches;
 mod clients;

@@ -107,9 +107,9 @@ pub async fn forgot_password_form(
         Ok(params) => params,
         Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
     };
-    let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
+    let Some(page) = page_tenant(&state, &params).await else { return unknown_tenant() };
     let return_to = pages::return_to(params.get("return_to"));
-    forgot_page(&state, &headers, &tenant, return_to, StatusCode::OK, false, None)
+    forgot_page(&state, &headers, &page, return_to, StatusCode::OK, false, None)
 }
 
 /// `POST /oauth/forgot-password`: sends the reset link in the background and says so, whether or
@@ -141,16 +141,17 @@ pub async fn forgot_password(
         Ok(params) => params,
         Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
     };
-    let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
+    let Some(page) = page_tenant(&state, &params).await else { return unknown_tenant() };
+    let tenant = &page.tenant;
     let return_to = pages::return_to(params.get("return_to"));
     if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
         let why = Some("This form has expired. Please try again.");
-        return forgot_page(&state, &headers, &tenant, return_to, StatusCode::BAD_REQUEST, false, why);
+        return forgot_page(&state, &headers, &page, return_to, StatusCode::BAD_REQUEST, false, why);
     }
     let email = params.get("email").unwrap_or_default().trim().to_string();
     if users::validate_email(&email).is_err() {
         let why = Some("Enter the email address of your account.");
-        return forgot_page(&state, &headers, &tenant, return_to, StatusCode::BAD_REQUEST, false, why);
+        return forgot_page(&state, &headers, &page, return_to, StatusCode::BAD_REQUEST, false, why);
     }
     let settings = match settings::load(&state.store, tenant.id).await {
         Ok(settings) => settings,
@@ -158,12 +159,13 @@ pub async fn forgot_password(
     };
     // ovlt's own reset page learns the way back to the sign-in too.
     let base = settings.reset_url.clone().unwrap_or_else(|| {
-        let page = recovery::hosted_reset_page(&state, &tenant);
+        let reset_page = recovery::hosted_reset_page(&state, tenant);
         match return_to {
             Some(back) => {
-                format!("{page}&return_to={}", form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>())
+                let back: String = form_urlencoded::byte_serialize(back.as_bytes()).collect();
+                format!("{reset_page}&return_to={back}")
             }
-            None => page,
+            None => reset_page,
         }
     });
     let (task_state, task_tenant) = (state.clone(), tenant.clone());
@@ -172,7 +174,7 @@ pub async fn forgot_password(
             tracing::error!(error = %e, tenant.id = %task_tenant.id, "password reset request failed");
         }
     });
-    forgot_page(&state, &headers, &tenant, return_to, StatusCode::OK, true, None)
+    forgot_page(&state, &headers, &page, return_to, StatusCode::OK, true, None)
 }
 
 /// `GET /oauth/reset-password?tenant=<slug>&token=…`: the new-password form. The token is only
@@ -200,10 +202,10 @@ pub async fn reset_password_form(
         Ok(params) => params,
         Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
     };
-    let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
+    let Some(page) = page_tenant(&state, &params).await else { return unknown_tenant() };
     let token = params.get("token").unwrap_or_default();
     let return_to = pages::return_to(params.get("return_to"));
-    reset_page(&state, &headers, &tenant, token, return_to, StatusCode::OK, None)
+    reset_page(&state, &headers, &page, token, return_to, StatusCode::OK, None)
 }
 
 /// `POST /oauth/reset-password`: spends the token on the new password.
@@ -232,10 +234,11 @@ pub async fn reset_password(
         Ok(params) => params,
         Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
     };
-    let Some(tenant) = page_tenant(&state, &params).await else { return unknown_tenant() };
+    let Some(page) = page_tenant(&state, &params).await else { return unknown_tenant() };
+    let tenant = &page.tenant;
     let token = params.get("token").unwrap_or_default();
     let return_to = pages::return_to(params.get("return_to"));
-    let refuse = |status, why| reset_page(&state, &headers, &tenant, token, return_to, status, Some(why));
+    let refuse = |status, why| reset_page(&state, &headers, &page, token, return_to, status, Some(why));
     if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
         return refuse(StatusCode::BAD_REQUEST, "This form has expired. Please try again.".into());
     }
@@ -243,8 +246,8 @@ pub async fn reset_password(
     if password.is_empty() || params.get("password_confirmation") != Some(password) {
         return refuse(StatusCode::BAD_REQUEST, "Enter the same new password twice.".into());
     }
-    match recovery::apply_reset(&state, &tenant, token, password, context).await {
-        Ok(()) => pages::render(StatusCode::OK, &pages::PasswordChanged { tenant_name: &tenant.name, return_to }),
+    match recovery::apply_reset(&state, tenant, token, password, context).await {
+        Ok(()) => pages::render(StatusCode::OK, &pages::PasswordChanged { brand: page.brand.clone(), return_to }),
         Err(ApiError::InvalidResetToken) => pages::error_page(
             StatusCode::BAD_REQUEST,
             "Link expired",
@@ -261,11 +264,25 @@ pub async fn reset_password(
     }
 }
 
-/// The active tenant named by the `tenant` parameter (its slug).
-async fn page_tenant(state: &AppState, params: &Params) -> Option<Tenant> {
+/// The tenant a recovery page is for, with its look.
+struct PageTenant {
+    tenant: Tenant,
+    brand: pages::Brand,
+}
+
+/// The active tenant named by the `tenant` parameter (its slug), with its look.
+async fn page_tenant(state: &AppState, params: &Params) -> Option<PageTenant> {
     let slug = params.get("tenant")?;
     let tenant = tenants::find_tenant(state, &TenantKey::Slug(slug.to_string())).await.ok().flatten()?;
-    tenant.active.then_some(tenant)
+    if !tenant.active {
+        return None;
+    }
+    // The look is a nicety: a page without it beats no page.
+    let brand = match settings::load(&state.store, tenant.id).await {
+        Ok(settings) => pages::Brand::of(&tenant, &settings),
+        Err(_) => pages::Brand::named(&tenant.name),
+    };
+    Some(PageTenant { tenant, brand })
 }
 
 fn unknown_tenant() -> Response {
@@ -275,15 +292,15 @@ fn unknown_tenant() -> Response {
 fn forgot_page(
     state: &AppState,
     headers: &HeaderMap,
-    tenant: &Tenant,
+    page: &PageTenant,
     return_to: Option<&str>,
     status: StatusCode,
     sent: bool,
     error: Option<&str>,
 ) -> Response {
     sso::form_page(state, headers, status, |csrf| pages::ForgotPassword {
-        tenant_name: &tenant.name,
-        tenant_slug: &tenant.slug,
+        brand: page.brand.clone(),
+        tenant_slug: &page.tenant.slug,
         return_to,
         csrf,
         sent,
@@ -294,15 +311,15 @@ fn forgot_page(
 fn reset_page(
     state: &AppState,
     headers: &HeaderMap,
-    tenant: &Tenant,
+    page: &PageTenant,
     token: &str,
     return_to: Option<&str>,
     status: StatusCode,
     error: Option<String>,
 ) -> Response {
     sso::form_page(state, headers, status, |csrf| pages::ResetPassword {
-        tenant_name: &tenant.name,
-        tenant_slug: &tenant.slug,
+        brand: page.brand.clone(),
+        tenant_slug: &page.tenant.slug,
         return_to,
         token,
         csrf,

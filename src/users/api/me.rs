@@ -91,7 +91,8 @@ pub async fn change_my_password(
     let slot = state.passwords.reserve()?;
     // Same guard as login: a stolen access token must not become a password-guessing oracle.
     let window = settings.lockout_window_seconds;
-    let attempts = store::login_attempts::count(state.store.pool(), tenant_id, &user.email, window, now).await?;
+    let key = crate::auth::attempt_key(&state, tenant_id, &user.email);
+    let attempts = store::login_attempts::count(state.store.pool(), tenant_id, &key, window, now).await?;
     let correct = state.passwords.verify_in(slot, &current, user.password_hash.as_deref()).await?;
     if !correct || crate::users::over_lockout_threshold(Some(attempts.count), &settings) {
         return Err(ApiError::validation(FieldErrors::from([("current_password".into(), "is incorrect".into())])));
@@ -105,7 +106,7 @@ pub async fn change_my_password(
     store::users::archive_password(&mut tx, tenant_id, user.id, now).await?;
     store::users::update_password_hash(&mut *tx, tenant_id, user.id, &hash, now).await?;
     // A new password ends the lockout of the address.
-    store::login_attempts::clear(&mut *tx, tenant_id, &user.email).await?;
+    store::login_attempts::clear(&mut *tx, tenant_id, &key).await?;
     let ended = store::sessions::revoke_user_sessions(
         &mut *tx,
         tenant_id,
