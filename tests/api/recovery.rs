@@ -366,6 +366,25 @@ async fn the_hosted_pages_reset_a_forgotten_password_without_javascript(backend:
         .await
         .unwrap();
     assert!(!elsewhere.contains("evil.example"), "a way back only to a sign-in here");
+    // Nor into another tenant's application, through this tenant's pages and email.
+    app.create_tenant("globex", "Globex").await;
+    let foreign = create_client(&app, "globex", json!({})).await;
+    let (foreign_params, _) = authorization_params(&foreign, "openid");
+    let foreign_back = format!(
+        "/oauth/authorize?{}",
+        url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&foreign_params).finish()
+    );
+    let foreign_back: String = url::form_urlencoded::byte_serialize(foreign_back.as_bytes()).collect();
+    let into_globex = browser
+        .client
+        .get(app.url(&format!("/oauth/forgot-password?tenant=acme&return_to={foreign_back}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!into_globex.contains("back-to-sign-in"), "no way back into another tenant's client");
     let forged = browser
         .client
         .post(app.url("/oauth/forgot-password"))

@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::audit::RequestContext;
 use crate::auth::recovery;
 use crate::error::ApiError;
+use crate::oauth::client_auth::{Lookup, find_live_client};
 use crate::oauth::params::Params;
 use crate::oauth::sso;
 use crate::pages;
@@ -108,7 +109,7 @@ pub async fn forgot_password_form(
         Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
     };
     let Some(page) = page_tenant(&state, &params).await else { return unknown_tenant() };
-    let return_to = pages::return_to(params.get("return_to"));
+    let return_to = way_back(&state, &page.tenant, &params).await;
     forgot_page(&state, &headers, &page, return_to, StatusCode::OK, false, None)
 }
 
@@ -143,7 +144,7 @@ pub async fn forgot_password(
     };
     let Some(page) = page_tenant(&state, &params).await else { return unknown_tenant() };
     let tenant = &page.tenant;
-    let return_to = pages::return_to(params.get("return_to"));
+    let return_to = way_back(&state, &page.tenant, &params).await;
     if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
         let why = Some("This form has expired. Please try again.");
         return forgot_page(&state, &headers, &page, return_to, StatusCode::BAD_REQUEST, false, why);
@@ -204,7 +205,7 @@ pub async fn reset_password_form(
     };
     let Some(page) = page_tenant(&state, &params).await else { return unknown_tenant() };
     let token = params.get("token").unwrap_or_default();
-    let return_to = pages::return_to(params.get("return_to"));
+    let return_to = way_back(&state, &page.tenant, &params).await;
     reset_page(&state, &headers, &page, token, return_to, StatusCode::OK, None)
 }
 
@@ -237,7 +238,7 @@ pub async fn reset_password(
     let Some(page) = page_tenant(&state, &params).await else { return unknown_tenant() };
     let tenant = &page.tenant;
     let token = params.get("token").unwrap_or_default();
-    let return_to = pages::return_to(params.get("return_to"));
+    let return_to = way_back(&state, &page.tenant, &params).await;
     let refuse = |status, why| reset_page(&state, &headers, &page, token, return_to, status, Some(why));
     if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
         return refuse(StatusCode::BAD_REQUEST, "This form has expired. Please try again.".into());
@@ -283,6 +284,16 @@ async fn page_tenant(state: &AppState, params: &Params) -> Option<PageTenant> {
         Err(_) => pages::Brand::named(&tenant.name),
     };
     Some(PageTenant { tenant, brand })
+}
+
+/// `return_to` when it is a sign-in of one of this tenant's live clients: the way back may not
+/// lead, through ovlt's own pages and email, into another tenant's or an unknown application.
+async fn way_back<'p>(state: &AppState, tenant: &Tenant, params: &'p Params) -> Option<&'p str> {
+    let back = pages::return_to(params.get("return_to"))?;
+    let query = back.split_once('?')?.1;
+    let client_id = form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == "client_id")?.1;
+    let client = find_live_client(state, &client_id, Lookup::ClientOnly).await.ok()??;
+    (client.tenant.id == tenant.id).then_some(back)
 }
 
 fn unknown_tenant() -> Response {
