@@ -90,7 +90,8 @@ fn decision_schema() -> utoipa::openapi::Schema {
                                       error page.", content_type = "text/html", body = String),
         (status = 401, description = "The sign-in form again: incorrect email or password.",
             content_type = "text/html", body = String),
-        (status = 403, description = "The sign-in form again: a suspended or unverified account.",
+        (status = 403, description = "The sign-in form again for a suspended account; for one whose email is not \
+                                      verified yet, the code form, with a new code emailed.",
             content_type = "text/html", body = String),
         (status = 429, description = "The sign-in form again: too many failed attempts with this email, said the same \
                                       whether or not an account uses it.", content_type = "text/html", body = String),
@@ -120,6 +121,10 @@ pub async fn sign_in(
     let settings = &request.settings;
     let user = match auth::verify_password_login(&state, tenant, settings, email, password, &context).await {
         Ok(checked) => checked.user,
+        // The password was right: the account's holder gets a fresh code and the form for it.
+        Err(ApiError::EmailNotVerified) => {
+            return super::sign_up::ask_for_a_new_code(&state, &headers, &request, email).await;
+        }
         Err(ApiError::TooManyAttempts { retry_after_secs }) => {
             // The same words whether or not an account uses the address (decision 0013).
             let why = format!("Too many attempts. Try again in {} minutes.", retry_after_secs.div_ceil(60));

@@ -194,6 +194,26 @@ pub async fn verify_email(
     }
 }
 
+/// A correct password for an address the tenant wants verified first: a fresh code is emailed
+/// and its form shown — the way on for someone who left the sign-up at the code step.
+pub(super) async fn ask_for_a_new_code(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthRequest,
+    email: &str,
+) -> Response {
+    let user = match crate::store::users::find_user_by_email(state.store.pool(), request.tenant.id, email).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return pages::failed(anyhow::anyhow!("the user whose password was just checked is gone")),
+        Err(e) => return pages::failed(e),
+    };
+    if let Err(e) = auth::recovery::send_verification_code(state, &request.tenant, &user).await {
+        return pages::failed(e);
+    }
+    let why = "Verify your email address first: we have sent you a new code.";
+    verify_page(state, headers, request, StatusCode::FORBIDDEN, &user.email, Some(why))
+}
+
 fn closed() -> Response {
     pages::error_page(
         StatusCode::FORBIDDEN,

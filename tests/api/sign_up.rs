@@ -69,6 +69,13 @@ async fn with_a_verified_email_required_the_hosted_sign_up_asks_for_the_emailed_
     let wrong = browser.submit(&asked, "/oauth/sign-up/verify", &[("code", "000000")]).await;
     assert_eq!(wrong.status(), 400);
     assert!(wrong.text().await.unwrap().contains("wrong or has expired"));
+    // Someone who leaves at this step and signs in later is asked for a new code, not stuck.
+    let (params, _) = authorization_params(&client, "openid");
+    let sign_in = browser.authorize(&as_refs(&params)).await.text().await.unwrap();
+    let later = browser.submit(&sign_in, "/oauth/sign-in", &[("email", "new@acme.test"), ("password", PASSWORD)]).await;
+    assert_eq!(later.status(), 403);
+    let asked = later.text().await.unwrap();
+    assert!(asked.contains("id=\"code-sent\"") && asked.contains("sent you a new code"), "{asked}");
     let id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = 'new@acme.test'")
         .fetch_one(app.state.store.pool())
         .await
