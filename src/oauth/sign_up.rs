@@ -66,6 +66,8 @@ const CLOSED: &str = "An error page: the organisation does not let people create
     params(AuthorizationQuery),
     responses(
         (status = 200, description = "The sign-up form.", content_type = "text/html", body = String),
+        (status = 303, description = REDIRECT_ANSWER,
+            headers(("Location" = String, description = "Where the browser goes next."))),
         (status = 400, description = BAD_REQUEST_ANSWER, content_type = "text/html", body = String),
         (status = 403, description = CLOSED, content_type = "text/html", body = String),
     )
@@ -164,6 +166,8 @@ pub async fn sign_up(
     responses(
         (status = 200, description = "The sign-in form, noting the verified address.",
             content_type = "text/html", body = String),
+        (status = 303, description = REDIRECT_ANSWER,
+            headers(("Location" = String, description = "Where the browser goes next."))),
         (status = 400, description = "The code form again (an expired form, a wrong or expired code), or an error \
                                       page.", content_type = "text/html", body = String),
     )
