@@ -15,6 +15,8 @@ use url::Url;
 
 pub use super::authorize_doc::{AuthorizationQuery, AuthorizationRequest};
 pub(crate) use super::authorize_doc::{BAD_REQUEST_ANSWER, PAGE_ANSWER, REDIRECT_ANSWER};
+use super::authorize_pages::consent_page;
+pub(super) use super::authorize_pages::{sign_in_page, sign_in_page_noting};
 use super::client_auth::{AuthenticatedClient, Lookup, find_live_client};
 use super::params::Params;
 use super::{CODE_TTL_SECONDS, scope_tokens, sso};
@@ -323,77 +325,6 @@ pub(super) async fn issue_code(state: &AppState, request: &AuthRequest, session:
         return pages::failed(anyhow::Error::from(e).context("cannot store an authorization code"));
     }
     redirect(state, &request.redirect_uri, &[("code", &code)], request.state.as_deref())
-}
-
-pub(super) async fn sign_in_page(
-    state: &AppState,
-    headers: &HeaderMap,
-    request: &AuthRequest,
-    status: StatusCode,
-    email: &str,
-    error: Option<&str>,
-) -> Response {
-    sign_in_page_noting(state, headers, request, status, email, error, None)
-}
-
-/// [`sign_in_page`] with a `notice` above the form (e.g. "your address is verified").
-pub(super) fn sign_in_page_noting(
-    state: &AppState,
-    headers: &HeaderMap,
-    request: &AuthRequest,
-    status: StatusCode,
-    email: &str,
-    error: Option<&str>,
-    notice: Option<&str>,
-) -> Response {
-    // The tenant's own reset page when it has one, else ovlt's, which links back here.
-    let reset_url = request.settings.reset_url.clone().unwrap_or_else(|| {
-        let back = pages::authorize_path(&request.hidden, &[]);
-        let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair("tenant", &request.tenant.slug)
-            .append_pair("return_to", &back)
-            .finish();
-        format!("/oauth/forgot-password?{query}")
-    });
-    sso::form_page(state, headers, status, |csrf| pages::SignIn {
-        brand: pages::Brand::of(&request.tenant, &request.settings),
-        client_name: &request.client.name,
-        hidden: request.hidden.clone(),
-        csrf,
-        email,
-        error,
-        notice,
-        reset_url: &reset_url,
-        sign_up_url: request
-            .settings
-            .self_registration
-            .then(|| pages::authorize_path(&request.hidden, &[]).replacen("/oauth/authorize?", "/oauth/sign-up?", 1)),
-    })
-}
-
-async fn consent_page(state: &AppState, headers: &HeaderMap, request: &AuthRequest, session: &Session) -> Response {
-    let user = match store::users::find_user_by_id(state.store.pool(), request.tenant.id, session.user_id).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return pages::failed(anyhow::anyhow!("the signed-in session's user is gone")),
-        Err(e) => return pages::failed(e),
-    };
-    let destination = Url::parse(&request.redirect_uri)
-        .map(|url| match url.host_str() {
-            Some(_) => url.origin().ascii_serialization(),
-            // An app's own scheme (`com.example.app:/callback`): the scheme is what names it.
-            None => format!("{}:", url.scheme()),
-        })
-        .unwrap_or_default();
-    sso::form_page(state, headers, StatusCode::OK, |csrf| pages::Consent {
-        brand: pages::Brand::of(&request.tenant, &request.settings),
-        client_name: &request.client.name,
-        email: &user.email,
-        destination: &destination,
-        not_you: pages::authorize_path(&request.hidden, &[("prompt", "login")]),
-        scopes: scope_tokens(&request.scope).into_iter().map(pages::describe_scope).collect(),
-        hidden: request.hidden.clone(),
-        csrf,
-    })
 }
 
 pub(super) fn error_redirect(state: &AppState, request: &AuthRequest, error: &str, description: &str) -> Response {

@@ -7,6 +7,7 @@
 
 pub mod authorize;
 mod authorize_doc;
+mod authorize_pages;
 pub mod client_auth;
 pub mod client_cache;
 pub mod enrol;

@@ -5,7 +5,7 @@
 
 use sqlx::{Any, Executor, Row};
 
-use crate::tenants::TenantId;
+use crate::types::TenantId;
 use crate::types::Timestamp;
 
 /// The attempts in the current window, this one included, and when the window ends.

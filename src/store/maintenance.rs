@@ -5,7 +5,7 @@
 
 use sqlx::{Any, Executor};
 
-use crate::tenants::TenantId;
+use crate::types::TenantId;
 use crate::types::Timestamp;
 
 /// How long an ended row is kept anyway (a late replay is still recognised meanwhile; no access

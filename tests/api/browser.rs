@@ -95,6 +95,23 @@ pub(crate) async fn callback_server() -> (String, mpsc::UnboundedReceiver<String
     (uri, rx)
 }
 
+/// An authorization request of `client` for `openid email` with PKCE, back to `redirect_uri`:
+/// the URL and the code verifier.
+fn authorize_url(app: &TestApp, client: &Value, redirect_uri: &str, state: &str) -> (url::Url, String) {
+    let (verifier, challenge) = pkce();
+    let mut authorize = url::Url::parse(&app.url("/oauth/authorize")).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client["client_id"].as_str().unwrap())
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", "openid email")
+        .append_pair("state", state)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    (authorize, verifier)
+}
+
 async fn chromium_signs_in_consents_and_lands_on_the_client(backend: Backend) {
     let Some(driver) = start_driver().await else { return };
     let app = TestApp::spawn(backend).await;
@@ -107,17 +124,7 @@ async fn chromium_signs_in_consents_and_lands_on_the_client(backend: Backend) {
         json!({ "first_party": false, "name": "Partner", "redirect_uris": [redirect_uri] }),
     )
     .await;
-    let (verifier, challenge) = pkce();
-    let mut authorize = url::Url::parse(&app.url("/oauth/authorize")).unwrap();
-    authorize
-        .query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client["client_id"].as_str().unwrap())
-        .append_pair("redirect_uri", &redirect_uri)
-        .append_pair("scope", "openid email")
-        .append_pair("state", "xyz")
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256");
+    let (authorize, verifier) = authorize_url(&app, &client, &redirect_uri, "xyz");
     let profile = tempfile::tempdir().unwrap();
     let browser = chromium(&driver, profile.path()).await;
 
@@ -181,17 +188,7 @@ async fn chromium_signs_up_from_the_sign_in_page_and_lands_on_the_client(backend
         json!({ "first_party": false, "name": "Partner", "redirect_uris": [redirect_uri] }),
     )
     .await;
-    let (_, challenge) = pkce();
-    let mut authorize = url::Url::parse(&app.url("/oauth/authorize")).unwrap();
-    authorize
-        .query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client["client_id"].as_str().unwrap())
-        .append_pair("redirect_uri", &redirect_uri)
-        .append_pair("scope", "openid email")
-        .append_pair("state", "new")
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256");
+    let (authorize, _) = authorize_url(&app, &client, &redirect_uri, "new");
     let profile = tempfile::tempdir().unwrap();
     let browser = chromium(&driver, profile.path()).await;
 
