@@ -92,7 +92,7 @@ pub async fn register_user(
     if let (Some(password), Some(email)) = (password, email)
         && let Err(why) = users::validate_password(password, email, settings)
     {
-        fields.insert("password".into(), why);
+        fields.insert("password".into(), why.to_string());
     }
     let name = registration.name.map(str::trim).filter(|n| !n.is_empty());
     if name.is_some_and(|n| n.chars().count() > 200 || n.chars().any(char::is_control)) {

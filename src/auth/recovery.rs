@@ -8,13 +8,13 @@ use super::email_codes::{self as codes, PASSWORD_RESET};
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::config::CorsOrigins;
-use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::error::{ApiError, ApiResult};
 use crate::mail::OutgoingEmail;
 use crate::settings;
 use crate::store;
 use crate::tenants::Tenant;
 use crate::types::Timestamp;
-use crate::users::{self, User, UserStatus};
+use crate::users::{self, PasswordProblem, User, UserStatus};
 
 /// Spends an emailed verification code on its address: the user, now verified. Any failure —
 /// unknown address, no live code, a wrong code, too many tries — is `invalid_code`.
@@ -140,14 +140,15 @@ fn origin_of(url: &str) -> Option<String> {
 }
 
 /// Spends a reset token on a new password (the tenant's policy and history apply); every session
-/// of the user ends. Shared by the API and the hosted reset page.
+/// of the user ends. Shared by the API and the hosted reset page, which each say a refused
+/// password their own way (the inner error).
 pub(super) async fn apply_reset(
     state: &AppState,
     tenant: &Tenant,
     token: &str,
     password: &str,
     context: RequestContext,
-) -> ApiResult<()> {
+) -> ApiResult<Result<(), PasswordProblem>> {
     let now = Timestamp::now();
     let pool = state.store.pool();
     let live =
@@ -157,11 +158,11 @@ pub(super) async fn apply_reset(
     let user =
         store::users::find_user_by_id(pool, tenant.id, live.user_id).await?.ok_or(ApiError::InvalidResetToken)?;
     let settings = settings::load(&state.store, tenant.id).await?;
-    if let Err(why) = users::validate_password(password, &user.email, &settings) {
-        return Err(ApiError::validation(FieldErrors::from([("password".into(), why)])));
+    if let Err(problem) = users::validate_password(password, &user.email, &settings) {
+        return Ok(Err(problem));
     }
-    if let Err(why) = users::check_password_history(state, &settings, &user, password).await? {
-        return Err(ApiError::validation(FieldErrors::from([("password".into(), why)])));
+    if let Err(problem) = users::check_password_history(state, &settings, &user, password).await? {
+        return Ok(Err(problem));
     }
     let hash = state.passwords.hash(password).await?;
 
@@ -182,5 +183,5 @@ pub(super) async fn apply_reset(
         .details(json!({ "sessions_ended": ended }));
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(Ok(()))
 }

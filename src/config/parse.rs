@@ -74,7 +74,7 @@ pub(super) fn parse_bootstrap_admin(
         (Some(email), Some(password)) => {
             crate::users::validate_email(&email).map_err(|why| invalid("OVLT_BOOTSTRAP_ADMIN_EMAIL", why))?;
             crate::users::validate_password(&password, &email, &crate::settings::TenantSettings::default())
-                .map_err(|why| invalid("OVLT_BOOTSTRAP_ADMIN_PASSWORD", &why))?;
+                .map_err(|why| invalid("OVLT_BOOTSTRAP_ADMIN_PASSWORD", &why.to_string()))?;
             Some((email, Secret::new(password)))
         }
         (Some(_), None) => {

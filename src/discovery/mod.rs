@@ -39,6 +39,7 @@ pub fn openid_configuration(issuer: &str) -> String {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "amr", "name", "updated_at", "email", "email_verified"],
+        "ui_locales_supported": crate::pages::i18n::SUPPORTED,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
@@ -81,6 +82,8 @@ pub struct OpenIdConfiguration {
     revocation_endpoint_auth_methods_supported: Vec<String>,
     prompt_values_supported: Vec<String>,
     claims_supported: Vec<String>,
+    /// The hosted pages' languages.
+    ui_locales_supported: Vec<String>,
     claims_parameter_supported: bool,
     request_parameter_supported: bool,
     request_uri_parameter_supported: bool,

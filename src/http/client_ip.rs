@@ -121,10 +121,12 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
         if !request.uri().path().starts_with("/oauth/") {
             return ApiError::RateLimited { retry_after_secs }.into_response();
         }
+        let t = crate::pages::i18n::choose(None, request.headers());
         let mut page = crate::pages::error_page(
+            t,
             StatusCode::TOO_MANY_REQUESTS,
-            "Too many attempts",
-            "Too many requests came from your network. Please wait a minute and try again.",
+            t.too_many_attempts_title,
+            t.network_rate_limited,
         );
         page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         return page;

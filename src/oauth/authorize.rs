@@ -23,7 +23,7 @@ use super::{CODE_TTL_SECONDS, scope_tokens, sso};
 use crate::app::AppState;
 use crate::clients::redirect_uri;
 use crate::crypto;
-use crate::pages::{self, Hidden};
+use crate::pages::{self, Hidden, Texts, i18n};
 use crate::settings::TenantSettings;
 use crate::store::{self, clients::ClientRow, oauth::CodeRow};
 use crate::tenants::Tenant;
@@ -45,6 +45,7 @@ const REQUEST_PARAMS: &[&str] = &[
     "prompt",
     "max_age",
     "login_hint",
+    "ui_locales",
 ];
 
 /// A valid authorization request.
@@ -63,6 +64,8 @@ pub struct AuthRequest {
     pub prompt_consent: bool,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// The pages' language: `ui_locales`, else the browser's.
+    pub t: &'static Texts,
     pub(super) hidden: Hidden,
 }
 
@@ -87,7 +90,7 @@ pub struct AuthRequest {
 pub async fn authorize_get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let params = match Params::parse_query(query.as_deref()) {
         Ok(params) => params,
-        Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+        Err(why) => return invalid_request_page(&headers, &why),
     };
     authorize(&state, &headers, &params).await
 }
@@ -110,13 +113,20 @@ pub async fn authorize_get(State(state): State<AppState>, headers: HeaderMap, Ra
 pub async fn authorize_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let params = match Params::parse(&body) {
         Ok(params) => params,
-        Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+        Err(why) => return invalid_request_page(&headers, &why),
     };
     authorize(&state, &headers, &params).await
 }
 
+/// The error page for a request that cannot even be read (the words are still technical: the
+/// one who can fix it is the application's developer).
+pub(crate) fn invalid_request_page(headers: &HeaderMap, why: &str) -> Response {
+    let t = i18n::choose(None, headers);
+    pages::error_page(t, StatusCode::BAD_REQUEST, t.invalid_request, why)
+}
+
 async fn authorize(state: &AppState, headers: &HeaderMap, params: &Params) -> Response {
-    match validate(state, params).await {
+    match validate(state, headers, params).await {
         Ok(request) => proceed(state, headers, &request, None).await,
         Err(refusal) => refusal,
     }
@@ -124,22 +134,26 @@ async fn authorize(state: &AppState, headers: &HeaderMap, params: &Params) -> Re
 
 /// A hosted page's form: its fields, and the authorization request they carry, checked again.
 #[allow(clippy::result_large_err, reason = "the refusal is the response itself, built once per request")]
-pub(super) async fn form_request(state: &AppState, body: &[u8]) -> Result<(Params, AuthRequest), Response> {
-    let params =
-        Params::parse(body).map_err(|why| pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why))?;
-    let request = validate(state, &params).await?;
+pub(super) async fn form_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Params, AuthRequest), Response> {
+    let params = Params::parse(body).map_err(|why| invalid_request_page(headers, &why))?;
+    let request = validate(state, headers, &params).await?;
     Ok((params, request))
 }
 
 /// Checks an authorization request. The client and redirect URI first: without both, the only
 /// safe answer is an error page. After that, errors go back to the client.
 #[allow(clippy::result_large_err, reason = "the refusal is the response itself, built once per request")]
-pub(super) async fn validate(state: &AppState, params: &Params) -> Result<AuthRequest, Response> {
-    let page = |message: &str| pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", message);
-    let Some(client_id) = params.get("client_id") else { return Err(page("The request names no client.")) };
+pub(super) async fn validate(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<AuthRequest, Response> {
+    let t = i18n::choose(params.get("ui_locales"), headers);
+    let page = |message: &str| pages::error_page(t, StatusCode::BAD_REQUEST, t.invalid_request, message);
+    let Some(client_id) = params.get("client_id") else { return Err(page(t.no_client)) };
     let client = match find_live_client(state, client_id, Lookup::WithSettings).await {
         Ok(Some(client)) => client,
-        Ok(None) => return Err(page("The application is unknown or no longer active.")),
+        Ok(None) => return Err(page(t.unknown_client)),
         Err(e) => return Err(pages::failed(e)),
     };
     let AuthenticatedClient { client, tenant, settings, .. } = client;
@@ -151,9 +165,9 @@ pub(super) async fn validate(state: &AppState, params: &Params) -> Result<AuthRe
     let port_free = !client.allows_ovlt_api();
     let redirect_uri = match params.get("redirect_uri") {
         Some(uri) if client.redirect_uris.iter().any(|r| redirect_uri::matches(r, uri, port_free)) => uri.to_string(),
-        Some(_) => return Err(page("The redirect URI is not registered for this application.")),
+        Some(_) => return Err(page(t.unregistered_redirect_uri)),
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
-        None => return Err(page("The request names no redirect URI.")),
+        None => return Err(page(t.no_redirect_uri)),
     };
     let hidden: Hidden =
         params.pairs().iter().filter(|(name, _)| REQUEST_PARAMS.contains(&name.as_str())).cloned().collect();
@@ -244,6 +258,7 @@ pub(super) async fn validate(state: &AppState, params: &Params) -> Result<AuthRe
         prompt_consent: prompts.contains(&"consent"),
         max_age,
         login_hint: params.get("login_hint").map(|h| h.chars().take(320).collect()),
+        t,
         hidden,
     })
 }

@@ -45,6 +45,10 @@ pub struct AuthorizationRequest {
     max_age: Option<i64>,
     #[schema(nullable = false)]
     login_hint: Option<String>,
+    /// Space-separated language tags in order of preference: the hosted pages' language (`en`,
+    /// `de`), before the browser's `Accept-Language`.
+    #[schema(nullable = false)]
+    ui_locales: Option<String>,
 }
 
 fn response_type_schema() -> Schema {
@@ -88,6 +92,11 @@ impl IntoParams for AuthorizationQuery {
                 "Maximum authentication age in seconds.",
             ),
             query_parameter("login_hint", text("An email"), "Prefills the sign-in form."),
+            query_parameter(
+                "ui_locales",
+                text("Space-separated language tags"),
+                "The hosted pages' language (en, de), before Accept-Language.",
+            ),
         ]
     }
 }

@@ -44,6 +44,7 @@ pub(super) fn sign_in_page_noting(
         format!("/oauth/forgot-password?{query}")
     });
     sso::form_page(state, headers, status, |csrf| pages::SignIn {
+        t: request.t,
         brand: pages::Brand::of(&request.tenant, &request.settings),
         client_name: &request.client.name,
         hidden: request.hidden.clone(),
@@ -78,12 +79,13 @@ pub(super) async fn consent_page(
         })
         .unwrap_or_default();
     sso::form_page(state, headers, StatusCode::OK, |csrf| pages::Consent {
+        t: request.t,
         brand: pages::Brand::of(&request.tenant, &request.settings),
         client_name: &request.client.name,
         email: &user.email,
         destination: &destination,
         not_you: pages::authorize_path(&request.hidden, &[("prompt", "login")]),
-        scopes: scope_tokens(&request.scope).into_iter().map(pages::describe_scope).collect(),
+        scopes: scope_tokens(&request.scope).into_iter().map(|scope| request.t.scope(scope)).collect(),
         hidden: request.hidden.clone(),
         csrf,
     })

@@ -98,7 +98,7 @@ pub async fn enrol_step(
     context: RequestContext,
     body: Bytes,
 ) -> Response {
-    let (params, request) = match form_request(&state, &body).await {
+    let (params, request) = match form_request(&state, &headers, &body).await {
         Ok(parsed) => parsed,
         Err(refusal) => return refusal,
     };
@@ -120,7 +120,7 @@ pub async fn enrol_step(
     let page = |status, why| enrol_page(&state, &headers, &request, token, &view, status, Some(why));
     let code: String = params.get("code").unwrap_or_default().chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return page(StatusCode::BAD_REQUEST, "Enter the six digits your authenticator app shows.");
+        return page(StatusCode::BAD_REQUEST, request.t.enter_six_digits);
     }
     match mfa::reserve_attempt(&state, tenant.id, token).await {
         Ok(()) => {}
@@ -138,7 +138,7 @@ pub async fn enrol_step(
             if let Err(e) = audit::record(state.store.pool(), event).await {
                 return pages::failed(e);
             }
-            return page(StatusCode::UNAUTHORIZED, "That code is not right. Try the current one.");
+            return page(StatusCode::UNAUTHORIZED, request.t.code_wrong);
         }
         Err(e) => return pages::failed(e),
     };
@@ -168,6 +168,7 @@ pub async fn enrol_step(
         Err(_logged) => None,
     };
     let page = pages::BackupCodes {
+        t: request.t,
         brand: pages::Brand::of(&request.tenant, &request.settings),
         client_name: &request.client.name,
         codes,
@@ -203,6 +204,7 @@ fn enrol_page(
     error: Option<&str>,
 ) -> Response {
     sso::form_page(state, headers, status, |csrf| pages::MfaEnrol {
+        t: request.t,
         brand: pages::Brand::of(&request.tenant, &request.settings),
         client_name: &request.client.name,
         hidden: request.hidden.clone(),
@@ -215,8 +217,7 @@ fn enrol_page(
 }
 
 async fn start_over(state: &AppState, headers: &HeaderMap, request: &AuthRequest) -> Response {
-    let why = "Your sign-in expired. Please sign in again.";
-    sign_in_page(state, headers, request, StatusCode::BAD_REQUEST, "", Some(why)).await
+    sign_in_page(state, headers, request, StatusCode::BAD_REQUEST, "", Some(request.t.sign_in_expired)).await
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use url::Url;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 
+use super::authorize::invalid_request_page;
 use super::client_auth::{AuthenticatedClient, Lookup, find_live_client};
 use super::params::{Params, query_parameter};
 use super::sso;
@@ -24,14 +25,14 @@ use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::auth::cookie::{cookies, read_cookie};
 use crate::crypto;
 use crate::openapi::schema::from_json;
-use crate::pages::{self, Hidden};
+use crate::pages::{self, Hidden, i18n};
 use crate::store;
 use crate::tenants::TenantId;
 use crate::tokens::id_token::IdTokenClaims;
 use crate::types::Session;
 use crate::types::Timestamp;
 
-const LOGOUT_PARAMS: &[&str] = &["id_token_hint", "client_id", "post_logout_redirect_uri", "state"];
+const LOGOUT_PARAMS: &[&str] = &["id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales"];
 
 /// An RP-initiated logout request. Other parameters are ignored; none may be repeated.
 // For the OpenAPI document: the handlers read it as `Params`.
@@ -48,6 +49,9 @@ pub struct LogoutRequest {
     post_logout_redirect_uri: Option<String>,
     #[schema(nullable = false)]
     state: Option<String>,
+    /// The pages' language (`en`, `de`), before the browser's.
+    #[schema(nullable = false)]
+    ui_locales: Option<String>,
     #[serde(flatten)]
     other: std::collections::HashMap<String, String>,
 }
@@ -91,6 +95,7 @@ impl IntoParams for LogoutQuery {
             query_parameter("client_id", client_id, "The client."),
             query_parameter("post_logout_redirect_uri", text("A URI"), "Followed only when registered for the client."),
             query_parameter("state", text("Opaque"), "Returned with the redirect."),
+            query_parameter("ui_locales", text("Language tags"), "The pages' language (en, de), before the browser's."),
         ]
     }
 }
@@ -122,7 +127,7 @@ pub async fn logout_get(
 ) -> Response {
     match Params::parse_query(query.as_deref()) {
         Ok(params) => logout(&state, &headers, context, &params, false).await,
-        Err(why) => pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+        Err(why) => invalid_request_page(&headers, &why),
     }
 }
 
@@ -156,7 +161,7 @@ pub async fn logout_post(
                 params.get("confirm") == Some("yes") && sso::csrf_ok(&state, &headers, params.get("csrf_token"));
             logout(&state, &headers, context, &params, confirmed).await
         }
-        Err(why) => pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+        Err(why) => invalid_request_page(&headers, &why),
     }
 }
 
@@ -167,11 +172,13 @@ async fn logout(
     params: &Params,
     confirmed: bool,
 ) -> Response {
-    let bad = |message: &str| pages::error_page(StatusCode::BAD_REQUEST, "Invalid logout request", message);
+    // RP-Initiated Logout 1.0 §2 lets the client name the pages' language too.
+    let t = i18n::choose(params.get("ui_locales"), headers);
+    let bad = |message: &str| pages::error_page(t, StatusCode::BAD_REQUEST, t.invalid_logout_request, message);
     let hint = match params.get("id_token_hint") {
         Some(token) => match verify_hint(state, token).await {
             Some(claims) => Some(claims),
-            None => return bad("The id_token_hint is not an ID token issued here."),
+            None => return bad(t.foreign_id_token_hint),
         },
         None => None,
     };
@@ -184,7 +191,7 @@ async fn logout(
     let client = match client_id {
         Some(id) => match find_live_client(state, &id, Lookup::ClientOnly).await {
             Ok(Some(client)) => Some(client),
-            Ok(None) => return bad("The application is unknown or no longer active."),
+            Ok(None) => return bad(t.unknown_client),
             Err(e) => return pages::failed(e),
         },
         None => None,
@@ -207,7 +214,7 @@ async fn logout(
         };
         let hidden: Hidden =
             params.pairs().iter().filter(|(name, _)| LOGOUT_PARAMS.contains(&name.as_str())).cloned().collect();
-        return sso::form_page(state, headers, StatusCode::OK, |csrf| pages::LogoutConfirm { brand, hidden, csrf });
+        return sso::form_page(state, headers, StatusCode::OK, |csrf| pages::LogoutConfirm { t, brand, hidden, csrf });
     }
     let now = Timestamp::now();
     for (tenant_id, session) in &sessions {
@@ -239,7 +246,7 @@ async fn logout(
                 Err(e) => return pages::failed(e),
             }
         }
-        None => pages::render(StatusCode::OK, &pages::SignedOut),
+        None => pages::render(StatusCode::OK, &pages::SignedOut { t }),
     };
     for (tenant_id, _) in &cookies {
         response.headers_mut().append(header::SET_COOKIE, sso::clear_sso_cookie(state, *tenant_id));

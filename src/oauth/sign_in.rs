@@ -103,18 +103,18 @@ pub async fn sign_in(
     context: RequestContext,
     body: Bytes,
 ) -> Response {
-    let (params, request) = match form_request(&state, &body).await {
+    let (params, request) = match form_request(&state, &headers, &body).await {
         Ok(parsed) => parsed,
         Err(refusal) => return refusal,
     };
     let email = params.get("email").unwrap_or_default().trim();
     if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
-        let why = "This form has expired. Please sign in again.";
+        let why = request.t.form_expired_sign_in_again;
         return sign_in_page(&state, &headers, &request, StatusCode::BAD_REQUEST, email, Some(why)).await;
     }
     let password = params.get("password").unwrap_or_default();
     if email.is_empty() || password.is_empty() {
-        let why = "Enter your email and password.";
+        let why = request.t.enter_email_and_password;
         return sign_in_page(&state, &headers, &request, StatusCode::BAD_REQUEST, email, Some(why)).await;
     }
     let tenant = &request.tenant;
@@ -127,19 +127,18 @@ pub async fn sign_in(
         }
         Err(ApiError::TooManyAttempts { retry_after_secs }) => {
             // The same words whether or not an account uses the address (decision 0013).
-            let why = format!("Too many attempts. Try again in {} minutes.", retry_after_secs.div_ceil(60));
+            let why = pages::i18n::fill(request.t.too_many_attempts, retry_after_secs.div_ceil(60));
             let status = StatusCode::TOO_MANY_REQUESTS;
             return sign_in_page(&state, &headers, &request, status, email, Some(&why)).await;
         }
         Err(err) => {
+            let t = request.t;
             let (status, why) = match err {
-                ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Incorrect email or password."),
-                ApiError::UserSuspended => (StatusCode::FORBIDDEN, "This account is suspended."),
-                ApiError::EmailNotVerified => (StatusCode::FORBIDDEN, "Verify your email address before signing in."),
-                ApiError::InvalidPayload { .. } => (StatusCode::BAD_REQUEST, "That password is too long."),
-                ApiError::Unavailable(_) => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "Too many sign-ins right now. Try again in a moment.")
-                }
+                ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, t.incorrect_credentials),
+                ApiError::UserSuspended => (StatusCode::FORBIDDEN, t.account_suspended),
+                ApiError::EmailNotVerified => (StatusCode::FORBIDDEN, t.verify_before_sign_in),
+                ApiError::InvalidPayload { .. } => (StatusCode::BAD_REQUEST, t.password_is_too_long),
+                ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, t.too_many_sign_ins),
                 other => return pages::failed(other),
             };
             return sign_in_page(&state, &headers, &request, status, email, Some(why)).await;
@@ -198,25 +197,25 @@ pub async fn mfa_step(
     context: RequestContext,
     body: Bytes,
 ) -> Response {
-    let (params, request) = match form_request(&state, &body).await {
+    let (params, request) = match form_request(&state, &headers, &body).await {
         Ok(parsed) => parsed,
         Err(refusal) => return refusal,
     };
     let start_over =
         |why: &'static str| sign_in_page(&state, &headers, &request, StatusCode::BAD_REQUEST, "", Some(why));
     if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
-        return start_over("This form has expired. Please sign in again.").await;
+        return start_over(request.t.form_expired_sign_in_again).await;
     }
     let tenant = &request.tenant;
     let token = params.get("mfa_token").unwrap_or_default();
     let user = match mfa::challenge_user(&state, tenant, token, mfa::PURPOSE_VERIFY).await {
         Ok(user) if user.mfa_enabled => user,
-        Ok(_) | Err(ApiError::InvalidToken) => return start_over("Your sign-in expired. Please sign in again.").await,
+        Ok(_) | Err(ApiError::InvalidToken) => return start_over(request.t.sign_in_expired).await,
         Err(e) => return pages::failed(e),
     };
     let code: String = params.get("code").unwrap_or_default().chars().filter(|c| !c.is_whitespace()).collect();
     if code.is_empty() {
-        let why = Some("Enter the code from your authenticator app.");
+        let why = Some(request.t.enter_authenticator_code);
         return mfa_page(&state, &headers, &request, token, StatusCode::BAD_REQUEST, why).await;
     }
     let factor = if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
@@ -226,13 +225,13 @@ pub async fn mfa_step(
     };
     match mfa::reserve_attempt(&state, tenant.id, token).await {
         Ok(()) => {}
-        Err(ApiError::InvalidToken) => return start_over("Your sign-in expired. Please sign in again.").await,
+        Err(ApiError::InvalidToken) => return start_over(request.t.sign_in_expired).await,
         Err(e) => return pages::failed(e),
     }
     match mfa::verify(&state, tenant, &request.settings, &user, factor, &context).await {
         Ok(()) => {}
         Err(ApiError::InvalidOtp) => {
-            let why = Some("That code is not right, or was already used. Try the current one.");
+            let why = Some(request.t.code_wrong_or_used);
             return mfa_page(&state, &headers, &request, token, StatusCode::UNAUTHORIZED, why).await;
         }
         Err(e) => return pages::failed(e),
@@ -240,7 +239,7 @@ pub async fn mfa_step(
     let digest = mfa::challenge_digest(token);
     match store::mfa::consume_challenge(state.store.pool(), tenant.id, &digest, Timestamp::now()).await {
         Ok(true) => start_sso_session(&state, &headers, &request, &user, mfa::AMR_WITH_SECOND_FACTOR, context).await,
-        Ok(false) => start_over("Your sign-in expired. Please sign in again.").await,
+        Ok(false) => start_over(request.t.sign_in_expired).await,
         Err(e) => pages::failed(e),
     }
 }
@@ -329,12 +328,13 @@ pub async fn consent(
     context: RequestContext,
     body: Bytes,
 ) -> Response {
-    let (params, request) = match form_request(&state, &body).await {
+    let (params, request) = match form_request(&state, &headers, &body).await {
         Ok(parsed) => parsed,
         Err(refusal) => return refusal,
     };
     if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
-        return pages::error_page(StatusCode::BAD_REQUEST, "Form expired", "This form has expired. Please try again.");
+        let t = request.t;
+        return pages::error_page(t, StatusCode::BAD_REQUEST, t.form_expired_title, t.form_expired);
     }
     let tenant = &request.tenant;
     let settings = &request.settings;
@@ -367,7 +367,12 @@ pub async fn consent(
             issue_code(&state, &request, &session).await
         }
         Some("deny") => error_redirect(&state, &request, "access_denied", "the user denied access"),
-        _ => pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", "Choose Allow or Deny."),
+        _ => pages::error_page(
+            request.t,
+            StatusCode::BAD_REQUEST,
+            request.t.invalid_request,
+            request.t.choose_allow_or_deny,
+        ),
     }
 }
 
@@ -380,6 +385,7 @@ async fn mfa_page(
     error: Option<&str>,
 ) -> Response {
     sso::form_page(state, headers, status, |csrf| pages::MfaCode {
+        t: request.t,
         brand: pages::Brand::of(&request.tenant, &request.settings),
         client_name: &request.client.name,
         hidden: request.hidden.clone(),

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::authorize::{
     AuthRequest, AuthorizationQuery, AuthorizationRequest, BAD_REQUEST_ANSWER, PAGE_ANSWER, REDIRECT_ANSWER,
-    form_request, sign_in_page_noting, validate,
+    form_request, invalid_request_page, sign_in_page_noting, validate,
 };
 use super::params::Params;
 use super::{sign_in, sso};
@@ -23,7 +23,8 @@ use crate::app::AppState;
 use crate::audit::RequestContext;
 use crate::auth::{self, Registration};
 use crate::error::ApiError;
-use crate::pages;
+use crate::pages::{self, Texts};
+use crate::users;
 
 // The forms' bodies, for the OpenAPI document (the handlers read them as `Params`).
 
@@ -75,14 +76,14 @@ const CLOSED: &str = "An error page: the organisation does not let people create
 pub async fn sign_up_form(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let params = match Params::parse_query(query.as_deref()) {
         Ok(params) => params,
-        Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+        Err(why) => return invalid_request_page(&headers, &why),
     };
-    let request = match validate(&state, &params).await {
+    let request = match validate(&state, &headers, &params).await {
         Ok(request) => request,
         Err(refusal) => return refusal,
     };
     if !request.settings.self_registration {
-        return closed();
+        return closed(request.t);
     }
     sign_up_page(&state, &headers, &request, StatusCode::OK, "", "", None)
 }
@@ -117,34 +118,39 @@ pub async fn sign_up(
     context: RequestContext,
     body: Bytes,
 ) -> Response {
-    let (params, request) = match form_request(&state, &body).await {
+    let (params, request) = match form_request(&state, &headers, &body).await {
         Ok(parsed) => parsed,
         Err(refusal) => return refusal,
     };
     if !request.settings.self_registration {
-        return closed();
+        return closed(request.t);
     }
     let email = params.get("email").unwrap_or_default().trim();
     let name = params.get("name").unwrap_or_default();
+    let t = request.t;
     let again = |status, why: &str| sign_up_page(&state, &headers, &request, status, email, name, Some(why));
     if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
-        return again(StatusCode::BAD_REQUEST, "This form has expired. Please try again.");
+        return again(StatusCode::BAD_REQUEST, t.form_expired);
     }
-    let registration = Registration { email: Some(email), password: params.get("password"), name: Some(name) };
+    // The API's checks, said first here in the page's language.
+    let password = params.get("password").unwrap_or_default();
+    if users::validate_email(email).is_err() {
+        return again(StatusCode::BAD_REQUEST, t.enter_valid_email);
+    }
+    if let Err(problem) = users::validate_password(password, email, &request.settings) {
+        return again(StatusCode::BAD_REQUEST, &t.password_problem(problem));
+    }
+    let registration = Registration { email: Some(email), password: Some(password), name: Some(name) };
     let user =
         match auth::register_user(&state, &request.tenant, &request.settings, registration, context.clone()).await {
             Ok(user) => user,
             Err(ApiError::InvalidPayload { fields: Some(fields), .. }) => {
-                let why = fields.iter().next().map(|(field, why)| format!("The {field} {why}.")).unwrap_or_default();
-                return again(StatusCode::BAD_REQUEST, &why);
+                let why = if fields.contains_key("name") { t.name_refused } else { t.enter_email_and_password };
+                return again(StatusCode::BAD_REQUEST, why);
             }
-            Err(ApiError::Conflict(_)) => {
-                return again(StatusCode::CONFLICT, "An account already uses this address. Sign in instead.");
-            }
-            Err(ApiError::Forbidden(_)) => return closed(),
-            Err(ApiError::Unavailable(_)) => {
-                return again(StatusCode::SERVICE_UNAVAILABLE, "Too many requests right now. Try again in a moment.");
-            }
+            Err(ApiError::Conflict(_)) => return again(StatusCode::CONFLICT, t.address_taken),
+            Err(ApiError::Forbidden(_)) => return closed(t),
+            Err(ApiError::Unavailable(_)) => return again(StatusCode::SERVICE_UNAVAILABLE, t.too_busy),
             Err(e) => return pages::failed(e),
         };
     if request.settings.require_verified_email {
@@ -178,22 +184,22 @@ pub async fn verify_email(
     context: RequestContext,
     body: Bytes,
 ) -> Response {
-    let (params, request) = match form_request(&state, &body).await {
+    let (params, request) = match form_request(&state, &headers, &body).await {
         Ok(parsed) => parsed,
         Err(refusal) => return refusal,
     };
     let email = params.get("email").unwrap_or_default().trim();
     let again = |why| verify_page(&state, &headers, &request, StatusCode::BAD_REQUEST, email, Some(why));
     if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
-        return again("This form has expired. Please try again.");
+        return again(request.t.form_expired);
     }
     let code = params.get("code").unwrap_or_default();
     match auth::recovery::verify_email(&state, &request.tenant, email, code, context).await {
         Ok(user) => {
-            let notice = "Your email address is verified. Sign in with your new password.";
+            let notice = request.t.email_verified;
             sign_in_page_noting(&state, &headers, &request, StatusCode::OK, &user.email, None, Some(notice))
         }
-        Err(ApiError::InvalidCode) => again("That code is wrong or has expired."),
+        Err(ApiError::InvalidCode) => again(request.t.code_wrong_or_expired),
         Err(e) => pages::failed(e),
     }
 }
@@ -214,16 +220,12 @@ pub(super) async fn ask_for_a_new_code(
     if let Err(e) = auth::recovery::send_verification_code(state, &request.tenant, &user).await {
         return pages::failed(e);
     }
-    let why = "Verify your email address first: we have sent you a new code.";
+    let why = request.t.new_code_sent;
     verify_page(state, headers, request, StatusCode::FORBIDDEN, &user.email, Some(why))
 }
 
-fn closed() -> Response {
-    pages::error_page(
-        StatusCode::FORBIDDEN,
-        "Sign-up is closed",
-        "This organisation does not let people create their own accounts. Ask its administrator for one.",
-    )
+fn closed(t: &'static Texts) -> Response {
+    pages::error_page(t, StatusCode::FORBIDDEN, t.sign_up_closed_title, t.sign_up_closed)
 }
 
 fn sign_up_page(
@@ -236,6 +238,7 @@ fn sign_up_page(
     error: Option<&str>,
 ) -> Response {
     sso::form_page(state, headers, status, |csrf| pages::SignUp {
+        t: request.t,
         brand: pages::Brand::of(&request.tenant, &request.settings),
         client_name: &request.client.name,
         hidden: request.hidden.clone(),
@@ -256,6 +259,7 @@ fn verify_page(
     error: Option<&str>,
 ) -> Response {
     sso::form_page(state, headers, status, |csrf| pages::VerifyEmail {
+        t: request.t,
         brand: pages::Brand::of(&request.tenant, &request.settings),
         client_name: &request.client.name,
         hidden: request.hidden.clone(),

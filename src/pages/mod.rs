@@ -3,6 +3,9 @@
 
 use askama::Template;
 
+pub mod i18n;
+pub use i18n::Texts;
+
 use crate::settings::TenantSettings;
 use crate::tenants::Tenant;
 use crate::types::settings::{is_colour, is_logo_url};
@@ -90,6 +93,7 @@ pub type Hidden = Vec<(String, String)>;
 #[derive(Template)]
 #[template(path = "sign_in.html")]
 pub struct SignIn<'a> {
+    pub t: &'static Texts,
     pub brand: Brand,
     pub client_name: &'a str,
     pub hidden: Hidden,
@@ -106,6 +110,7 @@ pub struct SignIn<'a> {
 #[derive(Template)]
 #[template(path = "sign_up.html")]
 pub struct SignUp<'a> {
+    pub t: &'static Texts,
     pub brand: Brand,
     pub client_name: &'a str,
     pub hidden: Hidden,
@@ -120,6 +125,7 @@ pub struct SignUp<'a> {
 #[derive(Template)]
 #[template(path = "verify_email.html")]
 pub struct VerifyEmail<'a> {
+    pub t: &'static Texts,
     pub brand: Brand,
     pub client_name: &'a str,
     pub hidden: Hidden,
@@ -131,6 +137,7 @@ pub struct VerifyEmail<'a> {
 #[derive(Template)]
 #[template(path = "mfa.html")]
 pub struct MfaCode<'a> {
+    pub t: &'static Texts,
     pub brand: Brand,
     pub client_name: &'a str,
     pub hidden: Hidden,
@@ -142,6 +149,7 @@ pub struct MfaCode<'a> {
 #[derive(Template)]
 #[template(path = "mfa_enrol.html")]
 pub struct MfaEnrol<'a> {
+    pub t: &'static Texts,
     pub brand: Brand,
     pub client_name: &'a str,
     pub hidden: Hidden,
@@ -156,6 +164,7 @@ pub struct MfaEnrol<'a> {
 #[derive(Template)]
 #[template(path = "backup_codes.html")]
 pub struct BackupCodes<'a> {
+    pub t: &'static Texts,
     pub brand: Brand,
     pub client_name: &'a str,
     pub codes: Vec<String>,
@@ -166,6 +175,7 @@ pub struct BackupCodes<'a> {
 #[derive(Template)]
 #[template(path = "consent.html")]
 pub struct Consent<'a> {
+    pub t: &'static Texts,
     pub brand: Brand,
     pub client_name: &'a str,
     pub email: &'a str,
@@ -173,7 +183,7 @@ pub struct Consent<'a> {
     pub destination: &'a str,
     /// The same request with `prompt=login`: sign in as someone else.
     pub not_you: String,
-    pub scopes: Vec<&'a str>,
+    pub scopes: Vec<String>,
     pub hidden: Hidden,
     pub csrf: String,
 }
@@ -181,6 +191,7 @@ pub struct Consent<'a> {
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
+    pub t: &'static Texts,
     pub title: &'a str,
     pub message: &'a str,
 }
@@ -188,6 +199,7 @@ pub struct ErrorPage<'a> {
 #[derive(Template)]
 #[template(path = "logout.html")]
 pub struct LogoutConfirm {
+    pub t: &'static Texts,
     pub brand: Brand,
     pub hidden: Hidden,
     pub csrf: String,
@@ -196,6 +208,7 @@ pub struct LogoutConfirm {
 #[derive(Template)]
 #[template(path = "forgot_password.html")]
 pub struct ForgotPassword<'a> {
+    pub t: &'static Texts,
     pub brand: Brand,
     pub tenant_slug: &'a str,
     /// The sign-in this page was reached from (see [`return_to`]).
@@ -209,6 +222,7 @@ pub struct ForgotPassword<'a> {
 #[derive(Template)]
 #[template(path = "reset_password.html")]
 pub struct ResetPassword<'a> {
+    pub t: &'static Texts,
     pub brand: Brand,
     pub tenant_slug: &'a str,
     pub return_to: Option<&'a str>,
@@ -220,6 +234,7 @@ pub struct ResetPassword<'a> {
 #[derive(Template)]
 #[template(path = "password_changed.html")]
 pub struct PasswordChanged<'a> {
+    pub t: &'static Texts,
     pub brand: Brand,
     /// Where "Sign in" leads: the authorization request the reset started from, if known.
     pub return_to: Option<&'a str>,
@@ -227,7 +242,9 @@ pub struct PasswordChanged<'a> {
 
 #[derive(Template)]
 #[template(path = "signed_out.html")]
-pub struct SignedOut;
+pub struct SignedOut {
+    pub t: &'static Texts,
+}
 
 /// The way back to a sign-in from the pages it links to (forgot password, reset, password
 /// changed): the path and query of an authorization request on this server, or nothing. Never
@@ -284,8 +301,8 @@ pub fn render(status: StatusCode, page: &impl Page) -> Response {
 
 /// The error page, e.g. for an authorization request that names no valid client or redirect
 /// URI: the one case where ovlt must not redirect (RFC 6749 §4.1.2.1).
-pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
-    render(status, &ErrorPage { title, message })
+pub fn error_page(t: &'static Texts, status: StatusCode, title: &str, message: &str) -> Response {
+    render(status, &ErrorPage { t, title, message })
 }
 
 /// A hosted page that could not be served because something on our side failed (the
@@ -304,22 +321,17 @@ impl<E: Into<anyhow::Error>> From<E> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         tracing::error!(error = format!("{:#}", self.0), "hosted page failed");
-        error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again in a moment.")
+        // Said in English: the cause of a failure can be anywhere, even before the request's language is known.
+        error_page(
+            &i18n::EN,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "Please try again in a moment.",
+        )
     }
 }
 
 /// The response for a page that failed with `cause` (see [`PageError`]).
 pub fn failed(cause: impl Into<anyhow::Error>) -> Response {
     PageError::from(cause).into_response()
-}
-
-/// A description a person can judge, for each standard scope.
-pub fn describe_scope(scope: &str) -> &str {
-    match scope {
-        "openid" => "Confirm who you are",
-        "profile" => "See your name",
-        "email" => "See your email address",
-        "offline_access" => "Stay signed in when you are away",
-        other => other,
-    }
 }

@@ -75,15 +75,40 @@ pub fn validate_email(email: &str) -> Result<(), &'static str> {
     if valid { Ok(()) } else { Err("must be an email address") }
 }
 
+/// Why a new password is refused. Its `Display` is the API's English field message ("must be
+/// at least 12 characters"); the hosted pages say it in the page's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordProblem {
+    TooShort { min: usize },
+    TooLong,
+    TooFewKinds { min: usize },
+    IsTheEmail,
+    UsedBefore { remembered: i64 },
+}
+
+impl std::fmt::Display for PasswordProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooShort { min } => write!(f, "must be at least {min} characters"),
+            Self::TooLong => write!(f, "must be at most 128 characters"),
+            Self::TooFewKinds { min } => {
+                write!(f, "must mix at least {min} kinds of character (lower case, upper case, digits, symbols)")
+            }
+            Self::IsTheEmail => write!(f, "must not be the email address"),
+            Self::UsedBefore { remembered } => write!(f, "must differ from your last {remembered} passwords"),
+        }
+    }
+}
+
 /// The tenant's password policy: length bounds, character classes, and not the email itself.
-pub fn validate_password(password: &str, email: &str, settings: &TenantSettings) -> Result<(), String> {
+pub fn validate_password(password: &str, email: &str, settings: &TenantSettings) -> Result<(), PasswordProblem> {
     let length = password.chars().count();
     let min = settings.password_min_length.clamp(8, 128) as usize;
     if length < min {
-        return Err(format!("must be at least {min} characters"));
+        return Err(PasswordProblem::TooShort { min });
     }
     if length > 128 {
-        return Err("must be at most 128 characters".into());
+        return Err(PasswordProblem::TooLong);
     }
     let classes = [
         password.chars().any(|c| c.is_lowercase()),
@@ -96,12 +121,10 @@ pub fn validate_password(password: &str, email: &str, settings: &TenantSettings)
     .count();
     let min_classes = settings.password_min_classes.clamp(1, 4) as usize;
     if classes < min_classes {
-        return Err(format!(
-            "must mix at least {min_classes} kinds of character (lower case, upper case, digits, symbols)"
-        ));
+        return Err(PasswordProblem::TooFewKinds { min: min_classes });
     }
     if password.trim().eq_ignore_ascii_case(email.trim()) {
-        return Err("must not be the email address".into());
+        return Err(PasswordProblem::IsTheEmail);
     }
     Ok(())
 }
@@ -114,7 +137,7 @@ pub async fn check_password_history(
     settings: &TenantSettings,
     user: &User,
     new_password: &str,
-) -> crate::error::ApiResult<Result<(), String>> {
+) -> crate::error::ApiResult<Result<(), PasswordProblem>> {
     let remembered = settings.password_history.clamp(0, 24);
     if remembered == 0 {
         return Ok(Ok(()));
@@ -124,7 +147,7 @@ pub async fn check_password_history(
             .await?;
     for hash in user.password_hash.iter().chain(earlier.iter()) {
         if state.passwords.verify(new_password, Some(hash)).await? {
-            return Ok(Err(format!("must differ from your last {remembered} passwords")));
+            return Ok(Err(PasswordProblem::UsedBefore { remembered }));
         }
     }
     Ok(Ok(()))

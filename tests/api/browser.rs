@@ -174,7 +174,7 @@ async fn chromium_signs_in_consents_and_lands_on_the_client(backend: Backend) {
 }
 
 /// A newcomer creates an account from the sign-in page, without JavaScript, and lands on the
-/// client after consent.
+/// client after consent — every page in the language the client asked for.
 async fn chromium_signs_up_from_the_sign_in_page_and_lands_on_the_client(backend: Backend) {
     let Some(driver) = start_driver().await else { return };
     let app = TestApp::spawn(backend).await;
@@ -188,7 +188,8 @@ async fn chromium_signs_up_from_the_sign_in_page_and_lands_on_the_client(backend
         json!({ "first_party": false, "name": "Partner", "redirect_uris": [redirect_uri] }),
     )
     .await;
-    let (authorize, _) = authorize_url(&app, &client, &redirect_uri, "new");
+    let (mut authorize, _) = authorize_url(&app, &client, &redirect_uri, "new");
+    authorize.query_pairs_mut().append_pair("ui_locales", "de");
     let profile = tempfile::tempdir().unwrap();
     let browser = chromium(&driver, profile.path()).await;
 
@@ -201,8 +202,11 @@ async fn chromium_signs_up_from_the_sign_in_page_and_lands_on_the_client(backend
     browser.wait().for_element(Locator::Id("name")).await.unwrap().send_keys("Nina New").await.unwrap();
     browser.find(Locator::Id("email")).await.unwrap().send_keys("nina@acme.test").await.unwrap();
     browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    assert_eq!(browser.find(Locator::Id("create-account")).await.unwrap().text().await.unwrap(), "Konto erstellen");
     browser.find(Locator::Id("create-account")).await.unwrap().click().await.unwrap();
-    browser.wait().for_element(Locator::Id("allow")).await.unwrap().click().await.unwrap();
+    let allow = browser.wait().for_element(Locator::Id("allow")).await.unwrap();
+    assert_eq!(allow.text().await.unwrap(), "Erlauben");
+    allow.click().await.unwrap();
     browser.wait().for_element(Locator::Id("done")).await.unwrap();
 
     let query = callbacks.recv().await.unwrap();

@@ -15,6 +15,7 @@ mod http_conventions;
 mod hygiene;
 mod identity_providers;
 mod keys;
+mod languages;
 mod lifecycle;
 mod mail_sink;
 mod mfa;

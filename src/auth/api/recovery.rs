@@ -258,5 +258,7 @@ async fn reset(
         fields.insert("password".into(), "is required".into());
     }
     let (Some(token), Some(password)) = (token, password) else { return Err(ApiError::validation(fields)) };
-    apply_reset(&state, &tenant, &token, &password, context).await
+    apply_reset(&state, &tenant, &token, &password, context)
+        .await?
+        .map_err(|problem| ApiError::validation(FieldErrors::from([("password".into(), problem.to_string())])))
 }

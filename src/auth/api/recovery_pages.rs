@@ -13,10 +13,11 @@ use crate::app::AppState;
 use crate::audit::RequestContext;
 use crate::auth::recovery;
 use crate::error::ApiError;
+use crate::oauth::authorize::invalid_request_page;
 use crate::oauth::client_auth::{Lookup, find_live_client};
 use crate::oauth::params::Params;
 use crate::oauth::sso;
-use crate::pages;
+use crate::pages::{self, Texts, i18n};
 use crate::settings;
 use crate::tenants::{self, Tenant, TenantKey};
 use crate::users;
@@ -106,9 +107,9 @@ pub async fn forgot_password_form(
 ) -> Response {
     let params = match Params::parse_query(query.as_deref()) {
         Ok(params) => params,
-        Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+        Err(why) => return invalid_request_page(&headers, &why),
     };
-    let Some(page) = page_tenant(&state, &params).await else { return unknown_tenant() };
+    let Some(page) = page_tenant(&state, &headers, &params).await else { return unknown_tenant(&headers, &params) };
     let return_to = way_back(&state, &page.tenant, &params).await;
     forgot_page(&state, &headers, &page, return_to, StatusCode::OK, false, None)
 }
@@ -140,18 +141,18 @@ pub async fn forgot_password(
 ) -> Response {
     let params = match Params::parse(&body) {
         Ok(params) => params,
-        Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+        Err(why) => return invalid_request_page(&headers, &why),
     };
-    let Some(page) = page_tenant(&state, &params).await else { return unknown_tenant() };
+    let Some(page) = page_tenant(&state, &headers, &params).await else { return unknown_tenant(&headers, &params) };
     let tenant = &page.tenant;
     let return_to = way_back(&state, &page.tenant, &params).await;
     if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
-        let why = Some("This form has expired. Please try again.");
+        let why = Some(page.t.form_expired);
         return forgot_page(&state, &headers, &page, return_to, StatusCode::BAD_REQUEST, false, why);
     }
     let email = params.get("email").unwrap_or_default().trim().to_string();
     if users::validate_email(&email).is_err() {
-        let why = Some("Enter the email address of your account.");
+        let why = Some(page.t.enter_account_email);
         return forgot_page(&state, &headers, &page, return_to, StatusCode::BAD_REQUEST, false, why);
     }
     let settings = match settings::load(&state.store, tenant.id).await {
@@ -201,9 +202,9 @@ pub async fn reset_password_form(
 ) -> Response {
     let params = match Params::parse_query(query.as_deref()) {
         Ok(params) => params,
-        Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+        Err(why) => return invalid_request_page(&headers, &why),
     };
-    let Some(page) = page_tenant(&state, &params).await else { return unknown_tenant() };
+    let Some(page) = page_tenant(&state, &headers, &params).await else { return unknown_tenant(&headers, &params) };
     let token = params.get("token").unwrap_or_default();
     let return_to = way_back(&state, &page.tenant, &params).await;
     reset_page(&state, &headers, &page, token, return_to, StatusCode::OK, None)
@@ -233,46 +234,52 @@ pub async fn reset_password(
 ) -> Response {
     let params = match Params::parse(&body) {
         Ok(params) => params,
-        Err(why) => return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", &why),
+        Err(why) => return invalid_request_page(&headers, &why),
     };
-    let Some(page) = page_tenant(&state, &params).await else { return unknown_tenant() };
+    let Some(page) = page_tenant(&state, &headers, &params).await else { return unknown_tenant(&headers, &params) };
     let tenant = &page.tenant;
     let token = params.get("token").unwrap_or_default();
     let return_to = way_back(&state, &page.tenant, &params).await;
     let refuse = |status, why| reset_page(&state, &headers, &page, token, return_to, status, Some(why));
     if !sso::csrf_ok(&state, &headers, params.get("csrf_token")) {
-        return refuse(StatusCode::BAD_REQUEST, "This form has expired. Please try again.".into());
+        return refuse(StatusCode::BAD_REQUEST, page.t.form_expired.into());
     }
     let password = params.get("password").unwrap_or_default();
     if password.is_empty() || params.get("password_confirmation") != Some(password) {
-        return refuse(StatusCode::BAD_REQUEST, "Enter the same new password twice.".into());
+        return refuse(StatusCode::BAD_REQUEST, page.t.same_password_twice.into());
     }
+    let t = page.t;
     match recovery::apply_reset(&state, tenant, token, password, context).await {
-        Ok(()) => pages::render(StatusCode::OK, &pages::PasswordChanged { brand: page.brand.clone(), return_to }),
-        Err(ApiError::InvalidResetToken) => pages::error_page(
-            StatusCode::BAD_REQUEST,
-            "Link expired",
-            "This reset link has expired or was already used. Ask for a new one from the sign-in page.",
-        ),
-        Err(ApiError::InvalidPayload { fields: Some(fields), .. }) => {
-            let why = fields.values().next().map_or("is not allowed", String::as_str);
-            refuse(StatusCode::BAD_REQUEST, format!("The new password {why}."))
+        Ok(Ok(())) => {
+            pages::render(StatusCode::OK, &pages::PasswordChanged { t, brand: page.brand.clone(), return_to })
         }
-        Err(ApiError::Unavailable(_)) => {
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "Too many requests right now. Try again in a moment.".into())
+        Ok(Err(problem)) => refuse(StatusCode::BAD_REQUEST, t.password_problem(problem)),
+        Err(ApiError::InvalidResetToken) => {
+            pages::error_page(t, StatusCode::BAD_REQUEST, t.reset_link_expired_title, t.reset_link_expired)
         }
+        Err(ApiError::Unavailable(_)) => refuse(StatusCode::SERVICE_UNAVAILABLE, t.too_busy.into()),
         Err(e) => pages::failed(e),
     }
 }
 
-/// The tenant a recovery page is for, with its look.
+/// The tenant a recovery page is for, with its look, and the page's language.
 struct PageTenant {
     tenant: Tenant,
     brand: pages::Brand,
+    t: &'static Texts,
+}
+
+/// The pages' language: the `ui_locales` of the sign-in they were reached from, else the browser's.
+fn language(headers: &HeaderMap, params: &Params) -> &'static Texts {
+    let ui_locales = pages::return_to(params.get("return_to"))
+        .and_then(|back| back.split_once('?'))
+        .and_then(|(_, query)| form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == "ui_locales"))
+        .map(|(_, value)| value.into_owned());
+    i18n::choose(ui_locales.as_deref(), headers)
 }
 
 /// The active tenant named by the `tenant` parameter (its slug), with its look.
-async fn page_tenant(state: &AppState, params: &Params) -> Option<PageTenant> {
+async fn page_tenant(state: &AppState, headers: &HeaderMap, params: &Params) -> Option<PageTenant> {
     let slug = params.get("tenant")?;
     let tenant = tenants::find_tenant(state, &TenantKey::Slug(slug.to_string())).await.ok().flatten()?;
     if !tenant.active {
@@ -283,7 +290,7 @@ async fn page_tenant(state: &AppState, params: &Params) -> Option<PageTenant> {
         Ok(settings) => pages::Brand::of(&tenant, &settings),
         Err(_) => pages::Brand::named(&tenant.name),
     };
-    Some(PageTenant { tenant, brand })
+    Some(PageTenant { tenant, brand, t: language(headers, params) })
 }
 
 /// `return_to` when it is a sign-in of one of this tenant's live clients: the way back may not
@@ -296,8 +303,9 @@ async fn way_back<'p>(state: &AppState, tenant: &Tenant, params: &'p Params) -> 
     (client.tenant.id == tenant.id).then_some(back)
 }
 
-fn unknown_tenant() -> Response {
-    pages::error_page(StatusCode::NOT_FOUND, "Unknown organisation", "This link names no organisation we know.")
+fn unknown_tenant(headers: &HeaderMap, params: &Params) -> Response {
+    let t = language(headers, params);
+    pages::error_page(t, StatusCode::NOT_FOUND, t.unknown_organisation_title, t.unknown_organisation)
 }
 
 fn forgot_page(
@@ -310,6 +318,7 @@ fn forgot_page(
     error: Option<&str>,
 ) -> Response {
     sso::form_page(state, headers, status, |csrf| pages::ForgotPassword {
+        t: page.t,
         brand: page.brand.clone(),
         tenant_slug: &page.tenant.slug,
         return_to,
@@ -329,6 +338,7 @@ fn reset_page(
     error: Option<String>,
 ) -> Response {
     sso::form_page(state, headers, status, |csrf| pages::ResetPassword {
+        t: page.t,
         brand: page.brand.clone(),
         tenant_slug: &page.tenant.slug,
         return_to,

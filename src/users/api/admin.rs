@@ -169,7 +169,7 @@ pub async fn create_user(
     if let (Some(password), Some(email)) = (body.password.as_deref(), email)
         && let Err(why) = validate_password(password, email, &settings)
     {
-        fields.insert("password".into(), why);
+        fields.insert("password".into(), why.to_string());
     }
     let name = check_name(&mut fields, body.name.as_deref());
     let status = check_status(&mut fields, body.status.as_deref());
@@ -251,14 +251,14 @@ pub async fn update_user(
     if let Some(password) = body.password.as_deref()
         && let Err(why) = validate_password(password, email.unwrap_or(&user.email), &settings)
     {
-        fields.insert("password".into(), why);
+        fields.insert("password".into(), why.to_string());
     }
     let name = check_name(&mut fields, body.name.as_deref());
     let status = check_status(&mut fields, body.status.as_deref());
     if let (Some(password), false) = (body.password.as_deref(), fields.contains_key("password"))
         && let Err(why) = crate::users::check_password_history(&state, &settings, &user, password).await?
     {
-        fields.insert("password".into(), why);
+        fields.insert("password".into(), why.to_string());
     }
     if !fields.is_empty() {
         return Err(ApiError::validation(fields));

@@ -80,7 +80,7 @@ pub async fn change_my_password(
         None => _ = fields.insert("new_password".into(), "is required".into()),
         Some(new) => {
             if let Err(why) = validate_password(new, &user.email, &settings) {
-                fields.insert("new_password".into(), why);
+                fields.insert("new_password".into(), why.to_string());
             }
         }
     }
@@ -98,7 +98,7 @@ pub async fn change_my_password(
         return Err(ApiError::validation(FieldErrors::from([("current_password".into(), "is incorrect".into())])));
     }
     if let Err(why) = crate::users::check_password_history(&state, &settings, &user, &new).await? {
-        return Err(ApiError::validation(FieldErrors::from([("new_password".into(), why)])));
+        return Err(ApiError::validation(FieldErrors::from([("new_password".into(), why.to_string())])));
     }
     let hash = state.passwords.hash(&new).await?;
 
