@@ -54,6 +54,8 @@ pub struct AppStateInner {
     pub mailer: Mailer,
     /// Requests per client IP per minute on `/auth/*`.
     pub rate_limiter: RateLimiter,
+    /// Calls to identity providers, and what is cached of them.
+    pub federation: crate::federation::Federation,
 }
 
 impl AppStateInner {
@@ -136,6 +138,7 @@ impl App {
             discovery_document: discovery::openid_configuration(&config.issuer),
             mailer: Mailer::from_config(&config).context("invalid SMTP configuration")?,
             rate_limiter: RateLimiter::new(config.rate_limit_per_minute),
+            federation: crate::federation::Federation::new()?,
             store,
             config,
         }));

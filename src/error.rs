@@ -31,6 +31,10 @@ pub enum ApiError {
     InvalidToken,
     #[error("the code is wrong, used or expired")]
     InvalidCode,
+    /// A request that cannot be honoured as made, e.g. a sign-in code from an identity provider
+    /// that is unknown, spent, expired or of another tenant (the OAuth code clients know).
+    #[error("{0}")]
+    InvalidRequest(&'static str),
     /// A wrong, replayed or spent second-factor code (TOTP or backup code).
     #[error("the one-time code is wrong or was already used")]
     InvalidOtp,
@@ -109,9 +113,11 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidPayload { .. } | Self::TenantRequired | Self::InvalidCode | Self::InvalidResetToken => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::InvalidPayload { .. }
+            | Self::TenantRequired
+            | Self::InvalidCode
+            | Self::InvalidRequest(_)
+            | Self::InvalidResetToken => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::InvalidCredentials | Self::InvalidToken | Self::InvalidOtp => {
                 StatusCode::UNAUTHORIZED
             }
@@ -137,6 +143,7 @@ impl ApiError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidToken | Self::InvalidResetToken => "invalid_token",
             Self::InvalidCode => "invalid_code",
+            Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidOtp => "invalid_otp",
             Self::UserSuspended => "user_suspended",
             Self::EmailNotVerified => "email_not_verified",

@@ -55,12 +55,16 @@ pub fn router(state: AppState) -> Router {
         .merge(cached_state_routes(&state))
         .routes(routes!(users::get_me))
         .routes(routes!(users::change_my_password))
+        .routes(routes!(federation::list_my_identities))
+        .routes(routes!(federation::unlink_my_identity))
         // Tenant administration: tenant header + admin key, or a bearer with the permission.
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::get_user, users::update_user, users::delete_user))
         .routes(routes!(users::issue_verification_code))
         .routes(routes!(users::issue_password_reset_token))
         .routes(routes!(mfa::reset_user_mfa))
+        .routes(routes!(federation::list_user_identities))
+        .routes(routes!(federation::unlink_user_identity))
         .routes(routes!(roles::list_user_roles, roles::assign_role))
         .routes(routes!(roles::unassign_role))
         .routes(routes!(sessions::list_sessions))
@@ -126,7 +130,10 @@ fn auth_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(sign_in::mfa_step))
         .routes(routes!(enrol::enrol_step))
         .routes(routes!(recovery_pages::forgot_password_form, recovery_pages::forgot_password))
-        .routes(routes!(recovery_pages::reset_password_form, recovery_pages::reset_password));
+        .routes(routes!(recovery_pages::reset_password_form, recovery_pages::reset_password))
+        .routes(routes!(federation::start))
+        .routes(routes!(federation::callback))
+        .routes(routes!(federation::exchange));
     openapi::rate_limited(routes)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::rate_limit))
 }

@@ -55,15 +55,18 @@ pub enum NextStep {
 pub const PURPOSE_VERIFY: &str = "verify";
 pub const PURPOSE_ENROL: &str = "enrol";
 
-/// Decides the step after a correct password. An inline code (`otp` in `/auth/login`) is checked
-/// at once, under the same limit as a code sent to the challenge endpoint: `attempts` are those
-/// the password check of this same request counted. Without one, a user with MFA gets a
-/// challenge.
+/// Decides the step after a first factor (`first`: the `amr` of a correct password, `pwd`, or of
+/// a sign-in through an identity provider, `fed`). An inline code (`otp` in `/auth/login`) is
+/// checked at once, under the same limit as a code sent to the challenge endpoint: `attempts`
+/// are those the password check of this same request counted. Without one, a user with MFA gets
+/// a challenge.
+#[allow(clippy::too_many_arguments, reason = "each is one fact of the sign-in; a struct would only rename them")]
 pub async fn after_password(
     state: &AppState,
     tenant: &Tenant,
     settings: &TenantSettings,
     user: &User,
+    first: &'static str,
     attempts: Option<i64>,
     inline: Option<Factor<'_>>,
     context: &RequestContext,
@@ -83,7 +86,7 @@ pub async fn after_password(
     if settings.mfa_policy == "required" {
         return Ok(NextStep::Enrol { mfa_token: start_challenge(state, tenant.id, user.id, PURPOSE_ENROL).await? });
     }
-    Ok(NextStep::SignedIn { amr: "pwd" })
+    Ok(NextStep::SignedIn { amr: first })
 }
 
 /// Checks a second factor of a user with MFA, as a sign-in attempt of its own: counted toward

@@ -69,6 +69,13 @@ pub struct AuthRequest {
     pub(super) hidden: Hidden,
 }
 
+impl AuthRequest {
+    /// The request's parameters, as its pages carry them.
+    pub fn hidden(&self) -> &Hidden {
+        &self.hidden
+    }
+}
+
 /// `GET /oauth/authorize`.
 #[utoipa::path(
     get,
@@ -147,7 +154,7 @@ pub(super) async fn form_request(
 /// Checks an authorization request. The client and redirect URI first: without both, the only
 /// safe answer is an error page. After that, errors go back to the client.
 #[allow(clippy::result_large_err, reason = "the refusal is the response itself, built once per request")]
-pub(super) async fn validate(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<AuthRequest, Response> {
+pub(crate) async fn validate(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<AuthRequest, Response> {
     let t = i18n::choose(params.get("ui_locales"), headers);
     let page = |message: &str| pages::error_page(t, StatusCode::BAD_REQUEST, t.invalid_request, message);
     let Some(client_id) = params.get("client_id") else { return Err(page(t.no_client)) };

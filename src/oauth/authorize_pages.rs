@@ -21,11 +21,11 @@ pub(super) async fn sign_in_page(
     email: &str,
     error: Option<&str>,
 ) -> Response {
-    sign_in_page_noting(state, headers, request, status, email, error, None)
+    sign_in_page_noting(state, headers, request, status, email, error, None).await
 }
 
 /// [`sign_in_page`] with a `notice` above the form (e.g. "your address is verified").
-pub(super) fn sign_in_page_noting(
+pub(super) async fn sign_in_page_noting(
     state: &AppState,
     headers: &HeaderMap,
     request: &AuthRequest,
@@ -43,8 +43,11 @@ pub(super) fn sign_in_page_noting(
             .finish();
         format!("/oauth/forgot-password?{query}")
     });
+    let authorize_query = pages::authorize_path(&request.hidden, &[]).replacen("/oauth/authorize?", "", 1);
+    let providers = crate::federation::buttons(state, &request.tenant, request.t, &authorize_query).await;
     sso::form_page(state, headers, status, |csrf| pages::SignIn {
         t: request.t,
+        providers,
         brand: pages::Brand::of(&request.tenant, &request.settings),
         client_name: &request.client.name,
         hidden: request.hidden.clone(),

@@ -144,19 +144,22 @@ pub async fn sign_in(
             return sign_in_page(&state, &headers, &request, status, email, Some(why)).await;
         }
     };
-    after_password(&state, &headers, &request, &user, context).await
+    after_first_factor(&state, &headers, &request, &user, "pwd", context).await
 }
 
-/// What follows a correct password (or a new account's): the second factor or its enrolment when
-/// the user or tenant needs one, else the SSO session starts and the authorization carries on.
-pub(super) async fn after_password(
+/// What follows a correct password (or a new account's, or a sign-in through an identity
+/// provider: `first` is its `amr`): the second factor or its enrolment when the user or tenant
+/// needs one, else the SSO session starts and the authorization carries on.
+pub(crate) async fn after_first_factor(
     state: &AppState,
     headers: &HeaderMap,
     request: &AuthRequest,
     user: &User,
+    first: &'static str,
     context: RequestContext,
 ) -> Response {
-    let next = mfa::after_password(state, &request.tenant, &request.settings, user, None, None, &context).await;
+    let (tenant, settings) = (&request.tenant, &request.settings);
+    let next = mfa::after_password(state, tenant, settings, user, first, None, None, &context).await;
     match next {
         Ok(mfa::NextStep::SignedIn { amr }) => start_sso_session(state, headers, request, user, amr, context).await,
         Ok(mfa::NextStep::Challenge { mfa_token }) => {

@@ -156,7 +156,7 @@ pub async fn sign_up(
     if request.settings.require_verified_email {
         return verify_page(&state, &headers, &request, StatusCode::OK, &user.email, None);
     }
-    sign_in::after_password(&state, &headers, &request, &user, context).await
+    sign_in::after_first_factor(&state, &headers, &request, &user, "pwd", context).await
 }
 
 /// `POST /oauth/sign-up/verify`: spends the emailed code; then the sign-in form, noting it.
@@ -197,7 +197,7 @@ pub async fn verify_email(
     match auth::recovery::verify_email(&state, &request.tenant, email, code, context).await {
         Ok(user) => {
             let notice = request.t.email_verified;
-            sign_in_page_noting(&state, &headers, &request, StatusCode::OK, &user.email, None, Some(notice))
+            sign_in_page_noting(&state, &headers, &request, StatusCode::OK, &user.email, None, Some(notice)).await
         }
         Err(ApiError::InvalidCode) => again(request.t.code_wrong_or_expired),
         Err(e) => pages::failed(e),

@@ -84,7 +84,7 @@ pub fn api_error_code() -> Schema {
         "type": "string",
         "description": "A stable code to match on.",
         "enum": [
-            "invalid_payload", "unauthorized", "invalid_credentials", "invalid_token", "invalid_code",
+            "invalid_payload", "unauthorized", "invalid_credentials", "invalid_token", "invalid_code", "invalid_request",
             "invalid_otp", "user_suspended", "email_not_verified", "forbidden", "not_found",
             "method_not_allowed", "conflict", "payload_too_large", "request_timeout", "rate_limited", "too_many_attempts",
             "tenant_required", "tenant_not_found", "tenant_disabled", "unavailable", "internal_error"

@@ -182,6 +182,19 @@ pub struct Texts {
     pub password_changed: &'static str,
     pub sign_in_from_the_application: &'static str,
 
+    // Signing in through an identity provider.
+    pub continue_with: &'static str,
+    pub federation_failed_title: &'static str,
+    pub federation_expired: &'static str,
+    pub federation_other_browser: &'static str,
+    pub provider_unavailable: &'static str,
+    pub upstream_cancelled: &'static str,
+    pub upstream_failed: &'static str,
+    pub upstream_no_email: &'static str,
+    pub upstream_unverified_email: &'static str,
+    pub upstream_existing_account: &'static str,
+    pub unregistered_redirect_to: &'static str,
+
     // A refused new password.
     pub password_too_short: &'static str,
     pub password_too_long: &'static str,
@@ -302,6 +315,18 @@ pub static EN: Texts = Texts {
     password_changed_title: "Password changed",
     password_changed: "Your {} password has been changed, and every session signed in with the old one has ended.",
     sign_in_from_the_application: "Sign in again from the application.",
+
+    continue_with: "Continue with {}",
+    federation_failed_title: "Sign-in failed",
+    federation_expired: "This sign-in has expired or was already completed. Please start again.",
+    federation_other_browser: "This sign-in was started in another browser. Please start again here.",
+    provider_unavailable: "This way of signing in is not available.",
+    upstream_cancelled: "The sign-in was cancelled at {}.",
+    upstream_failed: "{} could not confirm who you are. Please try again later.",
+    upstream_no_email: "{} did not tell us an email address, and an account here needs one.",
+    upstream_unverified_email: "An account here already uses this address, and {} has not confirmed that it is yours.",
+    upstream_existing_account: "An account here already uses this address. Sign in with its password instead.",
+    unregistered_redirect_to: "The application asked to return to an address it has not registered.",
 
     password_too_short: "The password must be at least {} characters.",
     password_too_long: "The password must be at most 128 characters.",
@@ -429,6 +454,18 @@ pub static DE: Texts = Texts {
                        beendet.",
     sign_in_from_the_application: "Melden Sie sich über die Anwendung erneut an.",
 
+    continue_with: "Weiter mit {}",
+    federation_failed_title: "Anmeldung fehlgeschlagen",
+    federation_expired: "Diese Anmeldung ist abgelaufen oder wurde schon abgeschlossen. Bitte beginnen Sie von vorn.",
+    federation_other_browser: "Diese Anmeldung wurde in einem anderen Browser begonnen. Bitte beginnen Sie hier von vorn.",
+    provider_unavailable: "Diese Anmeldemethode ist nicht verfügbar.",
+    upstream_cancelled: "Die Anmeldung wurde bei {} abgebrochen.",
+    upstream_failed: "{} konnte nicht bestätigen, wer Sie sind. Bitte versuchen Sie es später erneut.",
+    upstream_no_email: "{} hat uns keine E-Mail-Adresse genannt, und ein Konto hier braucht eine.",
+    upstream_unverified_email: "Ein Konto hier verwendet diese Adresse schon, und {} hat nicht bestätigt, dass sie Ihnen gehört.",
+    upstream_existing_account: "Ein Konto hier verwendet diese Adresse schon. Melden Sie sich stattdessen mit seinem Passwort an.",
+    unregistered_redirect_to: "Die Anwendung wollte zu einer Adresse zurückkehren, die sie nicht registriert hat.",
+
     password_too_short: "Das Passwort muss mindestens {} Zeichen lang sein.",
     password_too_long: "Das Passwort darf höchstens 128 Zeichen lang sein.",
     password_too_few_kinds: "Das Passwort muss mindestens {} Arten von Zeichen mischen (Klein- und Großbuchstaben, \
@@ -477,6 +514,11 @@ mod tests {
                 texts.password_too_short,
                 texts.password_too_few_kinds,
                 texts.password_used_before,
+                texts.continue_with,
+                texts.upstream_cancelled,
+                texts.upstream_failed,
+                texts.upstream_no_email,
+                texts.upstream_unverified_email,
             ] {
                 assert_eq!(sentence.matches("{}").count(), 1, "{}: {sentence}", texts.lang);
             }

@@ -105,6 +105,8 @@ pub struct SignIn<'a> {
     pub reset_url: &'a str,
     /// "Create an account", when the tenant lets people register.
     pub sign_up_url: Option<String>,
+    /// "Continue with …": the tenant's identity providers.
+    pub providers: Vec<crate::federation::ProviderButton>,
 }
 
 #[derive(Template)]

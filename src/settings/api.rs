@@ -157,6 +157,15 @@ fn validate(key: &str, value: &Value) -> Result<(), String> {
             Value::String(colour) if crate::types::settings::is_colour(colour) => Ok(()),
             _ => Err("must be null or a colour as #rgb or #rrggbb".into()),
         },
+        "allowed_return_origins" => match value.as_array() {
+            Some(origins)
+                if origins.len() <= 20
+                    && origins.iter().all(|o| o.as_str().is_some_and(crate::types::settings::is_return_origin)) =>
+            {
+                Ok(())
+            }
+            _ => Err("must be at most 20 origins, each https://host[:port] (http only for localhost)".into()),
+        },
         "reset_url" => match value {
             Value::Null => Ok(()),
             Value::String(url) if is_reset_url(url) => Ok(()),

@@ -18,6 +18,15 @@ pub struct ProviderRow {
     pub issuer: Option<String>,
     pub scopes: Vec<String>,
     pub enabled: bool,
+    /// Whether the provider's `email_verified` is believed.
+    pub trust_email: bool,
+    /// `auto`, `prompt` or `off`: an unknown identity whose address belongs to a user.
+    pub link_existing: String,
+    /// The button's place on the sign-in page.
+    pub position: i64,
+    /// `google` and `github`: another base URL than the real one's (a test stand-in, an
+    /// enterprise server).
+    pub base_url: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -34,13 +43,18 @@ impl FromRow<'_, AnyRow> for ProviderRow {
             issuer: row.try_get("issuer")?,
             scopes: serde_json::from_str(&scopes).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             enabled: get_bool(row, "enabled")?,
+            trust_email: get_bool(row, "trust_email")?,
+            link_existing: row.try_get("link_existing")?,
+            position: row.try_get("position")?,
+            base_url: row.try_get("base_url")?,
             created_at: Timestamp(row.try_get("created_at")?),
             updated_at: Timestamp(row.try_get("updated_at")?),
         })
     }
 }
 
-const COLUMNS: &str = "id, name, kind, client_id, client_secret, issuer, scopes, enabled, created_at, updated_at";
+const COLUMNS: &str = "id, name, kind, client_id, client_secret, issuer, scopes, enabled, trust_email, link_existing, \
+                       position, base_url, created_at, updated_at";
 
 pub async fn insert_provider<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -49,7 +63,8 @@ pub async fn insert_provider<'e>(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO identity_providers (id, tenant_id, name, kind, client_id, client_secret, issuer, scopes, enabled, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         trust_email, link_existing, position, base_url, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&p.id)
     .bind(tenant_id.to_string())
@@ -60,6 +75,10 @@ pub async fn insert_provider<'e>(
     .bind(p.issuer.as_deref())
     .bind(serde_json::to_string(&p.scopes).unwrap_or_else(|_| "[]".into()))
     .bind(p.enabled)
+    .bind(p.trust_email)
+    .bind(&p.link_existing)
+    .bind(p.position)
+    .bind(p.base_url.as_deref())
     .bind(p.created_at.unix_seconds())
     .bind(p.updated_at.unix_seconds())
     .execute(db)
@@ -89,7 +108,8 @@ pub async fn update_provider<'e>(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE identity_providers SET name = $3, kind = $4, client_id = $5, client_secret = $6, issuer = $7, \
-         scopes = $8, enabled = $9, updated_at = $10 WHERE tenant_id = $1 AND id = $2",
+         scopes = $8, enabled = $9, trust_email = $10, link_existing = $11, position = $12, base_url = $13, \
+         updated_at = $14 WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant_id.to_string())
     .bind(&p.id)
@@ -100,6 +120,10 @@ pub async fn update_provider<'e>(
     .bind(p.issuer.as_deref())
     .bind(serde_json::to_string(&p.scopes).unwrap_or_else(|_| "[]".into()))
     .bind(p.enabled)
+    .bind(p.trust_email)
+    .bind(&p.link_existing)
+    .bind(p.position)
+    .bind(p.base_url.as_deref())
     .bind(p.updated_at.unix_seconds())
     .execute(db)
     .await
@@ -154,4 +178,34 @@ pub async fn delete_provider<'e>(
         .execute(db)
         .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// The provider a sign-in URL names (`/auth/{name}`).
+pub async fn find_provider_by_name<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    name: &str,
+) -> sqlx::Result<Option<ProviderRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM identity_providers WHERE tenant_id = $1 AND name = $2"
+    )))
+    .bind(tenant_id.to_string())
+    .bind(name)
+    .fetch_optional(db)
+    .await
+}
+
+/// The enabled providers, in the tenant's order: the sign-in page's buttons.
+pub async fn list_enabled_providers<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+) -> sqlx::Result<Vec<ProviderRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM identity_providers WHERE tenant_id = $1 AND enabled = $2 ORDER BY position, name \
+         LIMIT 20"
+    )))
+    .bind(tenant_id.to_string())
+    .bind(true)
+    .fetch_all(db)
+    .await
 }

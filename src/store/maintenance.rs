@@ -16,7 +16,7 @@ pub const KEEP_AFTER_EXPIRY_SECONDS: i64 = 86_400;
 /// before `$1`. An ended session's refresh tokens (one per rotation, hundreds for a long one)
 /// and codes go first, in batches of their own, so that the session's own batch cascades to
 /// nothing large.
-pub const EXPIRED: [(&str, &str); 9] = [
+pub const EXPIRED: [(&str, &str); 11] = [
     (
         "refresh_tokens",
         "DELETE FROM refresh_tokens WHERE id IN \
@@ -58,6 +58,16 @@ pub const EXPIRED: [(&str, &str); 9] = [
         "mfa_challenges",
         "DELETE FROM mfa_challenges WHERE token_hash IN \
          (SELECT token_hash FROM mfa_challenges WHERE expires_at < $1 LIMIT $2)",
+    ),
+    (
+        "flow_states",
+        "DELETE FROM flow_states WHERE state_hash IN \
+         (SELECT state_hash FROM flow_states WHERE expires_at < $1 LIMIT $2)",
+    ),
+    (
+        "federation_codes",
+        "DELETE FROM federation_codes WHERE code_hash IN \
+         (SELECT code_hash FROM federation_codes WHERE expires_at < $1 LIMIT $2)",
     ),
 ];
 

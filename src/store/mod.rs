@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod clients;
+pub mod federation;
 mod filter;
 pub mod identity_providers;
 pub mod keys;

@@ -262,3 +262,18 @@ pub async fn renormalize_emails(store: &super::Store) -> anyhow::Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// Locks a user's row for the rest of the transaction (a no-op write): changes that must see
+/// the user's other rows unchanged (their last way in) run one at a time.
+pub async fn lock_user<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    user_id: UserId,
+) -> sqlx::Result<bool> {
+    sqlx::query("UPDATE users SET updated_at = updated_at WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id.to_string())
+        .bind(user_id.to_string())
+        .execute(db)
+        .await
+        .map(|done| done.rows_affected() == 1)
+}

@@ -141,6 +141,30 @@ pub struct TenantSettings {
     /// Days audit rows are kept before the background purge deletes them (null: for ever).
     #[schema(required, schema_with = audit_retention_days_schema)]
     pub audit_retention_days: Option<i64>,
+    /// Origins (`https://app.example.com`) an application's "Sign in with …" link may return to
+    /// besides its clients' redirect URIs; see `return_origins_schema`.
+    #[schema(required, schema_with = return_origins_schema)]
+    pub allowed_return_origins: Vec<String>,
+}
+
+fn return_origins_schema() -> utoipa::openapi::Schema {
+    from_json(json!({
+        "type": "array",
+        "maxItems": 20,
+        "items": { "type": "string", "pattern": RETURN_ORIGIN },
+        "description": "Each an origin: https (http only for localhost and 127.0.0.1), with no path."
+    }))
+}
+
+/// What `is_return_origin` accepts.
+pub const RETURN_ORIGIN: &str = "^(https://[a-z0-9.-]+|http://(localhost|127\\.0\\.0\\.1))(:[0-9]{1,5})?$";
+
+/// An origin as `url` serialises one: scheme, lower-case host and a port other than the
+/// scheme's, nothing else.
+pub fn is_return_origin(value: &str) -> bool {
+    let Ok(url) = url::Url::parse(value) else { return false };
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1"));
+    (url.scheme() == "https" || (url.scheme() == "http" && loopback)) && url.origin().ascii_serialization() == value
 }
 
 impl Default for TenantSettings {
@@ -164,6 +188,7 @@ impl Default for TenantSettings {
             logo_url: None,
             primary_color: None,
             audit_retention_days: None,
+            allowed_return_origins: Vec::new(),
         }
     }
 }

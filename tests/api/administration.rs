@@ -119,7 +119,7 @@ async fn settings_are_one_flat_object_and_put_of_get_changes_nothing(backend: Ba
         "refresh_reuse_grace_seconds": 0, "lockout_threshold": 5, "lockout_window_seconds": 900,
         "password_min_length": 8, "password_min_classes": 2, "password_history": 0,
         "self_registration": true, "require_verified_email": false, "mfa_policy": "optional", "reset_url": null,
-        "logo_url": null, "primary_color": null, "audit_retention_days": null
+        "logo_url": null, "primary_color": null, "audit_retention_days": null, "allowed_return_origins": []
     });
     assert_eq!(defaults, expected);
 

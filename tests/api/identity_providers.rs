@@ -14,7 +14,7 @@ async fn a_provider_is_created_and_its_secret_never_comes_back(backend: Backend)
     app.create_tenant("acme", "Acme").await;
 
     let created = admin_in(&app, Method::POST, "/identity-providers", "acme")
-        .json(&json!({ "name": "Corporate SSO", "kind": "oidc", "client_id": "ovlt", "client_secret": "upstream-secret-value", "issuer": "https://sso.example.com/" }))
+        .json(&json!({ "name": "corporate-sso", "kind": "oidc", "client_id": "ovlt", "client_secret": "upstream-secret-value", "issuer": "https://sso.example.com/" }))
         .send()
         .await
         .unwrap();
@@ -54,7 +54,7 @@ async fn a_put_without_a_secret_keeps_the_stored_one(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_tenant("acme", "Acme").await;
     let provider: Value = admin_in(&app, Method::POST, "/identity-providers", "acme")
-        .json(&json!({ "name": "GitHub", "kind": "github", "client_id": "gh", "client_secret": "s1" }))
+        .json(&json!({ "name": "github", "kind": "github", "client_id": "gh", "client_secret": "s1" }))
         .send()
         .await
         .unwrap()
@@ -94,18 +94,18 @@ async fn providers_are_validated_and_isolated_per_tenant(backend: Backend) {
     app.create_tenant("other", "Other").await;
     for (body, field) in [
         (json!({ "kind": "oidc", "client_id": "x", "issuer": "https://a.example" }), "name"),
-        (json!({ "name": "X", "kind": "saml", "client_id": "x" }), "kind"),
-        (json!({ "name": "X", "kind": "google" }), "client_id"),
-        (json!({ "name": "X", "kind": "oidc", "client_id": "x" }), "issuer"),
-        (json!({ "name": "X", "kind": "oidc", "client_id": "x", "issuer": "http://sso.example.com" }), "issuer"),
-        (json!({ "name": "X", "kind": "google", "client_id": "x", "scopes": ["has space"] }), "scopes"),
+        (json!({ "name": "x", "kind": "saml", "client_id": "x" }), "kind"),
+        (json!({ "name": "x", "kind": "google" }), "client_id"),
+        (json!({ "name": "x", "kind": "oidc", "client_id": "x" }), "issuer"),
+        (json!({ "name": "x", "kind": "oidc", "client_id": "x", "issuer": "http://sso.example.com" }), "issuer"),
+        (json!({ "name": "x", "kind": "google", "client_id": "x", "scopes": ["has space"] }), "scopes"),
     ] {
         let response = admin_in(&app, Method::POST, "/identity-providers", "acme").json(&body).send().await.unwrap();
         let error = assert_error(response, 400, "invalid_payload").await;
         assert!(error["fields"][field].is_string(), "{body}: {error}");
     }
     let google: Value = admin_in(&app, Method::POST, "/identity-providers", "acme")
-        .json(&json!({ "name": "Google", "kind": "google", "client_id": "g" }))
+        .json(&json!({ "name": "google", "kind": "google", "client_id": "g" }))
         .send()
         .await
         .unwrap()
@@ -113,7 +113,7 @@ async fn providers_are_validated_and_isolated_per_tenant(backend: Backend) {
         .await
         .unwrap();
     let duplicate = admin_in(&app, Method::POST, "/identity-providers", "acme")
-        .json(&json!({ "name": "Google", "kind": "google", "client_id": "g2" }))
+        .json(&json!({ "name": "google", "kind": "google", "client_id": "g2" }))
         .send()
         .await
         .unwrap();
@@ -138,7 +138,7 @@ async fn a_client_id_is_at_most_512_characters_as_sent(backend: Backend) {
     app.create_tenant("acme", "Acme").await;
     let create = |client_id: String| {
         admin_in(&app, Method::POST, "/identity-providers", "acme")
-            .json(&json!({ "name": "GitHub", "kind": "github", "client_id": client_id }))
+            .json(&json!({ "name": "github", "kind": "github", "client_id": client_id }))
             .send()
     };
 

@@ -10,6 +10,7 @@ mod branding;
 mod browser;
 mod caches;
 mod clients;
+mod federation;
 mod hardening;
 mod http_conventions;
 mod hygiene;

@@ -192,7 +192,7 @@ pub async fn login(
     let settings = settings::load(&state.store, tenant.id).await?;
     let PasswordChecked { user, attempts } =
         verify_password_login(&state, &tenant, &settings, email, password, &context).await?;
-    let amr = match mfa::after_password(&state, &tenant, &settings, &user, attempts, inline, &context).await? {
+    let amr = match mfa::after_password(&state, &tenant, &settings, &user, "pwd", attempts, inline, &context).await? {
         mfa::NextStep::SignedIn { amr } => amr,
         mfa::NextStep::Challenge { mfa_token } => {
             return Ok(Json(MfaRequired { mfa_required: true, mfa_token }).into_response());

@@ -10,14 +10,15 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
-use super::{default_scopes, is_issuer_url};
 use crate::app::AppState;
 use crate::audit::{self, AuditEvent, RequestContext};
 use crate::crypto::secretbox;
 use crate::error::{ApiError, ApiResult, FieldErrors};
+use crate::federation::PROVIDER_NAME;
+use crate::federation::{default_scopes, is_issuer_url};
 use crate::http::extract::{Json, Path};
 use crate::http::pagination::{Page, Pagination, RawPagination};
-use crate::openapi::schema::{NOT_ONLY_WHITESPACE, display_name, from_json, nullable, verbatim};
+use crate::openapi::schema::{NOT_ONLY_WHITESPACE, from_json, nullable, verbatim};
 use crate::rbac::{IdentityProvidersRead, IdentityProvidersWrite, Manage};
 use crate::store::{self, identity_providers::ProviderRow};
 use crate::tenants::TenantHeaders;
@@ -34,11 +35,33 @@ fn kind_schema() -> Schema {
 }
 
 fn optional_name_schema() -> Schema {
-    let mut name = display_name(100);
-    if let Schema::Object(object) = &mut name {
-        object.description = Some("Required on create: 1 to 100 characters, no control characters.".into());
-    }
-    nullable(name)
+    nullable(from_json(json!({
+        "type": "string",
+        "pattern": PROVIDER_NAME,
+        "description": "Required on create: the provider's key in sign-in URLs (`/auth/{name}`): lower-case letters, \
+                        digits and dashes, not one of ovlt's own `/auth/` paths."
+    })))
+}
+
+fn optional_link_existing_schema() -> Schema {
+    nullable(from_json(json!({
+        "type": "string",
+        "enum": ["auto", "prompt", "off"],
+        "description": "An unknown identity whose verified address belongs to a user: link at once (auto), after \
+                        the user signs in with their password (prompt, the default), or refuse (off)."
+    })))
+}
+
+fn optional_base_url_schema() -> Schema {
+    verbatim(json!({
+        "anyOf": [
+            { "type": "string", "pattern": ISSUER },
+            { "const": "", "description": "Clears it." },
+            { "type": "null", "description": "As if absent." }
+        ],
+        "description": "google and github: another base URL than the real one's (an enterprise server, a test \
+                        stand-in)."
+    }))
 }
 
 fn optional_kind_schema() -> Schema {
@@ -109,6 +132,15 @@ pub struct ProviderRequest {
     #[schema(schema_with = optional_scopes_schema)]
     scopes: Option<Vec<String>>,
     enabled: Option<bool>,
+    /// Whether the provider's `email_verified` is believed (default: true for google and github).
+    trust_email: Option<bool>,
+    #[schema(schema_with = optional_link_existing_schema)]
+    link_existing: Option<String>,
+    /// The button's place on the sign-in page (ascending, then by name).
+    #[schema(minimum = -1000, maximum = 1000)]
+    position: Option<i64>,
+    #[schema(schema_with = optional_base_url_schema)]
+    base_url: Option<String>,
 }
 
 /// The body of `POST /identity-providers`, for the document: a [`ProviderRequest`] with `name`,
@@ -166,12 +198,24 @@ pub struct ProviderResponse {
     issuer: Option<String>,
     scopes: Vec<String>,
     enabled: bool,
+    trust_email: bool,
+    #[schema(schema_with = link_existing_schema)]
+    link_existing: String,
+    position: i64,
+    #[schema(required)]
+    base_url: Option<String>,
+    /// The callback to register at the provider.
+    redirect_uri: String,
     created_at: Timestamp,
     updated_at: Timestamp,
 }
 
-impl From<&ProviderRow> for ProviderResponse {
-    fn from(p: &ProviderRow) -> Self {
+fn link_existing_schema() -> Schema {
+    from_json(json!({ "type": "string", "enum": ["auto", "prompt", "off"] }))
+}
+
+impl ProviderResponse {
+    fn new(p: &ProviderRow, issuer: &str) -> Self {
         Self {
             id: p.id.clone(),
             name: p.name.clone(),
@@ -181,6 +225,11 @@ impl From<&ProviderRow> for ProviderResponse {
             issuer: p.issuer.clone(),
             scopes: p.scopes.clone(),
             enabled: p.enabled,
+            trust_email: p.trust_email,
+            link_existing: p.link_existing.clone(),
+            position: p.position,
+            base_url: p.base_url.clone(),
+            redirect_uri: crate::federation::callback_uri(issuer, &p.name),
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -208,7 +257,8 @@ pub async fn list_providers(
     let rows =
         store::identity_providers::list_providers(pool, tenant_id, pagination.limit(), pagination.offset()).await?;
     let total = store::identity_providers::count_providers(pool, tenant_id).await?;
-    Ok(Json(Page::new(rows.iter().map(ProviderResponse::from).collect(), pagination, total)))
+    let issuer = &state.config.issuer;
+    Ok(Json(Page::new(rows.iter().map(|row| ProviderResponse::new(row, issuer)).collect(), pagination, total)))
 }
 
 /// `POST /identity-providers` → 201: `name`, `kind`, `client_id` required; `issuer` for `oidc`.
@@ -245,6 +295,10 @@ pub async fn create_provider(
         client_secret: None,
         issuer: None,
         enabled: true,
+        trust_email: matches!(body.kind.as_deref(), Some("google" | "github")),
+        link_existing: "prompt".into(),
+        position: 0,
+        base_url: None,
         created_at: now,
         updated_at: now,
     };
@@ -258,7 +312,7 @@ pub async fn create_provider(
         .details(serde_json::json!({ "name": row.name, "kind": row.kind }));
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(ProviderResponse::from(&row))).into_response())
+    Ok((StatusCode::CREATED, Json(ProviderResponse::new(&row, &state.config.issuer))).into_response())
 }
 
 /// `PUT /identity-providers/{id}`: any subset; without `client_secret` the stored one stays.
@@ -305,7 +359,7 @@ pub async fn update_provider(
         .details(serde_json::json!({ "secret_changed": secret_changed }));
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
-    Ok(Json(ProviderResponse::from(&row)))
+    Ok(Json(ProviderResponse::new(&row, &state.config.issuer)))
 }
 
 /// `DELETE /identity-providers/{id}` → 204.
@@ -360,9 +414,30 @@ fn apply(state: &AppState, row: &mut ProviderRow, body: ProviderRequest) -> ApiR
     if let Some(enabled) = body.enabled {
         row.enabled = enabled;
     }
+    if let Some(trust) = body.trust_email {
+        row.trust_email = trust;
+    }
+    if let Some(link) = body.link_existing {
+        row.link_existing = link;
+    }
+    if let Some(position) = body.position {
+        row.position = position;
+    }
+    if let Some(base_url) = body.base_url {
+        row.base_url = Some(base_url.trim().trim_end_matches('/').to_string()).filter(|u| !u.is_empty());
+    }
     let mut fields = FieldErrors::new();
-    if row.name.is_empty() || row.name.chars().count() > 100 || row.name.chars().any(char::is_control) {
-        fields.insert("name".into(), "must be 1 to 100 characters".into());
+    if let Err(why) = crate::federation::check_name(&row.name) {
+        fields.insert("name".into(), why.into());
+    }
+    if !matches!(row.link_existing.as_str(), "auto" | "prompt" | "off") {
+        fields.insert("link_existing".into(), "must be auto, prompt or off".into());
+    }
+    if !(-1000..=1000).contains(&row.position) {
+        fields.insert("position".into(), "must be between -1000 and 1000".into());
+    }
+    if row.base_url.as_deref().is_some_and(|url| !is_issuer_url(url)) {
+        fields.insert("base_url".into(), "must be an https URL (http only for localhost)".into());
     }
     if !matches!(row.kind.as_str(), "google" | "github" | "oidc") {
         fields.insert("kind".into(), "must be google, github or oidc".into());

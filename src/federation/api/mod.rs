@@ -1,0 +1,6 @@
+//! The federation's HTTP handlers: the providers' administration, the sign-in flow through
+//! them, and a user's linked identities.
+
+pub mod identities;
+pub mod providers;
+pub mod sign_in;

@@ -1,0 +1,211 @@
+//! Signing in through an OpenID provider (`oidc`, and `google`, which is one): discovery, the
+//! authorization request with `state`, `nonce` and PKCE S256, the code exchange and the ID
+//! token's checks — by the `openidconnect` crate, through [`Upstream`]. What the crate leaves
+//! to its caller is done here: `azp` and `iat`, and fetching the provider's keys again when a
+//! token names a key we do not have (the provider rotated).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
+};
+
+use super::FederationError;
+use super::upstream::Upstream;
+
+/// The discovery documents (with their key sets) of the providers in use, per issuer: fetched
+/// again after this long, or at once when a token names an unknown key.
+const METADATA_TTL: Duration = Duration::from_secs(600);
+/// Issuers remembered at most; past it the cache starts over (a bound on what tenants can add).
+const METADATA_CACHE_BOUND: usize = 256;
+/// How far an ID token's `iat` may lie from our clock.
+const IAT_SKEW_SECS: i64 = 300;
+
+/// What an upstream said about the person, once its answer has been checked.
+#[derive(Debug, Clone)]
+pub struct UpstreamIdentity {
+    pub subject: String,
+    pub email: Option<String>,
+    /// What the upstream claims; whether ovlt believes it is the provider's `trust_email`.
+    pub email_verified: bool,
+    pub name: Option<String>,
+}
+
+/// One provider's configuration, as a sign-in needs it.
+pub struct OidcProvider<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub client_secret: Option<String>,
+    pub redirect_uri: String,
+    pub scopes: &'a [String],
+}
+
+pub struct Discovery {
+    http: Upstream,
+    metadata: Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>,
+}
+
+impl Discovery {
+    pub fn new(http: Upstream) -> Self {
+        Self { http, metadata: Mutex::new(HashMap::new()) }
+    }
+
+    async fn metadata(&self, issuer: &str, fresh: bool) -> Result<CoreProviderMetadata, FederationError> {
+        if !fresh
+            && let Some((at, metadata)) = self.lock().get(issuer)
+            && at.elapsed() < METADATA_TTL
+        {
+            return Ok(metadata.clone());
+        }
+        let issuer_url = IssuerUrl::new(issuer.to_string()).map_err(|_| FederationError::Misconfigured)?;
+        let metadata = CoreProviderMetadata::discover_async(issuer_url, &self.http).await.map_err(|e| {
+            // The error may hold the answer's body: only its kind is logged.
+            tracing::warn!(issuer, error = discovery_error_kind(&e), "upstream discovery failed");
+            FederationError::Upstream
+        })?;
+        let mut cache = self.lock();
+        if cache.len() >= METADATA_CACHE_BOUND {
+            cache.clear();
+        }
+        cache.insert(issuer.to_string(), (Instant::now(), metadata.clone()));
+        Ok(metadata)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, CoreProviderMetadata)>> {
+        self.metadata.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn client(&self, provider: &OidcProvider<'_>, metadata: CoreProviderMetadata) -> Result<Client, FederationError> {
+        let redirect = RedirectUrl::new(provider.redirect_uri.clone()).map_err(|_| FederationError::Misconfigured)?;
+        let secret = provider.client_secret.clone().map(ClientSecret::new);
+        Ok(CoreClient::from_provider_metadata(metadata, ClientId::new(provider.client_id.to_string()), secret)
+            .set_redirect_uri(redirect))
+    }
+
+    /// The URL to send the browser to.
+    pub async fn authorize_url(
+        &self,
+        provider: &OidcProvider<'_>,
+        state: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+    ) -> Result<String, FederationError> {
+        let client = self.client(provider, self.metadata(provider.issuer, false).await?)?;
+        let (state, nonce) = (state.to_string(), nonce.to_string());
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(pkce_verifier.into()));
+        let (url, _, _) = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                move || CsrfToken::new(state),
+                move || Nonce::new(nonce),
+            )
+            .add_scopes(provider.scopes.iter().filter(|s| *s != "openid").map(|s| Scope::new(s.clone())))
+            .set_pkce_challenge(challenge)
+            .url();
+        Ok(url.into())
+    }
+
+    /// Trades the callback's code, checks the ID token, and says who signed in.
+    pub async fn finish(
+        &self,
+        provider: &OidcProvider<'_>,
+        code: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+    ) -> Result<UpstreamIdentity, FederationError> {
+        let client = self.client(provider, self.metadata(provider.issuer, false).await?)?;
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .map_err(|_| FederationError::Misconfigured)?
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| {
+                tracing::warn!(issuer = provider.issuer, error = token_error_kind(&e), "upstream code exchange failed");
+                FederationError::Upstream
+            })?;
+        let id_token = tokens.id_token().ok_or(FederationError::InvalidAnswer("no ID token"))?;
+        let nonce = Nonce::new(nonce.to_string());
+        let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+            Ok(claims) => claims.clone(),
+            // A key we have not seen: the provider may have rotated. Its keys once more, then no.
+            Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
+                let client = self.client(provider, self.metadata(provider.issuer, true).await?)?;
+                id_token.claims(&client.id_token_verifier(), &nonce).map_err(refused)?.clone()
+            }
+            Err(e) => return Err(refused(e)),
+        };
+        check_azp_and_iat(&claims, provider.client_id)?;
+        Ok(UpstreamIdentity {
+            subject: claims.subject().to_string(),
+            email: claims.email().map(|email| email.to_string()),
+            email_verified: claims.email_verified() == Some(true),
+            name: claims.name().and_then(|name| name.get(None)).map(|name| name.to_string()),
+        })
+    }
+}
+
+type Client = openidconnect::core::CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+fn refused(e: ClaimsVerificationError) -> FederationError {
+    let why = match e {
+        ClaimsVerificationError::InvalidNonce(_) => "the ID token's nonce is not ours",
+        ClaimsVerificationError::InvalidAudience(_) => "the ID token is for another client",
+        ClaimsVerificationError::InvalidIssuer(_) => "the ID token is from another issuer",
+        ClaimsVerificationError::Expired(_) => "the ID token has expired",
+        ClaimsVerificationError::SignatureVerification(_) => "the ID token's signature does not verify",
+        _ => "the ID token is not valid",
+    };
+    FederationError::InvalidAnswer(why)
+}
+
+/// OIDC Core §3.1.3.7, steps the crate leaves out: `azp`, when present, is this client, and is
+/// present when the token has other audiences; `iat` is near now.
+fn check_azp_and_iat(claims: &CoreIdTokenClaims, client_id: &str) -> Result<(), FederationError> {
+    match claims.authorized_party() {
+        Some(azp) if azp.as_str() != client_id => {
+            return Err(FederationError::InvalidAnswer("the ID token was issued to another client"));
+        }
+        None if claims.audiences().len() > 1 => {
+            return Err(FederationError::InvalidAnswer("the ID token has several audiences and no azp"));
+        }
+        _ => {}
+    }
+    let now = crate::types::Timestamp::now().0;
+    if (claims.issue_time().timestamp() - now).abs() > IAT_SKEW_SECS {
+        return Err(FederationError::InvalidAnswer("the ID token's iat is far from now"));
+    }
+    Ok(())
+}
+
+fn discovery_error_kind<E: std::error::Error>(e: &openidconnect::DiscoveryError<E>) -> &'static str {
+    match e {
+        openidconnect::DiscoveryError::Request(_) => "request",
+        openidconnect::DiscoveryError::Response(..) => "status",
+        openidconnect::DiscoveryError::Parse(_) => "parse",
+        openidconnect::DiscoveryError::Validation(_) => "validation",
+        _ => "other",
+    }
+}
+
+fn token_error_kind<E: std::error::Error, T: openidconnect::ErrorResponse>(
+    e: &openidconnect::RequestTokenError<E, T>,
+) -> &'static str {
+    match e {
+        openidconnect::RequestTokenError::ServerResponse(_) => "refused",
+        openidconnect::RequestTokenError::Request(_) => "request",
+        openidconnect::RequestTokenError::Parse(..) => "parse",
+        openidconnect::RequestTokenError::Other(_) => "other",
+    }
+}

@@ -1,0 +1,258 @@
+//! Sign-in through identity providers: the flows waiting for their callback, the external
+//! identities linked to users, and the one-time codes an application trades for tokens. Only
+//! digests of states, browser cookies and codes are stored; each is spent by one conditional
+//! update, so of concurrent callbacks or exchanges exactly one wins.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, FromRow, Row};
+
+use super::{get_bool, get_id};
+use crate::types::{TenantId, Timestamp, UserId};
+
+/// A browser flow between `GET /auth/{provider}` and its callback.
+#[derive(Debug, Clone)]
+pub struct FlowState {
+    pub state_hash: String,
+    pub tenant_id: TenantId,
+    pub provider_id: String,
+    pub browser_hash: String,
+    pub nonce: String,
+    /// Sealed with the master key (associated data `flow_state:<state_hash>`).
+    pub pkce_verifier: Vec<u8>,
+    pub authorize_query: Option<String>,
+    pub redirect_to: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+impl FromRow<'_, AnyRow> for FlowState {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        Ok(Self {
+            state_hash: row.try_get("state_hash")?,
+            tenant_id: get_id(row, "tenant_id", TenantId::parse)?,
+            provider_id: row.try_get("provider_id")?,
+            browser_hash: row.try_get("browser_hash")?,
+            nonce: row.try_get("nonce")?,
+            pkce_verifier: row.try_get("pkce_verifier")?,
+            authorize_query: row.try_get("authorize_query")?,
+            redirect_to: row.try_get("redirect_to")?,
+            created_at: Timestamp(row.try_get("created_at")?),
+            expires_at: Timestamp(row.try_get("expires_at")?),
+        })
+    }
+}
+
+const FLOW_COLUMNS: &str = "state_hash, tenant_id, provider_id, browser_hash, nonce, pkce_verifier, authorize_query, \
+                            redirect_to, created_at, expires_at";
+
+pub async fn insert_flow_state<'e>(db: impl Executor<'e, Database = Any>, flow: &FlowState) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO flow_states (state_hash, tenant_id, provider_id, browser_hash, nonce, pkce_verifier, \
+         authorize_query, redirect_to, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&flow.state_hash)
+    .bind(flow.tenant_id.to_string())
+    .bind(&flow.provider_id)
+    .bind(&flow.browser_hash)
+    .bind(&flow.nonce)
+    .bind(&flow.pkce_verifier)
+    .bind(flow.authorize_query.as_deref())
+    .bind(flow.redirect_to.as_deref())
+    .bind(flow.created_at.unix_seconds())
+    .bind(flow.expires_at.unix_seconds())
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Spends a live flow state and returns it; `None` when it is unknown, spent or expired.
+pub async fn consume_flow_state<'e>(
+    db: impl Executor<'e, Database = Any>,
+    state_hash: &str,
+    now: Timestamp,
+) -> sqlx::Result<Option<FlowState>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE flow_states SET consumed_at = $2 WHERE state_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
+         RETURNING {FLOW_COLUMNS}"
+    )))
+    .bind(state_hash)
+    .bind(now.unix_seconds())
+    .fetch_optional(db)
+    .await
+}
+
+/// An upstream account linked to a user.
+#[derive(Debug, Clone)]
+pub struct ExternalIdentity {
+    pub id: String,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub provider_id: String,
+    /// The provider's name and kind (joined, for answers).
+    pub provider_name: String,
+    pub provider_kind: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub created_at: Timestamp,
+    pub last_login_at: Option<Timestamp>,
+}
+
+impl FromRow<'_, AnyRow> for ExternalIdentity {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            tenant_id: get_id(row, "tenant_id", TenantId::parse)?,
+            user_id: get_id(row, "user_id", UserId::parse)?,
+            provider_id: row.try_get("provider_id")?,
+            provider_name: row.try_get("provider_name")?,
+            provider_kind: row.try_get("provider_kind")?,
+            subject: row.try_get("subject")?,
+            email: row.try_get("email")?,
+            email_verified: get_bool(row, "email_verified")?,
+            created_at: Timestamp(row.try_get("created_at")?),
+            last_login_at: row.try_get::<Option<i64>, _>("last_login_at")?.map(Timestamp),
+        })
+    }
+}
+
+const IDENTITY_SELECT: &str = "SELECT e.id, e.tenant_id, e.user_id, e.provider_id, p.name AS provider_name, \
+                               p.kind AS provider_kind, e.subject, e.email, e.email_verified, e.created_at, \
+                               e.last_login_at FROM external_identities e JOIN identity_providers p \
+                               ON p.tenant_id = e.tenant_id AND p.id = e.provider_id";
+
+pub async fn find_identity<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    provider_id: &str,
+    subject: &str,
+) -> sqlx::Result<Option<ExternalIdentity>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{IDENTITY_SELECT} WHERE e.tenant_id = $1 AND e.provider_id = $2 AND e.subject = $3"
+    )))
+    .bind(tenant_id.to_string())
+    .bind(provider_id)
+    .bind(subject)
+    .fetch_optional(db)
+    .await
+}
+
+/// A user's identities, oldest first.
+pub async fn list_identities<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    user_id: UserId,
+) -> sqlx::Result<Vec<ExternalIdentity>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{IDENTITY_SELECT} WHERE e.tenant_id = $1 AND e.user_id = $2 ORDER BY e.created_at, e.id"
+    )))
+    .bind(tenant_id.to_string())
+    .bind(user_id.to_string())
+    .fetch_all(db)
+    .await
+}
+
+pub async fn insert_identity<'e>(
+    db: impl Executor<'e, Database = Any>,
+    identity: &ExternalIdentity,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO external_identities (id, tenant_id, user_id, provider_id, subject, email, email_verified, \
+         created_at, last_login_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&identity.id)
+    .bind(identity.tenant_id.to_string())
+    .bind(identity.user_id.to_string())
+    .bind(&identity.provider_id)
+    .bind(&identity.subject)
+    .bind(identity.email.as_deref())
+    .bind(identity.email_verified)
+    .bind(identity.created_at.unix_seconds())
+    .bind(identity.last_login_at.map(|t| t.unix_seconds()))
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// A sign-in through the identity: what the provider says of the address now, and when.
+pub async fn record_identity_login<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    id: &str,
+    email: Option<&str>,
+    email_verified: bool,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE external_identities SET email = $3, email_verified = $4, last_login_at = $5 \
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant_id.to_string())
+    .bind(id)
+    .bind(email)
+    .bind(email_verified)
+    .bind(now.unix_seconds())
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+pub async fn delete_identity<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    user_id: UserId,
+    id: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM external_identities WHERE tenant_id = $1 AND user_id = $2 AND id = $3")
+        .bind(tenant_id.to_string())
+        .bind(user_id.to_string())
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A one-time code for `POST /auth/exchange`.
+pub struct FederationCode {
+    pub code_hash: String,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub provider_id: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+pub async fn insert_code<'e>(db: impl Executor<'e, Database = Any>, code: &FederationCode) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO federation_codes (code_hash, tenant_id, user_id, provider_id, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&code.code_hash)
+    .bind(code.tenant_id.to_string())
+    .bind(code.user_id.to_string())
+    .bind(&code.provider_id)
+    .bind(code.created_at.unix_seconds())
+    .bind(code.expires_at.unix_seconds())
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// Spends a live code of the tenant: the user and provider it was issued for.
+pub async fn consume_code<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    code_hash: &str,
+    now: Timestamp,
+) -> sqlx::Result<Option<(UserId, String)>> {
+    let row = sqlx::query(
+        "UPDATE federation_codes SET consumed_at = $3 WHERE tenant_id = $1 AND code_hash = $2 \
+         AND consumed_at IS NULL AND expires_at > $3 RETURNING user_id, provider_id",
+    )
+    .bind(tenant_id.to_string())
+    .bind(code_hash)
+    .bind(now.unix_seconds())
+    .fetch_optional(db)
+    .await?;
+    row.map(|row| Ok((get_id(&row, "user_id", UserId::parse)?, row.try_get("provider_id")?))).transpose()
+}
