@@ -134,6 +134,7 @@ impl GitHub {
             email_verified: primary.is_some(),
             email: primary.map(|e| e.email),
             name: user.name.filter(|n| !n.trim().is_empty()),
+            amr: Vec::new(),
         })
     }
 

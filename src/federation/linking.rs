@@ -6,7 +6,9 @@
 //!   trusted for email (`trust_email`);
 //! - an unknown identity whose address no user has becomes a new user (when the tenant lets
 //!   people register); one whose address a user has is linked to that user only with a verified
-//!   address and the provider's `link_existing = auto` — never on an unverified address;
+//!   address: at once under the provider's `link_existing = auto`, after the user proves the
+//!   account (password, and second factor) under `prompt`, never under `off` — and never on an
+//!   unverified address;
 //! - a suspended user is refused, and nothing is created for a refused sign-in.
 
 use serde_json::json;
@@ -32,7 +34,7 @@ pub enum Refusal {
     /// A user has the address, but the upstream's word for it is not trusted.
     UnverifiedEmail,
     /// A user has the address, and this provider does not link to existing users
-    /// (`link_existing` `off`, or `prompt`, whose password step is not built yet).
+    /// (`link_existing = off`).
     ExistingAccount,
     Suspended,
 }
@@ -50,6 +52,14 @@ impl Refusal {
     }
 }
 
+/// What a sign-in through a provider leads to.
+pub enum Linking {
+    SignIn(Resolved),
+    /// The user who has the address must prove the account before it is linked (`prompt`).
+    ProveAccount(User),
+    Refused(Refusal),
+}
+
 /// The user an upstream account signs in as, and how it came to be.
 pub struct Resolved {
     pub user: User,
@@ -64,7 +74,7 @@ pub async fn resolve(
     provider: &ProviderRow,
     identity: &UpstreamIdentity,
     context: &RequestContext,
-) -> ApiResult<Result<Resolved, Refusal>> {
+) -> ApiResult<Linking> {
     let pool = state.store.pool();
     let now = Timestamp::now();
     let verified = identity.email_verified && provider.trust_email;
@@ -74,21 +84,41 @@ pub async fn resolve(
             .await?
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a linked identity's user is gone")))?;
         if user.status == UserStatus::Suspended {
-            return Ok(Err(Refusal::Suspended));
+            return Ok(Linking::Refused(Refusal::Suspended));
         }
         store::federation::record_identity_login(pool, tenant.id, &known.id, email, verified, now).await?;
-        return Ok(Ok(Resolved { user, how: "known" }));
+        return Ok(Linking::SignIn(Resolved { user, how: "known" }));
     }
-    let Some(email) = email else { return Ok(Err(Refusal::NoEmail)) };
+    let Some(email) = email else { return Ok(Linking::Refused(Refusal::NoEmail)) };
     let existing = store::users::find_user_by_email(pool, tenant.id, email).await?;
     let (user, how) = match existing {
-        None if !settings.self_registration => return Ok(Err(Refusal::SignUpClosed)),
+        None if !settings.self_registration => return Ok(Linking::Refused(Refusal::SignUpClosed)),
         None => (User::new(tenant.id, email, identity.name.as_deref(), None, verified), "created"),
-        Some(_) if !verified => return Ok(Err(Refusal::UnverifiedEmail)),
-        Some(user) if user.status == UserStatus::Suspended => return Ok(Err(Refusal::Suspended)),
+        Some(_) if !verified => return Ok(Linking::Refused(Refusal::UnverifiedEmail)),
+        Some(user) if user.status == UserStatus::Suspended => return Ok(Linking::Refused(Refusal::Suspended)),
         Some(user) if provider.link_existing == "auto" => (user, "linked"),
-        Some(_) => return Ok(Err(Refusal::ExistingAccount)),
+        Some(user) if provider.link_existing == "prompt" => return Ok(Linking::ProveAccount(user)),
+        Some(_) => return Ok(Linking::Refused(Refusal::ExistingAccount)),
     };
+    link(state, tenant, provider, &user, &identity.subject, email, verified, how, context).await?;
+    Ok(Linking::SignIn(Resolved { user, how }))
+}
+
+/// Links an upstream account to `user` (creating the user first when `how` is `created`), and
+/// audits it.
+#[allow(clippy::too_many_arguments, reason = "each is one fact of the link")]
+pub async fn link(
+    state: &AppState,
+    tenant: &Tenant,
+    provider: &ProviderRow,
+    user: &User,
+    subject: &str,
+    email: &str,
+    verified: bool,
+    how: &'static str,
+    context: &RequestContext,
+) -> ApiResult<()> {
+    let now = Timestamp::now();
     let linked = ExternalIdentity {
         id: Uuid::now_v7().to_string(),
         tenant_id: tenant.id,
@@ -96,7 +126,7 @@ pub async fn resolve(
         provider_id: provider.id.clone(),
         provider_name: provider.name.clone(),
         provider_kind: provider.kind.clone(),
-        subject: identity.subject.clone(),
+        subject: subject.to_string(),
         email: Some(email.to_string()),
         email_verified: verified,
         created_at: now,
@@ -104,7 +134,7 @@ pub async fn resolve(
     };
     let mut tx = state.store.begin().await?;
     if how == "created" {
-        store::users::insert_user(&mut *tx, &user).await?;
+        store::users::insert_user(&mut *tx, user).await?;
         let event = AuditEvent::new(Actor::User(user.id), "user.registered", context.clone())
             .in_tenant(tenant.id)
             .target("user", user.id)
@@ -120,5 +150,5 @@ pub async fn resolve(
         .details(json!({ "provider": provider.name, "kind": provider.kind, "identity_id": linked.id, "how": how }));
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
-    Ok(Ok(Resolved { user, how }))
+    Ok(())
 }

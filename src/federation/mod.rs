@@ -15,6 +15,7 @@ pub use api::identities::{
     __path_list_my_identities, __path_list_user_identities, __path_unlink_my_identity, __path_unlink_user_identity,
     list_my_identities, list_user_identities, unlink_my_identity, unlink_user_identity,
 };
+pub use api::link::{__path_link_account, link_account};
 pub use api::providers::{
     __path_create_provider, __path_delete_provider, __path_list_providers, __path_update_provider, create_provider,
     delete_provider, list_providers, update_provider,

@@ -8,10 +8,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata, CoreUserInfoClaims,
+};
 use openidconnect::{
-    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError,
+    TokenResponse,
 };
 
 use super::FederationError;
@@ -33,6 +36,8 @@ pub struct UpstreamIdentity {
     /// What the upstream claims; whether ovlt believes it is the provider's `trust_email`.
     pub email_verified: bool,
     pub name: Option<String>,
+    /// How the upstream says it authenticated the person (believed only under `trust_amr`).
+    pub amr: Vec<String>,
 }
 
 /// One provider's configuration, as a sign-in needs it.
@@ -140,12 +145,29 @@ impl Discovery {
             Err(e) => return Err(refused(e)),
         };
         check_azp_and_iat(&claims, provider.client_id)?;
-        Ok(UpstreamIdentity {
+        let mut identity = UpstreamIdentity {
             subject: claims.subject().to_string(),
             email: claims.email().map(|email| email.to_string()),
             email_verified: claims.email_verified() == Some(true),
             name: claims.name().and_then(|name| name.get(None)).map(|name| name.to_string()),
-        })
+            amr: claims.auth_method_refs().into_iter().flatten().map(|amr| amr.to_string()).collect(),
+        };
+        // Some providers keep the address out of the ID token: their userinfo has it, for the
+        // same subject (the crate checks `sub`).
+        if identity.email.is_none()
+            && let Ok(request) = client.user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
+        {
+            let info: CoreUserInfoClaims = request.request_async(&self.http).await.map_err(|e| {
+                tracing::warn!(issuer = provider.issuer, error = userinfo_error_kind(&e), "upstream userinfo failed");
+                FederationError::Upstream
+            })?;
+            identity.email = info.email().map(|email| email.to_string());
+            identity.email_verified = info.email_verified() == Some(true);
+            if identity.name.is_none() {
+                identity.name = info.name().and_then(|name| name.get(None)).map(|name| name.to_string());
+            }
+        }
+        Ok(identity)
     }
 }
 
@@ -195,6 +217,16 @@ fn discovery_error_kind<E: std::error::Error>(e: &openidconnect::DiscoveryError<
         openidconnect::DiscoveryError::Response(..) => "status",
         openidconnect::DiscoveryError::Parse(_) => "parse",
         openidconnect::DiscoveryError::Validation(_) => "validation",
+        _ => "other",
+    }
+}
+
+fn userinfo_error_kind<E: std::error::Error>(e: &openidconnect::UserInfoError<E>) -> &'static str {
+    match e {
+        openidconnect::UserInfoError::ClaimsVerification(_) => "claims",
+        openidconnect::UserInfoError::Parse(_) => "parse",
+        openidconnect::UserInfoError::Request(_) => "request",
+        openidconnect::UserInfoError::Response(..) => "status",
         _ => "other",
     }
 }

@@ -133,7 +133,8 @@ fn auth_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(recovery_pages::reset_password_form, recovery_pages::reset_password))
         .routes(routes!(federation::start))
         .routes(routes!(federation::callback))
-        .routes(routes!(federation::exchange));
+        .routes(routes!(federation::exchange))
+        .routes(routes!(federation::link_account));
     openapi::rate_limited(routes)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::rate_limit))
 }

@@ -32,6 +32,13 @@ const SECOND_FACTOR_LOCKOUT: i64 = 10;
 const BACKUP_CODE_ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
 /// The `amr` of a session signed in with a password and a second factor (RFC 8176).
 pub const AMR_WITH_SECOND_FACTOR: &str = "pwd otp mfa";
+/// The same after a sign-in through an identity provider.
+pub const AMR_FEDERATED_WITH_SECOND_FACTOR: &str = "fed otp mfa";
+
+/// The `amr` of a sign-in completed by a second factor, after `first`.
+pub fn amr_with_second_factor(first: &str) -> &'static str {
+    if first == "fed" { AMR_FEDERATED_WITH_SECOND_FACTOR } else { AMR_WITH_SECOND_FACTOR }
+}
 
 /// What a user signing in presents as their second factor.
 #[derive(Clone, Copy)]
@@ -76,15 +83,17 @@ pub async fn after_password(
             Some(factor) => {
                 let locked = second_factor_locked(attempts, settings);
                 verify_counted(state, tenant, user, factor, context, locked).await?;
-                Ok(NextStep::SignedIn { amr: AMR_WITH_SECOND_FACTOR })
+                Ok(NextStep::SignedIn { amr: amr_with_second_factor(first) })
             }
             None => {
-                Ok(NextStep::Challenge { mfa_token: start_challenge(state, tenant.id, user.id, PURPOSE_VERIFY).await? })
+                let mfa_token = start_challenge(state, tenant.id, user.id, PURPOSE_VERIFY, first).await?;
+                Ok(NextStep::Challenge { mfa_token })
             }
         };
     }
     if settings.mfa_policy == "required" {
-        return Ok(NextStep::Enrol { mfa_token: start_challenge(state, tenant.id, user.id, PURPOSE_ENROL).await? });
+        let mfa_token = start_challenge(state, tenant.id, user.id, PURPOSE_ENROL, first).await?;
+        return Ok(NextStep::Enrol { mfa_token });
     }
     Ok(NextStep::SignedIn { amr: first })
 }
@@ -321,12 +330,14 @@ fn backup_code_digest(state: &AppState, tenant_id: TenantId, user_id: UserId, co
     crypto::keyed_digest(&state.master_key, &format!("backup_code:{tenant_id}:{user_id}"), &normalized)
 }
 
-/// A new `mfa_token` for the user (256 bits, stored as SHA-256, 5 minutes).
+/// A new `mfa_token` for the user (256 bits, stored as SHA-256, 5 minutes), remembering the
+/// sign-in's first factor.
 pub async fn start_challenge(
     state: &AppState,
     tenant_id: TenantId,
     user_id: UserId,
     purpose: &str,
+    first: &str,
 ) -> ApiResult<String> {
     let token = crypto::random_token();
     let now = Timestamp::now();
@@ -337,6 +348,7 @@ pub async fn start_challenge(
         user_id,
         &challenge_digest(&token),
         purpose,
+        first,
         expires,
         now,
     )
@@ -358,15 +370,22 @@ pub async fn reserve_attempt(state: &AppState, tenant_id: TenantId, token: &str)
     if reserved { Ok(()) } else { Err(ApiError::InvalidToken) }
 }
 
+/// A live `mfa_token`'s user, and the `amr` the sign-in has once the second factor is done.
+pub struct Challenged {
+    pub user: User,
+    pub amr: &'static str,
+}
+
 /// The user of a live `mfa_token` with that purpose; anything else is `invalid_token`.
-pub async fn challenge_user(state: &AppState, tenant: &Tenant, token: &str, purpose: &str) -> ApiResult<User> {
+pub async fn challenge_user(state: &AppState, tenant: &Tenant, token: &str, purpose: &str) -> ApiResult<Challenged> {
     let now = Timestamp::now();
     let pool = state.store.pool();
     let digest = challenge_digest(token);
     let challenge = store::mfa::find_live_challenge(pool, tenant.id, &digest, MAX_WRONG_CODES, now).await?;
     let Some(challenge) = challenge.filter(|c| c.purpose == purpose) else { return Err(ApiError::InvalidToken) };
     let user = store::users::find_user_by_id(pool, tenant.id, challenge.user_id).await?;
-    user.filter(|u| u.status == users::UserStatus::Active).ok_or(ApiError::InvalidToken)
+    let user = user.filter(|u| u.status == users::UserStatus::Active).ok_or(ApiError::InvalidToken)?;
+    Ok(Challenged { user, amr: amr_with_second_factor(&challenge.first_factor) })
 }
 
 pub fn challenge_digest(token: &str) -> String {

@@ -107,8 +107,8 @@ pub async fn enrol_step(
     }
     let (tenant, settings) = (&request.tenant, &request.settings);
     let token = params.get("mfa_token").unwrap_or_default();
-    let user = match mfa::challenge_user(&state, tenant, token, mfa::PURPOSE_ENROL).await {
-        Ok(user) if !user.mfa_enabled => user,
+    let (user, amr) = match mfa::challenge_user(&state, tenant, token, mfa::PURPOSE_ENROL).await {
+        Ok(challenged) if !challenged.user.mfa_enabled => (challenged.user, challenged.amr),
         Ok(_) | Err(ApiError::InvalidToken) => return start_over(&state, &headers, &request).await,
         Err(e) => return pages::failed(e),
     };
@@ -163,7 +163,7 @@ pub async fn enrol_step(
     };
     // MFA is on now, so the codes are shown whatever happens next; without an SSO session (it
     // could not be recorded) Continue leads to a normal sign-in with the new authenticator.
-    let cookie = match open_sso_session(&state, &headers, &request, &user, mfa::AMR_WITH_SECOND_FACTOR, context).await {
+    let cookie = match open_sso_session(&state, &headers, &request, &user, amr, context).await {
         Ok((_, cookie)) => Some(cookie),
         Err(_logged) => None,
     };

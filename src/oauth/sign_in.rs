@@ -211,8 +211,8 @@ pub async fn mfa_step(
     }
     let tenant = &request.tenant;
     let token = params.get("mfa_token").unwrap_or_default();
-    let user = match mfa::challenge_user(&state, tenant, token, mfa::PURPOSE_VERIFY).await {
-        Ok(user) if user.mfa_enabled => user,
+    let (user, amr) = match mfa::challenge_user(&state, tenant, token, mfa::PURPOSE_VERIFY).await {
+        Ok(challenged) if challenged.user.mfa_enabled => (challenged.user, challenged.amr),
         Ok(_) | Err(ApiError::InvalidToken) => return start_over(request.t.sign_in_expired).await,
         Err(e) => return pages::failed(e),
     };
@@ -241,7 +241,7 @@ pub async fn mfa_step(
     }
     let digest = mfa::challenge_digest(token);
     match store::mfa::consume_challenge(state.store.pool(), tenant.id, &digest, Timestamp::now()).await {
-        Ok(true) => start_sso_session(&state, &headers, &request, &user, mfa::AMR_WITH_SECOND_FACTOR, context).await,
+        Ok(true) => start_sso_session(&state, &headers, &request, &user, amr, context).await,
         Ok(false) => start_over(request.t.sign_in_expired).await,
         Err(e) => pages::failed(e),
     }
@@ -249,7 +249,7 @@ pub async fn mfa_step(
 
 /// Starts the browser's SSO session (cookie) for a user who has signed in, and carries on with
 /// the authorization.
-async fn start_sso_session(
+pub(crate) async fn start_sso_session(
     state: &AppState,
     headers: &HeaderMap,
     request: &AuthRequest,

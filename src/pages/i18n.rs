@@ -195,6 +195,11 @@ pub struct Texts {
     pub upstream_existing_account: &'static str,
     pub unregistered_redirect_to: &'static str,
 
+    pub link_account_title: &'static str,
+    pub account_uses_address: &'static str,
+    pub prove_to_link: &'static str,
+    pub link_and_continue: &'static str,
+
     // A refused new password.
     pub password_too_short: &'static str,
     pub password_too_long: &'static str,
@@ -327,6 +332,11 @@ pub static EN: Texts = Texts {
     upstream_unverified_email: "An account here already uses this address, and {} has not confirmed that it is yours.",
     upstream_existing_account: "An account here already uses this address. Sign in with its password instead.",
     unregistered_redirect_to: "The application asked to return to an address it has not registered.",
+
+    link_account_title: "Link your account",
+    account_uses_address: "An account here already uses {}.",
+    prove_to_link: "Enter its password to link it to your sign-in with {}.",
+    link_and_continue: "Link and continue",
 
     password_too_short: "The password must be at least {} characters.",
     password_too_long: "The password must be at most 128 characters.",
@@ -466,6 +476,11 @@ pub static DE: Texts = Texts {
     upstream_existing_account: "Ein Konto hier verwendet diese Adresse schon. Melden Sie sich stattdessen mit seinem Passwort an.",
     unregistered_redirect_to: "Die Anwendung wollte zu einer Adresse zurückkehren, die sie nicht registriert hat.",
 
+    link_account_title: "Konto verknüpfen",
+    account_uses_address: "Ein Konto hier verwendet schon {}.",
+    prove_to_link: "Geben Sie sein Passwort ein, um es mit Ihrer Anmeldung über {} zu verknüpfen.",
+    link_and_continue: "Verknüpfen und fortfahren",
+
     password_too_short: "Das Passwort muss mindestens {} Zeichen lang sein.",
     password_too_long: "Das Passwort darf höchstens 128 Zeichen lang sein.",
     password_too_few_kinds: "Das Passwort muss mindestens {} Arten von Zeichen mischen (Klein- und Großbuchstaben, \
@@ -519,6 +534,8 @@ mod tests {
                 texts.upstream_failed,
                 texts.upstream_no_email,
                 texts.upstream_unverified_email,
+                texts.account_uses_address,
+                texts.prove_to_link,
             ] {
                 assert_eq!(sentence.matches("{}").count(), 1, "{}: {sentence}", texts.lang);
             }

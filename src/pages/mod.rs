@@ -77,7 +77,8 @@ branded!(
     Consent,
     ForgotPassword,
     ResetPassword,
-    PasswordChanged
+    PasswordChanged,
+    LinkAccount
 );
 impl Page for ErrorPage<'_> {}
 impl Page for SignedOut {}
@@ -188,6 +189,21 @@ pub struct Consent<'a> {
     pub scopes: Vec<String>,
     pub hidden: Hidden,
     pub csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "link_account.html")]
+pub struct LinkAccount<'a> {
+    pub t: &'static Texts,
+    pub brand: Brand,
+    /// The provider, as a person calls it.
+    pub provider: &'a str,
+    pub email: &'a str,
+    /// The account has a second factor: its field is on the form.
+    pub needs_code: bool,
+    pub token: &'a str,
+    pub csrf: String,
+    pub error: Option<&'a str>,
 }
 
 #[derive(Template)]

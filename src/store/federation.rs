@@ -218,19 +218,22 @@ pub struct FederationCode {
     pub tenant_id: TenantId,
     pub user_id: UserId,
     pub provider_id: String,
+    /// The sign-in's `amr`.
+    pub amr: String,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
 
 pub async fn insert_code<'e>(db: impl Executor<'e, Database = Any>, code: &FederationCode) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO federation_codes (code_hash, tenant_id, user_id, provider_id, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO federation_codes (code_hash, tenant_id, user_id, provider_id, amr, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&code.code_hash)
     .bind(code.tenant_id.to_string())
     .bind(code.user_id.to_string())
     .bind(&code.provider_id)
+    .bind(&code.amr)
     .bind(code.created_at.unix_seconds())
     .bind(code.expires_at.unix_seconds())
     .execute(db)
@@ -238,7 +241,7 @@ pub async fn insert_code<'e>(db: impl Executor<'e, Database = Any>, code: &Feder
     .map(|_| ())
 }
 
-/// Spends a live code of the tenant: the user and provider it was issued for.
+/// Spends a live code of the tenant: the user it was issued for, and the sign-in's `amr`.
 pub async fn consume_code<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
@@ -247,12 +250,101 @@ pub async fn consume_code<'e>(
 ) -> sqlx::Result<Option<(UserId, String)>> {
     let row = sqlx::query(
         "UPDATE federation_codes SET consumed_at = $3 WHERE tenant_id = $1 AND code_hash = $2 \
-         AND consumed_at IS NULL AND expires_at > $3 RETURNING user_id, provider_id",
+         AND consumed_at IS NULL AND expires_at > $3 RETURNING user_id, amr",
     )
     .bind(tenant_id.to_string())
     .bind(code_hash)
     .bind(now.unix_seconds())
     .fetch_optional(db)
     .await?;
-    row.map(|row| Ok((get_id(&row, "user_id", UserId::parse)?, row.try_get("provider_id")?))).transpose()
+    row.map(|row| Ok((get_id(&row, "user_id", UserId::parse)?, row.try_get("amr")?))).transpose()
+}
+
+/// An upstream account waiting to be linked to the user who has its address, once that user
+/// proves the account (`link_existing = prompt`).
+#[derive(Debug, Clone)]
+pub struct PendingLink {
+    pub token_hash: String,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub provider_id: String,
+    pub subject: String,
+    pub email: String,
+    pub browser_hash: String,
+    pub authorize_query: Option<String>,
+    pub redirect_to: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+impl FromRow<'_, AnyRow> for PendingLink {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        Ok(Self {
+            token_hash: row.try_get("token_hash")?,
+            tenant_id: get_id(row, "tenant_id", TenantId::parse)?,
+            user_id: get_id(row, "user_id", UserId::parse)?,
+            provider_id: row.try_get("provider_id")?,
+            subject: row.try_get("subject")?,
+            email: row.try_get("email")?,
+            browser_hash: row.try_get("browser_hash")?,
+            authorize_query: row.try_get("authorize_query")?,
+            redirect_to: row.try_get("redirect_to")?,
+            created_at: Timestamp(row.try_get("created_at")?),
+            expires_at: Timestamp(row.try_get("expires_at")?),
+        })
+    }
+}
+
+const LINK_COLUMNS: &str = "token_hash, tenant_id, user_id, provider_id, subject, email, browser_hash, \
+                            authorize_query, redirect_to, created_at, expires_at";
+
+pub async fn insert_pending_link<'e>(db: impl Executor<'e, Database = Any>, link: &PendingLink) -> sqlx::Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO pending_links ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    )))
+    .bind(&link.token_hash)
+    .bind(link.tenant_id.to_string())
+    .bind(link.user_id.to_string())
+    .bind(&link.provider_id)
+    .bind(&link.subject)
+    .bind(&link.email)
+    .bind(&link.browser_hash)
+    .bind(link.authorize_query.as_deref())
+    .bind(link.redirect_to.as_deref())
+    .bind(link.created_at.unix_seconds())
+    .bind(link.expires_at.unix_seconds())
+    .execute(db)
+    .await
+    .map(|_| ())
+}
+
+/// A pending link that can still be completed.
+pub async fn find_pending_link<'e>(
+    db: impl Executor<'e, Database = Any>,
+    token_hash: &str,
+    now: Timestamp,
+) -> sqlx::Result<Option<PendingLink>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {LINK_COLUMNS} FROM pending_links WHERE token_hash = $1 AND consumed_at IS NULL AND expires_at > $2"
+    )))
+    .bind(token_hash)
+    .bind(now.unix_seconds())
+    .fetch_optional(db)
+    .await
+}
+
+/// Spends a pending link: false when another request did first, or it died meanwhile.
+pub async fn consume_pending_link<'e>(
+    db: impl Executor<'e, Database = Any>,
+    token_hash: &str,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE pending_links SET consumed_at = $2 WHERE token_hash = $1 AND consumed_at IS NULL AND expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now.unix_seconds())
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

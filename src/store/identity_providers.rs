@@ -22,6 +22,8 @@ pub struct ProviderRow {
     pub trust_email: bool,
     /// `auto`, `prompt` or `off`: an unknown identity whose address belongs to a user.
     pub link_existing: String,
+    /// Whether the provider's own `amr` is believed (its `mfa` then counts as both factors).
+    pub trust_amr: bool,
     /// The button's place on the sign-in page.
     pub position: i64,
     /// `google` and `github`: another base URL than the real one's (a test stand-in, an
@@ -45,6 +47,7 @@ impl FromRow<'_, AnyRow> for ProviderRow {
             enabled: get_bool(row, "enabled")?,
             trust_email: get_bool(row, "trust_email")?,
             link_existing: row.try_get("link_existing")?,
+            trust_amr: get_bool(row, "trust_amr")?,
             position: row.try_get("position")?,
             base_url: row.try_get("base_url")?,
             created_at: Timestamp(row.try_get("created_at")?),
@@ -54,7 +57,7 @@ impl FromRow<'_, AnyRow> for ProviderRow {
 }
 
 const COLUMNS: &str = "id, name, kind, client_id, client_secret, issuer, scopes, enabled, trust_email, link_existing, \
-                       position, base_url, created_at, updated_at";
+                       trust_amr, position, base_url, created_at, updated_at";
 
 pub async fn insert_provider<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -63,8 +66,8 @@ pub async fn insert_provider<'e>(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO identity_providers (id, tenant_id, name, kind, client_id, client_secret, issuer, scopes, enabled, \
-         trust_email, link_existing, position, base_url, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         trust_email, link_existing, trust_amr, position, base_url, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(&p.id)
     .bind(tenant_id.to_string())
@@ -77,6 +80,7 @@ pub async fn insert_provider<'e>(
     .bind(p.enabled)
     .bind(p.trust_email)
     .bind(&p.link_existing)
+    .bind(p.trust_amr)
     .bind(p.position)
     .bind(p.base_url.as_deref())
     .bind(p.created_at.unix_seconds())
@@ -108,8 +112,8 @@ pub async fn update_provider<'e>(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE identity_providers SET name = $3, kind = $4, client_id = $5, client_secret = $6, issuer = $7, \
-         scopes = $8, enabled = $9, trust_email = $10, link_existing = $11, position = $12, base_url = $13, \
-         updated_at = $14 WHERE tenant_id = $1 AND id = $2",
+         scopes = $8, enabled = $9, trust_email = $10, link_existing = $11, trust_amr = $12, position = $13, \
+         base_url = $14, updated_at = $15 WHERE tenant_id = $1 AND id = $2",
     )
     .bind(tenant_id.to_string())
     .bind(&p.id)
@@ -122,6 +126,7 @@ pub async fn update_provider<'e>(
     .bind(p.enabled)
     .bind(p.trust_email)
     .bind(&p.link_existing)
+    .bind(p.trust_amr)
     .bind(p.position)
     .bind(p.base_url.as_deref())
     .bind(p.updated_at.unix_seconds())

@@ -16,7 +16,7 @@ pub const KEEP_AFTER_EXPIRY_SECONDS: i64 = 86_400;
 /// before `$1`. An ended session's refresh tokens (one per rotation, hundreds for a long one)
 /// and codes go first, in batches of their own, so that the session's own batch cascades to
 /// nothing large.
-pub const EXPIRED: [(&str, &str); 11] = [
+pub const EXPIRED: [(&str, &str); 12] = [
     (
         "refresh_tokens",
         "DELETE FROM refresh_tokens WHERE id IN \
@@ -68,6 +68,11 @@ pub const EXPIRED: [(&str, &str); 11] = [
         "federation_codes",
         "DELETE FROM federation_codes WHERE code_hash IN \
          (SELECT code_hash FROM federation_codes WHERE expires_at < $1 LIMIT $2)",
+    ),
+    (
+        "pending_links",
+        "DELETE FROM pending_links WHERE token_hash IN \
+         (SELECT token_hash FROM pending_links WHERE expires_at < $1 LIMIT $2)",
     ),
 ];
 

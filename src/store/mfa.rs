@@ -187,31 +187,40 @@ pub async fn spend_backup_code<'e>(
 pub struct ChallengeRow {
     pub user_id: UserId,
     pub purpose: String,
+    /// The sign-in's first factor: `pwd`, or `fed`.
+    pub first_factor: String,
 }
 
 impl ChallengeRow {
     fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
-        Ok(Self { user_id: get_id(row, "user_id", UserId::parse)?, purpose: row.try_get("purpose")? })
+        Ok(Self {
+            user_id: get_id(row, "user_id", UserId::parse)?,
+            purpose: row.try_get("purpose")?,
+            first_factor: row.try_get("first_factor")?,
+        })
     }
 }
 
+#[allow(clippy::too_many_arguments, reason = "the row's columns, each named at the call")]
 pub async fn insert_challenge<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
     user_id: UserId,
     token_hash: &str,
     purpose: &str,
+    first_factor: &str,
     expires_at: Timestamp,
     now: Timestamp,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO mfa_challenges (token_hash, tenant_id, user_id, purpose, failed_attempts, expires_at, \
-           consumed_at, created_at, updated_at) VALUES ($1, $2, $3, $4, 0, $5, NULL, $6, $6)",
+        "INSERT INTO mfa_challenges (token_hash, tenant_id, user_id, purpose, first_factor, failed_attempts, \
+           expires_at, consumed_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, NULL, $7, $7)",
     )
     .bind(token_hash)
     .bind(tenant_id.to_string())
     .bind(user_id.to_string())
     .bind(purpose)
+    .bind(first_factor)
     .bind(expires_at.unix_seconds())
     .bind(now.unix_seconds())
     .execute(db)
@@ -229,7 +238,7 @@ pub async fn find_live_challenge<'e>(
     now: Timestamp,
 ) -> sqlx::Result<Option<ChallengeRow>> {
     let row = sqlx::query(
-        "SELECT user_id, purpose FROM mfa_challenges \
+        "SELECT user_id, purpose, first_factor FROM mfa_challenges \
          WHERE tenant_id = $1 AND token_hash = $2 AND consumed_at IS NULL AND expires_at > $3 \
            AND failed_attempts < $4",
     )

@@ -179,14 +179,16 @@ async fn an_existing_users_address_links_only_when_verified_and_the_provider_say
     set_provider(json!({ "trust_email": true })).await;
     refused(attempt().await, "has not confirmed that it is yours").await;
     app.update_user("upstream", "uma@corp.test", json!({ "email_verified": true })).await;
-    // Verified and trusted: prompt (the default) and off do not link.
+    // Verified and trusted: off does not link, prompt (the default) asks for the account's password.
     set_provider(json!({ "link_existing": "off" })).await;
     refused(attempt().await, "Sign in with its password instead").await;
     set_provider(json!({ "link_existing": "prompt" })).await;
-    refused(attempt().await, "Sign in with its password instead").await;
+    let asked = attempt().await;
+    assert_eq!(asked.status(), 200);
+    assert!(asked.text().await.unwrap().contains("An account here already uses uma@corp.test."));
     assert_eq!(count(&app, "SELECT COUNT(*) FROM external_identities").await, 0, "nothing linked");
     let failures = "SELECT COUNT(*) FROM audit_log WHERE action = 'federation.failed'";
-    assert_eq!(count(&app, failures).await, 4);
+    assert_eq!(count(&app, failures).await, 3);
 
     set_provider(json!({ "link_existing": "auto" })).await;
     let linked = attempt().await;
@@ -373,6 +375,113 @@ async fn expired_flows_and_codes_are_refused_and_purged(backend: Backend) {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM federation_codes").await, 0);
 }
 
+/// `link_existing = prompt`: the user who has the address proves the account — its password,
+/// and its second factor — and only then is the upstream account linked.
+async fn under_prompt_the_account_is_proved_before_it_is_linked(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    federated(&app, json!({ "trust_email": true })).await;
+    app.update_user("upstream", "uma@corp.test", json!({ "email_verified": true })).await;
+    app.set_settings("acme", json!({ "allowed_return_origins": ["https://a.test"] })).await;
+    let (access, _) = app.signed_in("acme", "uma@corp.test").await;
+    let start = "/auth/corp?tenant=acme&redirect_to=https%3A%2F%2Fa.test%2F";
+
+    let browser = Browser::new(&app);
+    let form = through_upstream(&app, &browser, start, "uma@corp.test").await.text().await.unwrap();
+    assert!(form.contains("action=\"/oauth/link-account\"") && !form.contains("id=\"code\""), "{form}");
+    let wrong = browser.submit(&form, "/oauth/link-account", &[("password", "Not-the-password-1")]).await;
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.text().await.unwrap().contains("Incorrect email or password."));
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM external_identities").await, 0);
+    let elsewhere = Browser::new(&app).submit(&form, "/oauth/link-account", &[("password", PASSWORD)]).await;
+    assert_eq!(elsewhere.status(), 400, "another browser");
+    let linked = browser.submit(&form, "/oauth/link-account", &[("password", PASSWORD)]).await;
+    assert_eq!(linked.status(), 303);
+    let tokens: Value = exchange(&app, &redirect_params(&linked)["code"]).await.json().await.unwrap();
+    let me = jwt_claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(me["sub"], jwt_claims(&access)["sub"], "the existing user");
+    let sql = "SELECT COUNT(*) FROM audit_log WHERE action = 'identity.linked' AND details LIKE '%proved%'";
+    assert_eq!(count(&app, sql).await, 1);
+    let again = browser.submit(&form, "/oauth/link-account", &[("password", PASSWORD)]).await;
+    assert_eq!(again.status(), 400, "single use");
+
+    // With a second factor, the form asks for it too, and the sign-in is complete.
+    let other = TestApp::spawn(backend).await;
+    federated(&other, json!({ "trust_email": true })).await;
+    other.update_user("upstream", "uma@corp.test", json!({ "email_verified": true })).await;
+    other.set_settings("acme", json!({ "allowed_return_origins": ["https://a.test"] })).await;
+    let (access, _) = other.signed_in("acme", "uma@corp.test").await;
+    let (_, backup_codes) = crate::mfa::enrol(&other, &access).await;
+    let browser = Browser::new(&other);
+    let form = through_upstream(&other, &browser, start, "uma@corp.test").await.text().await.unwrap();
+    assert!(form.contains("id=\"code\""), "{form}");
+    let no_code = browser.submit(&form, "/oauth/link-account", &[("password", PASSWORD)]).await;
+    assert_eq!(no_code.status(), 400);
+    let fields = [("password", PASSWORD), ("code", backup_codes[0].as_str())];
+    let linked = browser.submit(&form, "/oauth/link-account", &fields).await;
+    assert_eq!(linked.status(), 303);
+    let answer: Value = exchange(&other, &redirect_params(&linked)["code"]).await.json().await.unwrap();
+    assert!(answer["access_token"].is_string(), "no second step: it was done on the form: {answer}");
+    assert_eq!(count(&other, "SELECT COUNT(*) FROM sessions WHERE amr = 'pwd otp mfa'").await, 1);
+}
+
+/// A provider sign-in is one factor: a user with MFA still passes theirs, and the session says
+/// both; unless the administrator trusts the provider's own amr and it did a second factor.
+async fn a_user_with_mfa_passes_the_second_factor_after_the_provider(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let provider = federated(&app, json!({})).await;
+    app.set_settings("acme", json!({ "allowed_return_origins": ["https://a.test"] })).await;
+    let start = "/auth/corp?tenant=acme&redirect_to=https%3A%2F%2Fa.test%2F";
+    let first = through_upstream(&app, &Browser::new(&app), start, "uma@corp.test").await;
+    let tokens: Value = exchange(&app, &redirect_params(&first)["code"]).await.json().await.unwrap();
+    let (_, backup_codes) = crate::mfa::enrol(&app, tokens["access_token"].as_str().unwrap()).await;
+
+    let back = through_upstream(&app, &Browser::new(&app), start, "uma@corp.test").await;
+    let answer: Value = exchange(&app, &redirect_params(&back)["code"]).await.json().await.unwrap();
+    assert_eq!(answer["mfa_required"], true, "{answer}");
+    let challenge = json!({ "mfa_token": answer["mfa_token"], "backup_code": backup_codes[0] });
+    let challenge = app.tenant(Method::POST, "/auth/mfa/challenge", "acme").json(&challenge).send().await.unwrap();
+    assert_eq!(challenge.status(), 200);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM sessions WHERE amr = 'fed otp mfa'").await, 1);
+
+    // The hosted sign-in shows the second-factor page after the provider.
+    let client = create_client(&app, "acme", json!({})).await;
+    let (params, _) = authorization_params(&client, "openid");
+    let browser = Browser::new(&app);
+    let page = browser.authorize(&as_refs(&params)).await.text().await.unwrap();
+    let button = page.split("class=\"provider\" href=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap();
+    let button = crate::oauth_support::decode_entities(button);
+    let mfa_page = through_upstream(&app, &browser, &button, "uma@corp.test").await;
+    assert_eq!(mfa_page.status(), 200);
+    let mfa_page = mfa_page.text().await.unwrap();
+    assert!(mfa_page.contains("action=\"/oauth/mfa\""), "{mfa_page}");
+    let done = browser.submit(&mfa_page, "/oauth/mfa", &[("code", backup_codes[1].as_str())]).await;
+    assert_eq!(done.status(), 303);
+    assert!(location(&done).starts_with(REDIRECT_URI));
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM sessions WHERE amr = 'fed otp mfa'").await, 2);
+
+    // The upstream's own second factor, trusted: uma signs in upstream with hers.
+    let upstream_tokens: Value = app.login("upstream", "uma@corp.test", PASSWORD).await.json().await.unwrap();
+    let upstream_access = upstream_tokens["access_token"].as_str().unwrap();
+    let setup = app.tenant(Method::POST, "/auth/mfa/setup", "upstream").bearer_auth(upstream_access);
+    let setup: Value = setup.json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let mut authenticator = crate::mfa::Authenticator::new(setup["secret"].as_str().unwrap());
+    let confirm = json!({ "totp_code": authenticator.next_code().await });
+    let confirm = app.tenant(Method::POST, "/auth/mfa/confirm", "upstream").bearer_auth(upstream_access).json(&confirm);
+    assert_eq!(confirm.send().await.unwrap().status(), 200);
+    let id = provider["id"].as_str().unwrap();
+    let trust = app.admin(Method::PUT, &format!("/identity-providers/{id}")).header("x-ovlt-tenant-slug", "acme");
+    assert_eq!(trust.json(&json!({ "trust_amr": true })).send().await.unwrap().status(), 200);
+    let browser = Browser::new(&app);
+    let started = browser.client.get(app.url(start)).send().await.unwrap();
+    let sign_in = browser.client.get(location(&started)).send().await.unwrap().text().await.unwrap();
+    let code_page = browser.sign_in(&sign_in, "uma@corp.test").await.text().await.unwrap();
+    let upstream_done = browser.submit(&code_page, "/oauth/mfa", &[("code", &authenticator.next_code().await)]).await;
+    let back = browser.client.get(location(&upstream_done)).send().await.unwrap();
+    let answer: Value = exchange(&app, &redirect_params(&back)["code"]).await.json().await.unwrap();
+    assert!(answer["access_token"].is_string(), "the upstream's second factor counts: {answer}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM sessions WHERE amr = 'fed mfa'").await, 1);
+}
+
 fn urlencode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
@@ -386,5 +495,7 @@ backend_tests!(
     the_start_refuses_unknown_providers_and_unregistered_return_urls,
     a_rotated_upstream_key_is_fetched_again,
     identities_are_listed_and_unlinked_but_never_the_last_way_in,
-    expired_flows_and_codes_are_refused_and_purged
+    expired_flows_and_codes_are_refused_and_purged,
+    under_prompt_the_account_is_proved_before_it_is_linked,
+    a_user_with_mfa_passes_the_second_factor_after_the_provider
 );

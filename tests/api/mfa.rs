@@ -58,13 +58,13 @@ fn the_test_totp_matches_rfc_6238_appendix_b() {
 
 /// A user's authenticator app: the secret, and the last step it handed out, so every code it
 /// gives is for a later step than the one before (the server refuses a step twice).
-struct Authenticator {
+pub(crate) struct Authenticator {
     secret: Vec<u8>,
     last_step: Option<u64>,
 }
 
 impl Authenticator {
-    fn new(base32_secret: &str) -> Self {
+    pub(crate) fn new(base32_secret: &str) -> Self {
         Self { secret: base32_decode(base32_secret), last_step: None }
     }
 
@@ -72,7 +72,7 @@ impl Authenticator {
     /// the server's ±1 window. The previous step is used only while the current one has more than
     /// ten seconds to run, so no step boundary passes before the code is used; only a fourth code
     /// within one 30-second step waits for the clock.
-    async fn next_code(&mut self) -> String {
+    pub(crate) async fn next_code(&mut self) -> String {
         let now = current_step();
         let earliest = if unix_now() % 30.0 < 20.0 { now - 1 } else { now };
         let step = self.last_step.map_or(earliest, |last| (last + 1).max(earliest));
@@ -107,7 +107,7 @@ async fn post(app: &TestApp, path: &str, bearer: Option<&str>, body: Value) -> r
 }
 
 /// Enrols the bearer's user: (authenticator, backup codes).
-async fn enrol(app: &TestApp, access: &str) -> (Authenticator, Vec<String>) {
+pub(crate) async fn enrol(app: &TestApp, access: &str) -> (Authenticator, Vec<String>) {
     let setup = post(app, "/auth/mfa/setup", Some(access), json!({})).await;
     assert_eq!(setup.status(), 200);
     let setup: Value = setup.json().await.unwrap();

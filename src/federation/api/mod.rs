@@ -2,5 +2,6 @@
 //! them, and a user's linked identities.
 
 pub mod identities;
+pub mod link;
 pub mod providers;
 pub mod sign_in;

@@ -136,6 +136,9 @@ pub struct ProviderRequest {
     trust_email: Option<bool>,
     #[schema(schema_with = optional_link_existing_schema)]
     link_existing: Option<String>,
+    /// Whether the provider's own `amr` is believed: its `mfa` then counts as both factors here
+    /// (default false: a provider sign-in is one factor).
+    trust_amr: Option<bool>,
     /// The button's place on the sign-in page (ascending, then by name).
     #[schema(minimum = -1000, maximum = 1000)]
     position: Option<i64>,
@@ -201,6 +204,7 @@ pub struct ProviderResponse {
     trust_email: bool,
     #[schema(schema_with = link_existing_schema)]
     link_existing: String,
+    trust_amr: bool,
     position: i64,
     #[schema(required)]
     base_url: Option<String>,
@@ -227,6 +231,7 @@ impl ProviderResponse {
             enabled: p.enabled,
             trust_email: p.trust_email,
             link_existing: p.link_existing.clone(),
+            trust_amr: p.trust_amr,
             position: p.position,
             base_url: p.base_url.clone(),
             redirect_uri: crate::federation::callback_uri(issuer, &p.name),
@@ -297,6 +302,7 @@ pub async fn create_provider(
         enabled: true,
         trust_email: matches!(body.kind.as_deref(), Some("google" | "github")),
         link_existing: "prompt".into(),
+        trust_amr: false,
         position: 0,
         base_url: None,
         created_at: now,
@@ -419,6 +425,9 @@ fn apply(state: &AppState, row: &mut ProviderRow, body: ProviderRequest) -> ApiR
     }
     if let Some(link) = body.link_existing {
         row.link_existing = link;
+    }
+    if let Some(trust) = body.trust_amr {
+        row.trust_amr = trust;
     }
     if let Some(position) = body.position {
         row.position = position;

@@ -29,14 +29,14 @@ use crate::auth::cookie::read_cookie;
 use crate::auth::{open_session, token_answer};
 use crate::crypto::{self, secretbox};
 use crate::error::{ApiError, ApiResult};
-use crate::federation::linking::{self, Refusal};
+use crate::federation::linking::{self, Linking, Refusal};
 use crate::federation::oidc::{OidcProvider, UpstreamIdentity};
 use crate::federation::{FederationError, callback_uri, oidc_issuer};
 use crate::http::extract::{Json, Path};
 use crate::mfa::{self, api::MfaRequired, api::MfaSetupRequired};
 use crate::oauth::authorize::validate;
 use crate::oauth::params::{Params, query_parameter};
-use crate::oauth::sign_in::after_first_factor;
+use crate::oauth::sign_in::{after_first_factor, start_sso_session};
 use crate::pages::{self, Texts, i18n};
 use crate::settings::{self, TenantSettings};
 use crate::store::{self, federation::FederationCode, federation::FlowState, identity_providers::ProviderRow};
@@ -79,7 +79,7 @@ pub async fn buttons(state: &AppState, tenant: &Tenant, t: &Texts, authorize_que
 }
 
 /// What a person calls the provider.
-fn label(provider: &ProviderRow) -> &str {
+pub(super) fn label(provider: &ProviderRow) -> &str {
     match provider.kind.as_str() {
         "google" => "Google",
         "github" => "GitHub",
@@ -312,8 +312,8 @@ pub async fn callback(
         Ok(None) => return failed(StatusCode::BAD_REQUEST, t.federation_expired),
         Err(e) => return pages::failed(e),
     };
-    let same_browser = read_cookie(&headers, &browser_cookie_name(&state))
-        .is_some_and(|cookie| crypto::sha256_hex(&cookie).as_bytes().ct_eq(flow.browser_hash.as_bytes()).into());
+    let same_browser = browser_binding(&state, &headers)
+        .is_some_and(|hash| hash.as_bytes().ct_eq(flow.browser_hash.as_bytes()).into());
     if !same_browser {
         return failed(StatusCode::BAD_REQUEST, t.federation_other_browser);
     }
@@ -355,21 +355,25 @@ pub async fn callback(
             return refuse(StatusCode::BAD_GATEWAY, e.reason(), i18n::fill(t.upstream_failed, &upstream)).await;
         }
     };
-    let resolved =
-        match linking::resolve(&state, &flow.tenant, &flow.settings, &flow.provider, &identity, &context).await {
-            Ok(Ok(resolved)) => resolved,
-            Ok(Err(refusal)) => {
-                let why = match refusal {
-                    Refusal::NoEmail => i18n::fill(t.upstream_no_email, &upstream),
-                    Refusal::SignUpClosed => t.sign_up_closed.to_string(),
-                    Refusal::UnverifiedEmail => i18n::fill(t.upstream_unverified_email, &upstream),
-                    Refusal::ExistingAccount => t.upstream_existing_account.to_string(),
-                    Refusal::Suspended => t.account_suspended.to_string(),
-                };
-                return refuse(StatusCode::FORBIDDEN, refusal.reason(), why).await;
-            }
-            Err(e) => return pages::failed(e),
-        };
+    let linking = linking::resolve(&state, &flow.tenant, &flow.settings, &flow.provider, &identity, &context).await;
+    let resolved = match linking {
+        Ok(Linking::SignIn(resolved)) => resolved,
+        Ok(Linking::ProveAccount(user)) => {
+            let email = identity.email.as_deref().unwrap_or_default();
+            return super::link::ask_for_proof(&state, &headers, &flow, &user, &identity.subject, email, t).await;
+        }
+        Ok(Linking::Refused(refusal)) => {
+            let why = match refusal {
+                Refusal::NoEmail => i18n::fill(t.upstream_no_email, &upstream),
+                Refusal::SignUpClosed => t.sign_up_closed.to_string(),
+                Refusal::UnverifiedEmail => i18n::fill(t.upstream_unverified_email, &upstream),
+                Refusal::ExistingAccount => t.upstream_existing_account.to_string(),
+                Refusal::Suspended => t.account_suspended.to_string(),
+            };
+            return refuse(StatusCode::FORBIDDEN, refusal.reason(), why).await;
+        }
+        Err(e) => return pages::failed(e),
+    };
     let user = resolved.user;
     let event = AuditEvent::new(Actor::User(user.id), "federation.succeeded", context.clone())
         .in_tenant(flow.tenant.id)
@@ -379,51 +383,101 @@ pub async fn callback(
     if let Err(e) = audit::record(pool, event).await {
         return pages::failed(e);
     }
-    if let Some(query) = &flow.flow.authorize_query {
-        // The hosted sign-in: the authorization request is checked again, then carries on.
+    // The upstream's own second factor counts only where the administrator trusts it to.
+    let factors = if flow.provider.trust_amr && identity.amr.iter().any(|amr| amr == "mfa") {
+        Factors::Complete(AMR_FEDERATED_MFA)
+    } else {
+        Factors::First(AMR_FEDERATED)
+    };
+    let destination = Destination::of(&flow.flow.authorize_query, &flow.flow.redirect_to);
+    signed_in(&state, &headers, &flow.tenant, &flow.provider, destination, &user, factors, t, context).await
+}
+
+/// The `amr` of a sign-in through a provider whose own second factor is trusted.
+const AMR_FEDERATED_MFA: &str = "fed mfa";
+
+/// What a sign-in has proved so far.
+pub(super) enum Factors {
+    /// One factor (`fed`, or `pwd`): the second factor, or its enrolment, follows when the user
+    /// or the tenant needs one.
+    First(&'static str),
+    /// Everything the sign-in needs (an `amr` with `mfa`).
+    Complete(&'static str),
+}
+
+/// Where a signed-in user goes: the authorization the flow began at, or the application's
+/// `redirect_to`.
+pub(super) struct Destination<'a> {
+    authorize_query: Option<&'a str>,
+    redirect_to: Option<&'a str>,
+}
+
+impl<'a> Destination<'a> {
+    pub(super) fn of(authorize_query: &'a Option<String>, redirect_to: &'a Option<String>) -> Self {
+        Self { authorize_query: authorize_query.as_deref(), redirect_to: redirect_to.as_deref() }
+    }
+}
+
+/// Signs `user` in after the provider (or after proving the account to link it): the hosted
+/// authorization carries on — checked again from its query — or the application gets its
+/// one-time code.
+#[allow(clippy::too_many_arguments, reason = "each is one fact of the sign-in")]
+pub(super) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    provider: &ProviderRow,
+    destination: Destination<'_>,
+    user: &crate::users::User,
+    factors: Factors,
+    t: &'static Texts,
+    context: RequestContext,
+) -> Response {
+    let failed = |why: &str| pages::error_page(t, StatusCode::BAD_REQUEST, t.federation_failed_title, why);
+    if let Some(query) = destination.authorize_query {
         let params = match Params::parse_query(Some(query)) {
             Ok(params) => params,
-            Err(why) => return crate::oauth::authorize::invalid_request_page(&headers, &why),
+            Err(why) => return crate::oauth::authorize::invalid_request_page(headers, &why),
         };
-        let request = match validate(&state, &headers, &params).await {
-            Ok(request) if request.tenant.id == flow.tenant.id => request,
-            Ok(_) => return failed(StatusCode::BAD_REQUEST, t.federation_expired),
+        let request = match validate(state, headers, &params).await {
+            Ok(request) if request.tenant.id == tenant.id => request,
+            Ok(_) => return failed(t.federation_expired),
             Err(refusal) => return refusal,
         };
-        return after_first_factor(&state, &headers, &request, &user, AMR_FEDERATED, context).await;
+        return match factors {
+            Factors::First(first) => after_first_factor(state, headers, &request, user, first, context).await,
+            Factors::Complete(amr) => start_sso_session(state, headers, &request, user, amr, context).await,
+        };
     }
-    let Some(redirect_to) = &flow.flow.redirect_to else {
-        return failed(StatusCode::BAD_REQUEST, t.federation_expired);
-    };
-    // An application's own link: back to it with a one-time code for its backend.
+    let Some(redirect_to) = destination.redirect_to else { return failed(t.federation_expired) };
+    let Ok(mut url) = url::Url::parse(redirect_to) else { return failed(t.federation_expired) };
     let code = crypto::random_token();
     let now = Timestamp::now();
     let row = FederationCode {
         code_hash: crypto::sha256_hex(&code),
-        tenant_id: flow.tenant.id,
+        tenant_id: tenant.id,
         user_id: user.id,
-        provider_id: flow.provider.id.clone(),
+        provider_id: provider.id.clone(),
+        amr: match factors {
+            Factors::First(amr) | Factors::Complete(amr) => amr.to_string(),
+        },
         created_at: now,
         expires_at: Timestamp(now.0 + CODE_TTL_SECS),
     };
-    if let Err(e) = store::federation::insert_code(pool, &row).await {
+    if let Err(e) = store::federation::insert_code(state.store.pool(), &row).await {
         return pages::failed(e);
     }
-    let mut url = match url::Url::parse(redirect_to) {
-        Ok(url) => url,
-        Err(e) => return pages::failed(e),
-    };
     url.query_pairs_mut().append_pair("code", &code);
     (StatusCode::SEE_OTHER, [(header::LOCATION, url.to_string()), (header::CACHE_CONTROL, "no-store".into())])
         .into_response()
 }
 
 /// A flow come back, with its tenant and provider as they are now.
-struct Flow {
-    tenant: Tenant,
-    settings: TenantSettings,
-    provider: ProviderRow,
-    flow: FlowState,
+pub(super) struct Flow {
+    pub(super) tenant: Tenant,
+    pub(super) settings: TenantSettings,
+    pub(super) provider: ProviderRow,
+    pub(super) flow: FlowState,
 }
 
 impl Flow {
@@ -549,20 +603,26 @@ async fn allowed_return(state: &AppState, tenant: &Tenant, redirect_to: &str) ->
     Ok(clients.iter().any(|client| client.redirect_uris.iter().any(|uri| uri == redirect_to)))
 }
 
+/// The digest of the browser's binding cookie, when it has one.
+pub(super) fn browser_binding(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    read_cookie(headers, &browser_cookie_name(state)).map(|cookie| crypto::sha256_hex(&cookie))
+}
+
 /// The binding cookie's name: `__Host-` in production, like the hosted pages' cookies.
 fn browser_cookie_name(state: &AppState) -> String {
     if state.config.is_production() { format!("__Host-{BROWSER_COOKIE}") } else { BROWSER_COOKIE.to_string() }
 }
 
 /// The browser's binding value, and a `Set-Cookie` when it needs a new one. `SameSite=Lax`: the
-/// provider's redirect back is a top-level GET, which Lax lets through.
+/// provider's redirect back is a top-level GET, which Lax lets through. `Path=/`: the callback
+/// (`/auth/…`) and the link form (`/oauth/…`) both read it.
 fn browser_cookie(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
     let name = browser_cookie_name(state);
     if let Some(value) = read_cookie(headers, &name).filter(|v| v.len() == 43) {
         return (value, None);
     }
     let value = crypto::random_token();
-    let scope = if state.config.is_production() { "Path=/; Secure" } else { "Path=/auth" };
+    let scope = if state.config.is_production() { "Path=/; Secure" } else { "Path=/" };
     let cookie = format!("{name}={value}; {scope}; Max-Age={FLOW_TTL_SECS}; HttpOnly; SameSite=Lax");
     (value, HeaderValue::from_str(&cookie).ok())
 }
@@ -573,6 +633,16 @@ pub struct ExchangeRequest {
     /// The one-time code `redirect_to` was sent back with.
     #[schema(min_length = 1, max_length = 100)]
     code: Option<String>,
+}
+
+/// The `amr` a code was stored with, as what it proves (an unknown one proves one factor).
+fn known_amr(amr: &str) -> Factors {
+    match amr {
+        AMR_FEDERATED_MFA => Factors::Complete(AMR_FEDERATED_MFA),
+        mfa::AMR_WITH_SECOND_FACTOR => Factors::Complete(mfa::AMR_WITH_SECOND_FACTOR),
+        "pwd" => Factors::First("pwd"),
+        _ => Factors::First(AMR_FEDERATED),
+    }
 }
 
 /// `POST /auth/exchange`: the one-time code from an identity provider's sign-in, for the tokens.
@@ -602,7 +672,7 @@ pub async fn exchange(
     let refused = ApiError::InvalidRequest("the code is unknown, spent or expired");
     let Some(code) = body.code.filter(|c| !c.is_empty() && c.len() <= 100) else { return Err(refused) };
     let pool = state.store.pool();
-    let Some((user_id, _provider)) =
+    let Some((user_id, amr)) =
         store::federation::consume_code(pool, tenant.id, &crypto::sha256_hex(&code), Timestamp::now()).await?
     else {
         return Err(refused);
@@ -612,13 +682,18 @@ pub async fn exchange(
         return Err(ApiError::UserSuspended);
     }
     let settings = settings::load(&state.store, tenant.id).await?;
-    let amr = match mfa::after_password(&state, &tenant, &settings, &user, AMR_FEDERATED, None, None, &context).await? {
-        mfa::NextStep::SignedIn { amr } => amr,
-        mfa::NextStep::Challenge { mfa_token } => {
-            return Ok(Json(MfaRequired { mfa_required: true, mfa_token }).into_response());
-        }
-        mfa::NextStep::Enrol { mfa_token } => {
-            return Ok(Json(MfaSetupRequired { mfa_setup_required: true, mfa_token }).into_response());
+    let amr = match known_amr(&amr) {
+        Factors::Complete(amr) => amr,
+        Factors::First(first) => {
+            match mfa::after_password(&state, &tenant, &settings, &user, first, None, None, &context).await? {
+                mfa::NextStep::SignedIn { amr } => amr,
+                mfa::NextStep::Challenge { mfa_token } => {
+                    return Ok(Json(MfaRequired { mfa_required: true, mfa_token }).into_response());
+                }
+                mfa::NextStep::Enrol { mfa_token } => {
+                    return Ok(Json(MfaSetupRequired { mfa_setup_required: true, mfa_token }).into_response());
+                }
+            }
         }
     };
     let mut tx = state.store.begin().await?;

@@ -11,7 +11,7 @@ use crate::audit::RequestContext;
 use crate::auth::{self, at_least_one_of, at_most_one_of, body_with_rules, described};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::extract::Json;
-use crate::mfa::{self, AMR_WITH_SECOND_FACTOR, PURPOSE_VERIFY};
+use crate::mfa::{self, PURPOSE_VERIFY};
 use crate::openapi::schema::nonblank;
 use crate::settings;
 use crate::store;
@@ -89,7 +89,7 @@ pub async fn challenge(
     let (Some(token), Some(factor), true) = (token, factor, fields.is_empty()) else {
         return Err(ApiError::validation(fields));
     };
-    let user = mfa::challenge_user(&state, &tenant, token, PURPOSE_VERIFY).await?;
+    let mfa::Challenged { user, amr } = mfa::challenge_user(&state, &tenant, token, PURPOSE_VERIFY).await?;
     let named_other =
         body.email.as_deref().is_some_and(|e| users::normalize_email(e) != users::normalize_email(&user.email));
     if named_other || !user.mfa_enabled {
@@ -103,7 +103,7 @@ pub async fn challenge(
     if !store::mfa::consume_challenge(&mut *tx, tenant.id, &digest, Timestamp::now()).await? {
         return Err(ApiError::InvalidToken);
     }
-    let issued = auth::open_session(&state, &mut tx, &settings, &user, AMR_WITH_SECOND_FACTOR, context).await?;
+    let issued = auth::open_session(&state, &mut tx, &settings, &user, amr, context).await?;
     tx.commit().await?;
     metrics::counter!("ovlt_tokens_issued_total", "grant" => "password").increment(1);
     Ok(auth::token_answer(&state, issued, session_mode, None))

@@ -96,7 +96,7 @@ pub async fn setup(
     OptionalJson(body): OptionalJson<MfaRequest>,
 ) -> ApiResult<Json<SetupAnswer>> {
     let body = body.unwrap_or_default();
-    let user = enrolling_user(&state, &tenant, &headers, body.mfa_token.as_deref()).await?;
+    let (user, _) = enrolling_user(&state, &tenant, &headers, body.mfa_token.as_deref()).await?;
     let settings = settings::load(&state.store, tenant.id).await?;
     if settings.mfa_policy == "off" {
         return Err(ApiError::Forbidden("MFA is turned off for this tenant".into()));
@@ -159,7 +159,7 @@ pub async fn confirm(
     };
     let session_mode = auth::parse_mode(&mut fields, body.mode.as_deref());
     let (Some(code), true) = (code, fields.is_empty()) else { return Err(ApiError::validation(fields)) };
-    let user = enrolling_user(&state, &tenant, &headers, body.mfa_token.as_deref()).await?;
+    let (user, amr) = enrolling_user(&state, &tenant, &headers, body.mfa_token.as_deref()).await?;
     if user.mfa_enabled {
         return Err(already_enabled());
     }
@@ -196,25 +196,29 @@ pub async fn confirm(
     if !store::mfa::consume_challenge(&mut *tx, tenant.id, &digest, now).await? {
         return Err(ApiError::InvalidToken);
     }
-    let issued = auth::open_session(&state, &mut tx, &settings, &user, AMR_WITH_SECOND_FACTOR, context).await?;
+    let issued = auth::open_session(&state, &mut tx, &settings, &user, amr, context).await?;
     tx.commit().await?;
     metrics::counter!("ovlt_tokens_issued_total", "grant" => "password").increment(1);
     Ok(auth::token_answer(&state, issued, session_mode, Some(codes)))
 }
 
-/// Who is enrolling: the bearer's user, or the user of an enrolment `mfa_token`.
+/// Who is enrolling: the bearer's user, or the user of an enrolment `mfa_token` — with the
+/// `amr` a sign-in finished by this enrolment has.
 async fn enrolling_user(
     state: &AppState,
     tenant: &Tenant,
     headers: &HeaderMap,
     mfa_token: Option<&str>,
-) -> ApiResult<User> {
+) -> ApiResult<(User, &'static str)> {
     if headers.contains_key(header::AUTHORIZATION) {
         let current = bearer::authenticate(state, tenant, headers).await?;
-        return current_user_row(state, &current).await;
+        return Ok((current_user_row(state, &current).await?, AMR_WITH_SECOND_FACTOR));
     }
     match mfa_token.filter(|t| !t.is_empty()) {
-        Some(token) => mfa::challenge_user(state, tenant, token, PURPOSE_ENROL).await,
+        Some(token) => {
+            let challenged = mfa::challenge_user(state, tenant, token, PURPOSE_ENROL).await?;
+            Ok((challenged.user, challenged.amr))
+        }
         None => Err(ApiError::InvalidToken),
     }
 }
