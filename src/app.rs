@@ -138,7 +138,9 @@ impl App {
             discovery_document: discovery::openid_configuration(&config.issuer),
             mailer: Mailer::from_config(&config).context("invalid SMTP configuration")?,
             rate_limiter: RateLimiter::new(config.rate_limit_per_minute),
-            federation: crate::federation::Federation::new()?,
+            federation: crate::federation::Federation::new(
+                !config.is_production() || config.upstream_private_networks,
+            )?,
             store,
             config,
         }));

@@ -42,10 +42,12 @@ pub async fn verify_email(
         return Err(ApiError::InvalidCode);
     }
     store::users::mark_email_verified(&mut *tx, tenant.id, user.id, now).await?;
+    let unlinked = store::federation::delete_unverified_identities(&mut *tx, tenant.id, user.id).await?;
     let event = AuditEvent::new(Actor::User(user.id), "email.verified", context)
         .in_tenant(tenant.id)
         .target("user", user.id)
-        .outcome("success");
+        .outcome("success")
+        .details(json!({ "unverified_identities_unlinked": unlinked }));
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
     store::users::find_user_by_id(pool, tenant.id, user.id).await?.ok_or(ApiError::InvalidCode)
@@ -176,11 +178,13 @@ pub(super) async fn apply_reset(
     store::login_attempts::clear(&mut *tx, tenant.id, &super::attempt_key(state, tenant.id, &user.email)).await?;
     let ended =
         store::sessions::revoke_user_sessions(&mut *tx, tenant.id, user.id, None, "password_reset", now).await?;
+    // The reset link proved the mailbox: identities linked on an address nobody vouched for go.
+    let unlinked = store::federation::delete_unverified_identities(&mut *tx, tenant.id, user.id).await?;
     let event = AuditEvent::new(Actor::User(user.id), "password.reset", context)
         .in_tenant(tenant.id)
         .target("user", user.id)
         .outcome("success")
-        .details(json!({ "sessions_ended": ended }));
+        .details(json!({ "sessions_ended": ended, "unverified_identities_unlinked": unlinked }));
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
     Ok(Ok(()))

@@ -87,6 +87,9 @@ pub struct Config {
     /// `OVLT_BOOTSTRAP_ALLOW_REGISTRATION`: whether the bootstrap tenant lets anyone register
     /// (default false: it holds the operator's own accounts).
     pub bootstrap_allow_registration: bool,
+    /// `OVLT_UPSTREAM_PRIVATE_NETWORKS`: whether identity providers may live on private networks
+    /// (or plain http) in production. Development always allows them.
+    pub upstream_private_networks: bool,
     /// `OVLT_REQUEST_TIMEOUT_SECONDS`: a request taking longer is answered 408 (default 30).
     pub request_timeout: Duration,
     /// `OVLT_DB_MAX_CONNECTIONS`: the database pool size (default 10).
@@ -195,6 +198,8 @@ impl Config {
         }
         let bootstrap_allow_registration =
             parse_bool("OVLT_BOOTSTRAP_ALLOW_REGISTRATION", var("OVLT_BOOTSTRAP_ALLOW_REGISTRATION"), false)?;
+        let upstream_private_networks =
+            parse_bool("OVLT_UPSTREAM_PRIVATE_NETWORKS", var("OVLT_UPSTREAM_PRIVATE_NETWORKS"), false)?;
         let timeout_secs =
             parse_number("OVLT_REQUEST_TIMEOUT_SECONDS", var("OVLT_REQUEST_TIMEOUT_SECONDS"), 30, 1..=3600)?;
         let db_max_connections = parse_number("OVLT_DB_MAX_CONNECTIONS", var("OVLT_DB_MAX_CONNECTIONS"), 10, 1..=1000)?;
@@ -254,6 +259,7 @@ impl Config {
             cors_origins,
             bootstrap_tenant_slug,
             bootstrap_allow_registration,
+            upstream_private_networks,
             request_timeout: Duration::from_secs(timeout_secs),
             db_max_connections,
             db_acquire_timeout: Duration::from_millis(acquire_ms),

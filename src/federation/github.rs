@@ -129,13 +129,13 @@ impl GitHub {
         let user: GitHubUser = self.get(&format!("{api}/user"), token).await?;
         let emails: Vec<GitHubEmail> = self.get(&format!("{api}/user/emails"), token).await?;
         let primary = emails.into_iter().find(|e| e.primary && e.verified);
-        Ok(UpstreamIdentity {
-            subject: user.id.to_string(),
-            email_verified: primary.is_some(),
-            email: primary.map(|e| e.email),
-            name: user.name.filter(|n| !n.trim().is_empty()),
-            amr: Vec::new(),
-        })
+        UpstreamIdentity::new(
+            user.id.to_string(),
+            primary.as_ref().map(|e| e.email.clone()),
+            primary.is_some(),
+            user.name,
+            Vec::new(),
+        )
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, url: &str, token: &str) -> Result<T, FederationError> {

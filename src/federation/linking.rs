@@ -36,6 +36,8 @@ pub enum Refusal {
     /// A user has the address, and this provider does not link to existing users
     /// (`link_existing = off`).
     ExistingAccount,
+    /// The tenant requires verified addresses, and this one is not.
+    EmailNotVerified,
     Suspended,
 }
 
@@ -47,6 +49,7 @@ impl Refusal {
             Self::SignUpClosed => "sign_up_closed",
             Self::UnverifiedEmail => "unverified_email",
             Self::ExistingAccount => "existing_account",
+            Self::EmailNotVerified => "email_not_verified",
             Self::Suspended => "user_suspended",
         }
     }
@@ -86,6 +89,9 @@ pub async fn resolve(
         if user.status == UserStatus::Suspended {
             return Ok(Linking::Refused(Refusal::Suspended));
         }
+        if settings.require_verified_email && !user.email_verified {
+            return Ok(Linking::Refused(Refusal::EmailNotVerified));
+        }
         store::federation::record_identity_login(pool, tenant.id, &known.id, email, verified, now).await?;
         return Ok(Linking::SignIn(Resolved { user, how: "known" }));
     }
@@ -93,11 +99,16 @@ pub async fn resolve(
     let existing = store::users::find_user_by_email(pool, tenant.id, email).await?;
     let (user, how) = match existing {
         None if !settings.self_registration => return Ok(Linking::Refused(Refusal::SignUpClosed)),
+        // No account the tenant could not let in anyway.
+        None if settings.require_verified_email && !verified => {
+            return Ok(Linking::Refused(Refusal::EmailNotVerified));
+        }
         None => (User::new(tenant.id, email, identity.name.as_deref(), None, verified), "created"),
         Some(_) if !verified => return Ok(Linking::Refused(Refusal::UnverifiedEmail)),
         Some(user) if user.status == UserStatus::Suspended => return Ok(Linking::Refused(Refusal::Suspended)),
-        Some(user) if provider.link_existing == "auto" => (user, "linked"),
-        Some(user) if provider.link_existing == "prompt" => return Ok(Linking::ProveAccount(user)),
+        // At once only when both sides vouch for the address; else the account is proved first.
+        Some(user) if provider.link_existing == "auto" && user.email_verified => (user, "linked"),
+        Some(user) if provider.link_existing != "off" => return Ok(Linking::ProveAccount(user)),
         Some(_) => return Ok(Linking::Refused(Refusal::ExistingAccount)),
     };
     link(state, tenant, provider, &user, &identity.subject, email, verified, how, context).await?;

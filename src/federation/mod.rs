@@ -33,8 +33,9 @@ pub struct Federation {
 }
 
 impl Federation {
-    pub fn new() -> anyhow::Result<Self> {
-        let http = upstream::Upstream::new()?;
+    /// `private_networks`: whether upstreams may live on private networks or plain http.
+    pub fn new(private_networks: bool) -> anyhow::Result<Self> {
+        let http = upstream::Upstream::new(private_networks)?;
         Ok(Self { oidc: oidc::Discovery::new(http.clone()), github: github::GitHub::new(http) })
     }
 }
@@ -101,9 +102,11 @@ fn check_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Where a provider sends the browser back: what its administrator registers upstream.
-pub fn callback_uri(issuer: &str, name: &str) -> String {
-    format!("{issuer}/auth/callback/{name}")
+/// Where a provider sends the browser back: what its administrator registers upstream. It names
+/// the provider by id, unique across tenants: a callback can only be for the flow of that very
+/// provider, so no tenant's provider can relay another tenant's codes to itself (the IdP mix-up).
+pub fn callback_uri(issuer: &str, provider_id: &str) -> String {
+    format!("{issuer}/auth/callback/{provider_id}")
 }
 
 /// The issuer an OpenID provider's discovery starts from.

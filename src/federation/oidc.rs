@@ -23,14 +23,19 @@ use super::upstream::Upstream;
 /// The discovery documents (with their key sets) of the providers in use, per issuer: fetched
 /// again after this long, or at once when a token names an unknown key.
 const METADATA_TTL: Duration = Duration::from_secs(600);
-/// Issuers remembered at most; past it the cache starts over (a bound on what tenants can add).
+/// Issuers remembered at most; past it the oldest entry goes (a bound on what tenants can add).
 const METADATA_CACHE_BOUND: usize = 256;
+/// A key set fetched again for an unknown `kid` is fetched at most this often per issuer, and a
+/// failed discovery is not tried again sooner: no upstream, and no crowd of anonymous sign-in
+/// links, makes ovlt hammer an identity provider.
+const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 /// How far an ID token's `iat` may lie from our clock.
 const IAT_SKEW_SECS: i64 = 300;
 
 /// What an upstream said about the person, once its answer has been checked.
 #[derive(Debug, Clone)]
 pub struct UpstreamIdentity {
+    // Built by `UpstreamIdentity::new`, which bounds what the upstream sent.
     pub subject: String,
     pub email: Option<String>,
     /// What the upstream claims; whether ovlt believes it is the provider's `trust_email`.
@@ -38,6 +43,28 @@ pub struct UpstreamIdentity {
     pub name: Option<String>,
     /// How the upstream says it authenticated the person (believed only under `trust_amr`).
     pub amr: Vec<String>,
+}
+
+impl UpstreamIdentity {
+    /// The identity, with the upstream's values bounded: a subject of at most 255 characters
+    /// (OIDC Core §2), a name like registration's (at most 200 characters, no control characters).
+    pub fn new(
+        subject: String,
+        email: Option<String>,
+        email_verified: bool,
+        name: Option<String>,
+        amr: Vec<String>,
+    ) -> Result<Self, FederationError> {
+        if subject.is_empty() || subject.len() > 255 {
+            return Err(FederationError::InvalidAnswer("the subject is empty or too long"));
+        }
+        let name = name
+            .map(|name| name.chars().filter(|c| !c.is_control()).take(200).collect::<String>())
+            .filter(|name| !name.trim().is_empty());
+        let email = email.filter(|email| email.len() <= 254);
+        let amr = amr.into_iter().take(10).collect();
+        Ok(Self { subject, email, email_verified, name, amr })
+    }
 }
 
 /// One provider's configuration, as a sign-in needs it.
@@ -49,9 +76,17 @@ pub struct OidcProvider<'a> {
     pub scopes: &'a [String],
 }
 
+/// What is known of an issuer: its metadata (with key set) when the last discovery worked.
+struct Known {
+    at: Instant,
+    metadata: Option<CoreProviderMetadata>,
+    /// When a fetch was last forced by an unknown `kid`.
+    forced_at: Option<Instant>,
+}
+
 pub struct Discovery {
     http: Upstream,
-    metadata: Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>,
+    metadata: Mutex<HashMap<String, Known>>,
 }
 
 impl Discovery {
@@ -59,28 +94,42 @@ impl Discovery {
         Self { http, metadata: Mutex::new(HashMap::new()) }
     }
 
+    /// The issuer's metadata: cached for ten minutes; `fresh` asks again (an unknown `kid`),
+    /// at most once per refetch interval.
     async fn metadata(&self, issuer: &str, fresh: bool) -> Result<CoreProviderMetadata, FederationError> {
-        if !fresh
-            && let Some((at, metadata)) = self.lock().get(issuer)
-            && at.elapsed() < METADATA_TTL
-        {
-            return Ok(metadata.clone());
+        let mut forced_at = None;
+        if let Some(known) = self.lock().get(issuer) {
+            let may_force = known.forced_at.is_none_or(|at| at.elapsed() >= REFETCH_INTERVAL);
+            forced_at = known.forced_at;
+            match &known.metadata {
+                Some(metadata) if !fresh && known.at.elapsed() < METADATA_TTL => return Ok(metadata.clone()),
+                Some(metadata) if fresh && !may_force => return Ok(metadata.clone()),
+                None if known.at.elapsed() < REFETCH_INTERVAL => return Err(FederationError::Upstream),
+                _ => {}
+            }
+        }
+        if fresh {
+            forced_at = Some(Instant::now());
         }
         let issuer_url = IssuerUrl::new(issuer.to_string()).map_err(|_| FederationError::Misconfigured)?;
-        let metadata = CoreProviderMetadata::discover_async(issuer_url, &self.http).await.map_err(|e| {
+        let discovered = CoreProviderMetadata::discover_async(issuer_url, &self.http).await.map_err(|e| {
             // The error may hold the answer's body: only its kind is logged.
             tracing::warn!(issuer, error = discovery_error_kind(&e), "upstream discovery failed");
             FederationError::Upstream
-        })?;
+        });
         let mut cache = self.lock();
-        if cache.len() >= METADATA_CACHE_BOUND {
-            cache.clear();
+        if cache.len() >= METADATA_CACHE_BOUND
+            && !cache.contains_key(issuer)
+            && let Some(oldest) = cache.iter().min_by_key(|(_, known)| known.at).map(|(issuer, _)| issuer.clone())
+        {
+            cache.remove(&oldest);
         }
-        cache.insert(issuer.to_string(), (Instant::now(), metadata.clone()));
-        Ok(metadata)
+        let metadata = discovered.as_ref().ok().cloned();
+        cache.insert(issuer.to_string(), Known { at: Instant::now(), metadata, forced_at });
+        discovered
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, CoreProviderMetadata)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Known>> {
         self.metadata.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -145,13 +194,13 @@ impl Discovery {
             Err(e) => return Err(refused(e)),
         };
         check_azp_and_iat(&claims, provider.client_id)?;
-        let mut identity = UpstreamIdentity {
-            subject: claims.subject().to_string(),
-            email: claims.email().map(|email| email.to_string()),
-            email_verified: claims.email_verified() == Some(true),
-            name: claims.name().and_then(|name| name.get(None)).map(|name| name.to_string()),
-            amr: claims.auth_method_refs().into_iter().flatten().map(|amr| amr.to_string()).collect(),
-        };
+        let mut identity = UpstreamIdentity::new(
+            claims.subject().to_string(),
+            claims.email().map(|email| email.to_string()),
+            claims.email_verified() == Some(true),
+            claims.name().and_then(|name| name.get(None)).map(|name| name.to_string()),
+            claims.auth_method_refs().into_iter().flatten().map(|amr| amr.to_string()).collect(),
+        )?;
         // Some providers keep the address out of the ID token: their userinfo has it, for the
         // same subject (the crate checks `sub`).
         if identity.email.is_none()
@@ -161,11 +210,14 @@ impl Discovery {
                 tracing::warn!(issuer = provider.issuer, error = userinfo_error_kind(&e), "upstream userinfo failed");
                 FederationError::Upstream
             })?;
-            identity.email = info.email().map(|email| email.to_string());
-            identity.email_verified = info.email_verified() == Some(true);
-            if identity.name.is_none() {
-                identity.name = info.name().and_then(|name| name.get(None)).map(|name| name.to_string());
-            }
+            let name = identity.name.take().or_else(|| info.name().and_then(|n| n.get(None)).map(|n| n.to_string()));
+            identity = UpstreamIdentity::new(
+                identity.subject,
+                info.email().map(|email| email.to_string()),
+                info.email_verified() == Some(true),
+                name,
+                identity.amr,
+            )?;
         }
         Ok(identity)
     }

@@ -377,6 +377,6 @@ fn redirect(state: &AppState, redirect_uri: &str, params: &[(&str, &str)], clien
 }
 
 /// An S256 challenge: base64url of 32 bytes, 43 characters (RFC 7636 §4.2).
-fn is_s256_challenge(challenge: &str) -> bool {
+pub(crate) fn is_s256_challenge(challenge: &str) -> bool {
     challenge.len() == 43 && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

@@ -215,8 +215,7 @@ fn check_exchange(client: &AuthenticatedClient, params: &Params, grant: &CodeRow
     }
     match (&grant.code_challenge, params.get("code_verifier")) {
         (Some(challenge), Some(verifier)) if is_verifier(verifier) => {
-            let computed = URL_SAFE_NO_PAD.encode(crypto::sha256(verifier.as_bytes()));
-            if !bool::from(computed.as_bytes().ct_eq(challenge.as_bytes())) {
+            if !pkce_matches(verifier, challenge) {
                 return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
             }
         }
@@ -345,6 +344,12 @@ fn without_lost_api_scope(client: &AuthenticatedClient, granted: &str) -> String
 }
 
 /// A PKCE code verifier: 43–128 unreserved characters (RFC 7636 §4.1).
+/// RFC 7636 §4.6: a well-formed verifier whose S256 is the challenge (compared in constant time).
+pub(crate) fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    let computed = URL_SAFE_NO_PAD.encode(crypto::sha256(verifier.as_bytes()));
+    is_verifier(verifier) && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+}
+
 fn is_verifier(verifier: &str) -> bool {
     (43..=128).contains(&verifier.len())
         && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))

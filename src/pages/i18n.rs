@@ -194,6 +194,7 @@ pub struct Texts {
     pub upstream_unverified_email: &'static str,
     pub upstream_existing_account: &'static str,
     pub unregistered_redirect_to: &'static str,
+    pub invalid_app_binding: &'static str,
 
     pub link_account_title: &'static str,
     pub account_uses_address: &'static str,
@@ -332,6 +333,7 @@ pub static EN: Texts = Texts {
     upstream_unverified_email: "An account here already uses this address, and {} has not confirmed that it is yours.",
     upstream_existing_account: "An account here already uses this address. Sign in with its password instead.",
     unregistered_redirect_to: "The application asked to return to an address it has not registered.",
+    invalid_app_binding: "The application's state or code_challenge is not valid.",
 
     link_account_title: "Link your account",
     account_uses_address: "An account here already uses {}.",
@@ -475,6 +477,7 @@ pub static DE: Texts = Texts {
     upstream_unverified_email: "Ein Konto hier verwendet diese Adresse schon, und {} hat nicht bestätigt, dass sie Ihnen gehört.",
     upstream_existing_account: "Ein Konto hier verwendet diese Adresse schon. Melden Sie sich stattdessen mit seinem Passwort an.",
     unregistered_redirect_to: "Die Anwendung wollte zu einer Adresse zurückkehren, die sie nicht registriert hat.",
+    invalid_app_binding: "Der state oder die code_challenge der Anwendung ist ungültig.",
 
     link_account_title: "Konto verknüpfen",
     account_uses_address: "Ein Konto hier verwendet schon {}.",

@@ -104,6 +104,11 @@ pub async fn put_settings(
     if changes.get("reset_url").is_some_and(|url| *url != serde_json::json!(current.reset_url)) {
         access.require_tenant_admin(state.store.pool(), "change reset_url").await?;
     }
+    // Sign-in codes from identity providers go to these origins: the same power.
+    let origins = serde_json::json!(current.allowed_return_origins);
+    if changes.get("allowed_return_origins").is_some_and(|value| *value != origins) {
+        access.require_tenant_admin(state.store.pool(), "change allowed_return_origins").await?;
+    }
     let updated: TenantSettings = serde_json::from_value(Value::Object(merged)).map_err(ApiError::internal)?;
     let json = serde_json::to_string(&updated).map_err(ApiError::internal)?;
 

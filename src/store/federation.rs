@@ -21,6 +21,10 @@ pub struct FlowState {
     pub pkce_verifier: Vec<u8>,
     pub authorize_query: Option<String>,
     pub redirect_to: Option<String>,
+    /// The application's `state`, returned with the code.
+    pub app_state: Option<String>,
+    /// The application's PKCE challenge (S256), answered at the exchange.
+    pub code_challenge: Option<String>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
@@ -36,6 +40,8 @@ impl FromRow<'_, AnyRow> for FlowState {
             pkce_verifier: row.try_get("pkce_verifier")?,
             authorize_query: row.try_get("authorize_query")?,
             redirect_to: row.try_get("redirect_to")?,
+            app_state: row.try_get("app_state")?,
+            code_challenge: row.try_get("code_challenge")?,
             created_at: Timestamp(row.try_get("created_at")?),
             expires_at: Timestamp(row.try_get("expires_at")?),
         })
@@ -43,12 +49,13 @@ impl FromRow<'_, AnyRow> for FlowState {
 }
 
 const FLOW_COLUMNS: &str = "state_hash, tenant_id, provider_id, browser_hash, nonce, pkce_verifier, authorize_query, \
-                            redirect_to, created_at, expires_at";
+                            redirect_to, app_state, code_challenge, created_at, expires_at";
 
 pub async fn insert_flow_state<'e>(db: impl Executor<'e, Database = Any>, flow: &FlowState) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO flow_states (state_hash, tenant_id, provider_id, browser_hash, nonce, pkce_verifier, \
-         authorize_query, redirect_to, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         authorize_query, redirect_to, app_state, code_challenge, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&flow.state_hash)
     .bind(flow.tenant_id.to_string())
@@ -58,6 +65,8 @@ pub async fn insert_flow_state<'e>(db: impl Executor<'e, Database = Any>, flow: 
     .bind(&flow.pkce_verifier)
     .bind(flow.authorize_query.as_deref())
     .bind(flow.redirect_to.as_deref())
+    .bind(flow.app_state.as_deref())
+    .bind(flow.code_challenge.as_deref())
     .bind(flow.created_at.unix_seconds())
     .bind(flow.expires_at.unix_seconds())
     .execute(db)
@@ -220,20 +229,23 @@ pub struct FederationCode {
     pub provider_id: String,
     /// The sign-in's `amr`.
     pub amr: String,
+    /// The application's PKCE challenge, when it sent one.
+    pub code_challenge: Option<String>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
 
 pub async fn insert_code<'e>(db: impl Executor<'e, Database = Any>, code: &FederationCode) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO federation_codes (code_hash, tenant_id, user_id, provider_id, amr, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO federation_codes (code_hash, tenant_id, user_id, provider_id, amr, code_challenge, created_at, \
+         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&code.code_hash)
     .bind(code.tenant_id.to_string())
     .bind(code.user_id.to_string())
     .bind(&code.provider_id)
     .bind(&code.amr)
+    .bind(code.code_challenge.as_deref())
     .bind(code.created_at.unix_seconds())
     .bind(code.expires_at.unix_seconds())
     .execute(db)
@@ -241,23 +253,37 @@ pub async fn insert_code<'e>(db: impl Executor<'e, Database = Any>, code: &Feder
     .map(|_| ())
 }
 
-/// Spends a live code of the tenant: the user it was issued for, and the sign-in's `amr`.
+/// A spent code: whom it signs in, how, and the challenge its application must answer.
+pub struct SpentCode {
+    pub user_id: UserId,
+    pub amr: String,
+    pub code_challenge: Option<String>,
+}
+
+/// Spends a live code of the tenant.
 pub async fn consume_code<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
     code_hash: &str,
     now: Timestamp,
-) -> sqlx::Result<Option<(UserId, String)>> {
+) -> sqlx::Result<Option<SpentCode>> {
     let row = sqlx::query(
         "UPDATE federation_codes SET consumed_at = $3 WHERE tenant_id = $1 AND code_hash = $2 \
-         AND consumed_at IS NULL AND expires_at > $3 RETURNING user_id, amr",
+         AND consumed_at IS NULL AND expires_at > $3 RETURNING user_id, amr, code_challenge",
     )
     .bind(tenant_id.to_string())
     .bind(code_hash)
     .bind(now.unix_seconds())
     .fetch_optional(db)
     .await?;
-    row.map(|row| Ok((get_id(&row, "user_id", UserId::parse)?, row.try_get("amr")?))).transpose()
+    row.map(|row| {
+        Ok(SpentCode {
+            user_id: get_id(&row, "user_id", UserId::parse)?,
+            amr: row.try_get("amr")?,
+            code_challenge: row.try_get("code_challenge")?,
+        })
+    })
+    .transpose()
 }
 
 /// An upstream account waiting to be linked to the user who has its address, once that user
@@ -273,6 +299,10 @@ pub struct PendingLink {
     pub browser_hash: String,
     pub authorize_query: Option<String>,
     pub redirect_to: Option<String>,
+    /// The application's `state`, returned with the code.
+    pub app_state: Option<String>,
+    /// The application's PKCE challenge (S256), answered at the exchange.
+    pub code_challenge: Option<String>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
@@ -289,6 +319,8 @@ impl FromRow<'_, AnyRow> for PendingLink {
             browser_hash: row.try_get("browser_hash")?,
             authorize_query: row.try_get("authorize_query")?,
             redirect_to: row.try_get("redirect_to")?,
+            app_state: row.try_get("app_state")?,
+            code_challenge: row.try_get("code_challenge")?,
             created_at: Timestamp(row.try_get("created_at")?),
             expires_at: Timestamp(row.try_get("expires_at")?),
         })
@@ -296,11 +328,11 @@ impl FromRow<'_, AnyRow> for PendingLink {
 }
 
 const LINK_COLUMNS: &str = "token_hash, tenant_id, user_id, provider_id, subject, email, browser_hash, \
-                            authorize_query, redirect_to, created_at, expires_at";
+                            authorize_query, redirect_to, app_state, code_challenge, created_at, expires_at";
 
 pub async fn insert_pending_link<'e>(db: impl Executor<'e, Database = Any>, link: &PendingLink) -> sqlx::Result<()> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO pending_links ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        "INSERT INTO pending_links ({LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     )))
     .bind(&link.token_hash)
     .bind(link.tenant_id.to_string())
@@ -311,6 +343,8 @@ pub async fn insert_pending_link<'e>(db: impl Executor<'e, Database = Any>, link
     .bind(&link.browser_hash)
     .bind(link.authorize_query.as_deref())
     .bind(link.redirect_to.as_deref())
+    .bind(link.app_state.as_deref())
+    .bind(link.code_challenge.as_deref())
     .bind(link.created_at.unix_seconds())
     .bind(link.expires_at.unix_seconds())
     .execute(db)
@@ -347,4 +381,36 @@ pub async fn consume_pending_link<'e>(
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Unlinks the user's identities whose address no trusted upstream vouched for: when the mailbox
+/// itself is proved (a verification code, a reset link), whoever linked such an identity — which
+/// may have created the account before its owner came — loses the way in.
+pub async fn delete_unverified_identities<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    user_id: UserId,
+) -> sqlx::Result<u64> {
+    let done =
+        sqlx::query("DELETE FROM external_identities WHERE tenant_id = $1 AND user_id = $2 AND email_verified = $3")
+            .bind(tenant_id.to_string())
+            .bind(user_id.to_string())
+            .bind(false)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected())
+}
+
+/// Unlinks every identity of a provider: its issuer changed, so its subjects name other people.
+pub async fn delete_provider_identities<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    provider_id: &str,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM external_identities WHERE tenant_id = $1 AND provider_id = $2")
+        .bind(tenant_id.to_string())
+        .bind(provider_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
 }

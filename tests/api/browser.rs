@@ -215,7 +215,79 @@ async fn chromium_signs_up_from_the_sign_in_page_and_lands_on_the_client(backend
     browser.close().await.unwrap();
 }
 
+/// From a relying party's authorization, through the tenant's identity provider (another tenant of
+/// the same ovlt, on its own sign-in page), back to the relying party with a code that the
+/// `openidconnect` crate redeems; then an application's own link, traded at `/auth/exchange`.
+async fn chromium_signs_in_through_an_identity_provider(backend: Backend) {
+    use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+    use openidconnect::{
+        AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, RedirectUrl, Scope,
+        TokenResponse,
+    };
+
+    let Some(driver) = start_driver().await else { return };
+    let app = TestApp::spawn(backend).await;
+    crate::federation::federated(&app, serde_json::json!({})).await;
+    let (redirect_uri, mut callbacks) = callback_server().await;
+    let registered = create_client(&app, "acme", json!({ "name": "Partner", "redirect_uris": [redirect_uri] })).await;
+    let http = crate::oidc_rp::http;
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.state.config.issuer.clone()).unwrap(), &http)
+            .await
+            .unwrap();
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(registered["client_id"].as_str().unwrap().to_string()),
+        Some(ClientSecret::new(registered["client_secret"].as_str().unwrap().to_string())),
+    )
+    .set_redirect_uri(RedirectUrl::new(redirect_uri.clone()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, csrf, nonce) = client
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_scope(Scope::new("email".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let profile = tempfile::tempdir().unwrap();
+    let browser = chromium(&driver, profile.path()).await;
+
+    browser.goto(url.as_str()).await.unwrap();
+    browser.find(Locator::Css("a.provider")).await.unwrap().click().await.unwrap();
+    // The upstream's own page: its tenant's name, its form.
+    let heading = browser.wait().for_element(Locator::Css("p.tenant")).await.unwrap().text().await.unwrap();
+    assert!(heading.contains("Upstream Corp"), "{heading}");
+    browser.find(Locator::Id("email")).await.unwrap().send_keys("uma@corp.test").await.unwrap();
+    browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    browser.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Id("done")).await.unwrap();
+    let query = callbacks.recv().await.unwrap();
+    let answer: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    assert_eq!(&answer["state"], csrf.secret());
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(answer["code"].clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("the relying party redeems the code");
+    let claims = tokens.id_token().unwrap().claims(&client.id_token_verifier(), &nonce).expect("a valid ID token");
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("uma@corp.test"));
+
+    // An application's own link: the browser is signed in upstream, so straight back with a code.
+    let mut link = url::Url::parse(&app.url("/auth/corp")).unwrap();
+    link.query_pairs_mut().append_pair("tenant", "acme").append_pair("redirect_to", &redirect_uri);
+    browser.goto(link.as_str()).await.unwrap();
+    browser.wait().for_element(Locator::Id("done")).await.unwrap();
+    let query = callbacks.recv().await.unwrap();
+    assert!(query.starts_with("code=") && !query.contains("token"), "{query}");
+    let code = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "code").unwrap().1.to_string();
+    let traded = crate::federation::exchange(&app, &code).await;
+    assert_eq!(traded.status(), 200);
+    browser.close().await.unwrap();
+}
+
 backend_tests!(
+    chromium_signs_in_through_an_identity_provider,
     chromium_signs_in_consents_and_lands_on_the_client,
     chromium_signs_up_from_the_sign_in_page_and_lands_on_the_client
 );

@@ -12,26 +12,28 @@ use crate::oauth_support::{
 
 /// Tenants `upstream` (the provider, with `uma@corp.test`) and `acme`, whose provider `corp` is
 /// the upstream tenant through a client of its own; `fields` change the provider.
-async fn federated(app: &TestApp, fields: Value) -> Value {
+pub(crate) async fn federated(app: &TestApp, fields: Value) -> Value {
     app.create_tenant("upstream", "Upstream Corp").await;
     app.create_tenant("acme", "Acme").await;
     app.register("upstream", "uma@corp.test").await;
-    let upstream_client =
-        create_client(app, "upstream", json!({ "redirect_uris": [app.url("/auth/callback/corp")] })).await;
-    let mut body = json!({
-        "name": "corp",
-        "kind": "oidc",
-        "issuer": app.state.config.issuer,
-        "client_id": upstream_client["client_id"],
-        "client_secret": upstream_client["client_secret"],
-    });
+    // The provider first: its answer says which redirect URI to register upstream.
+    let mut body = json!({ "name": "corp", "kind": "oidc", "issuer": app.state.config.issuer, "client_id": "later" });
     for (key, value) in fields.as_object().unwrap() {
         body[key] = value.clone();
     }
     let created = app.admin(Method::POST, "/identity-providers").header("x-ovlt-tenant-slug", "acme").json(&body);
     let created = created.send().await.unwrap();
     assert_eq!(created.status(), 201);
-    created.json().await.unwrap()
+    let provider: Value = created.json().await.unwrap();
+    let redirect_uri = provider["redirect_uri"].as_str().unwrap();
+    assert_eq!(redirect_uri, app.url(&format!("/auth/callback/{}", provider["id"].as_str().unwrap())));
+    let upstream_client = create_client(app, "upstream", json!({ "redirect_uris": [redirect_uri] })).await;
+    let credentials =
+        json!({ "client_id": upstream_client["client_id"], "client_secret": upstream_client["client_secret"] });
+    let path = format!("/identity-providers/{}", provider["id"].as_str().unwrap());
+    let updated = app.admin(Method::PUT, &path).header("x-ovlt-tenant-slug", "acme").json(&credentials);
+    assert_eq!(updated.send().await.unwrap().status(), 200);
+    provider
 }
 
 /// From `GET {start}` through the upstream's own sign-in page (as `email`) to the callback's answer.
@@ -45,7 +47,7 @@ async fn through_upstream(app: &TestApp, browser: &Browser, start: &str, email: 
     let signed_in = browser.sign_in(&page, email).await;
     assert_eq!(signed_in.status(), 303);
     let callback = location(&signed_in);
-    assert!(callback.starts_with(&app.url("/auth/callback/corp?")), "{callback}");
+    assert!(callback.starts_with(&app.url("/auth/callback/")), "{callback}");
     browser.client.get(&callback).send().await.unwrap()
 }
 
@@ -63,7 +65,7 @@ async fn upstream_callback(app: &TestApp, browser: reqwest::Client, start: &str)
     location(&browser.post(app.url("/oauth/sign-in")).form(&form).send().await.unwrap())
 }
 
-async fn exchange(app: &TestApp, code: &str) -> Response {
+pub(crate) async fn exchange(app: &TestApp, code: &str) -> Response {
     app.tenant(Method::POST, "/auth/exchange", "acme").json(&json!({ "code": code })).send().await.unwrap()
 }
 
@@ -179,6 +181,7 @@ async fn an_existing_users_address_links_only_when_verified_and_the_provider_say
     set_provider(json!({ "trust_email": true })).await;
     refused(attempt().await, "has not confirmed that it is yours").await;
     app.update_user("upstream", "uma@corp.test", json!({ "email_verified": true })).await;
+    app.update_user("acme", "uma@corp.test", json!({ "email_verified": true })).await;
     // Verified and trusted: off does not link, prompt (the default) asks for the account's password.
     set_provider(json!({ "link_existing": "off" })).await;
     refused(attempt().await, "Sign in with its password instead").await;
@@ -257,12 +260,17 @@ async fn the_callback_refuses_replays_other_browsers_and_forged_states(backend: 
     // The provider's refusal, and a provider disabled meanwhile.
     let callback = to_callback(&browser).await;
     let state = url::Url::parse(&callback).unwrap().query_pairs().find(|(k, _)| k == "state").unwrap().1.to_string();
-    let denied = format!("/auth/callback/corp?error=access_denied&state={state}");
+    let id = provider["id"].as_str().unwrap();
+    let denied = format!("/auth/callback/{id}?error=access_denied&state={state}");
     let denied = browser.client.get(app.url(&denied)).send().await.unwrap();
     assert_eq!(denied.status(), 400);
     assert!(denied.text().await.unwrap().contains("cancelled at corp"));
+    // A callback naming another provider than the flow's (the mix-up defence), then a provider
+    // disabled meanwhile.
     let callback = to_callback(&browser).await;
-    let id = provider["id"].as_str().unwrap();
+    let elsewhere = callback.replace(id, "0193a7c0-0000-7000-8000-000000000000");
+    assert_eq!(browser.client.get(&elsewhere).send().await.unwrap().status(), 400);
+    let callback = to_callback(&browser).await;
     let disable = app.admin(Method::PUT, &format!("/identity-providers/{id}")).header("x-ovlt-tenant-slug", "acme");
     assert_eq!(disable.json(&json!({ "enabled": false })).send().await.unwrap().status(), 200);
     assert_eq!(browser.client.get(&callback).send().await.unwrap().status(), 400);
@@ -279,7 +287,7 @@ async fn the_start_refuses_unknown_providers_and_unregistered_return_urls(backen
         let request = Browser::new(&app).client.get(app.url(path));
         async move { request.send().await.unwrap().status().as_u16() }
     };
-    assert_eq!(get("/auth/nobody?tenant=acme").await, 404);
+    assert_eq!(get("/auth/nobody?tenant=acme&redirect_to=https%3A%2F%2Fapp.acme.test%2Fcb").await, 404);
     assert_eq!(get("/auth/corp?tenant=nope").await, 404);
     assert_eq!(get("/auth/corp").await, 400, "no tenant");
     for refused in [
@@ -292,8 +300,22 @@ async fn the_start_refuses_unknown_providers_and_unregistered_return_urls(backen
         let path = format!("/auth/corp?tenant=acme&redirect_to={}", urlencode(refused));
         assert_eq!(get(&path).await, 400, "{refused}");
     }
+    assert_eq!(get("/auth/corp?tenant=acme").await, 400, "an application's link says where to return");
     assert_eq!(get("/auth/corp?tenant=acme&redirect_to=https%3A%2F%2Fapp.acme.test%2Fcb").await, 302);
-    let by_header = Browser::new(&app).client.get(app.url("/auth/corp")).header("x-ovlt-tenant-slug", "acme");
+    let third_party =
+        create_client(&app, "acme", json!({ "first_party": false, "redirect_uris": ["https://partner.test/cb"] }));
+    third_party.await;
+    let path = "/auth/corp?tenant=acme&redirect_to=https%3A%2F%2Fpartner.test%2Fcb";
+    assert_eq!(get(path).await, 400, "a code is a whole session: never for a third-party client");
+    let long_state = format!("&state={}", "s".repeat(513));
+    for bad in [&long_state, "&code_challenge=short&code_challenge_method=S256", "&code_challenge_method=plain"] {
+        let path = format!("/auth/corp?tenant=acme&redirect_to=https%3A%2F%2Fapp.acme.test%2Fcb{bad}");
+        assert_eq!(get(&path).await, 400, "{bad}");
+    }
+    let by_header = Browser::new(&app)
+        .client
+        .get(app.url("/auth/corp?redirect_to=https%3A%2F%2Fapp.acme.test%2Fcb"))
+        .header("x-ovlt-tenant-slug", "acme");
     assert_eq!(by_header.send().await.unwrap().status(), 302, "the tenant header works too");
 
     // Names are URL keys and leave ovlt's own paths alone.
@@ -373,6 +395,74 @@ async fn expired_flows_and_codes_are_refused_and_purged(backend: Backend) {
     ovlt::maintenance::purge(&app.state.store, "instance-a", ovlt::types::Timestamp::now(), 1000).await.unwrap();
     assert_eq!(count(&app, "SELECT COUNT(*) FROM flow_states").await, 0);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM federation_codes").await, 0);
+}
+
+/// An application binds the flow to itself: its `state` comes back with the code, and a PKCE
+/// challenge makes the code useless without the verifier.
+async fn an_applications_state_comes_back_and_its_pkce_binds_the_code(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    federated(&app, json!({})).await;
+    app.set_settings("acme", json!({ "allowed_return_origins": ["https://a.test"] })).await;
+    let (verifier, challenge) = crate::oauth_support::pkce();
+    let start = format!(
+        "/auth/corp?tenant=acme&redirect_to=https%3A%2F%2Fa.test%2F&state=app-state-1&code_challenge={challenge}\
+         &code_challenge_method=S256"
+    );
+    let back = through_upstream(&app, &Browser::new(&app), &start, "uma@corp.test").await;
+    let answer = redirect_params(&back);
+    assert_eq!(answer["state"], "app-state-1");
+    let without = exchange(&app, &answer["code"]).await;
+    assert_error(without, 400, "invalid_request").await;
+
+    let back = through_upstream(&app, &Browser::new(&app), &start, "uma@corp.test").await;
+    let code = redirect_params(&back)["code"].clone();
+    let traded =
+        app.tenant(Method::POST, "/auth/exchange", "acme").json(&json!({ "code": code, "code_verifier": verifier }));
+    assert_eq!(traded.send().await.unwrap().status(), 200);
+}
+
+/// What a provider vouches for is undone when it no longer can: identities linked on an address
+/// nobody verified go when the mailbox is proved, and a provider's new issuer unlinks its
+/// identities (their subjects now name other people).
+async fn links_without_a_vouched_address_or_with_a_changed_issuer_are_dropped(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let provider = federated(&app, json!({})).await;
+    app.set_settings("acme", json!({ "allowed_return_origins": ["https://a.test"] })).await;
+    let start = "/auth/corp?tenant=acme&redirect_to=https%3A%2F%2Fa.test%2F";
+    let back = through_upstream(&app, &Browser::new(&app), start, "uma@corp.test").await;
+    let tokens: Value = exchange(&app, &redirect_params(&back)["code"]).await.json().await.unwrap();
+    let user_id = jwt_claims(tokens["access_token"].as_str().unwrap())["sub"].as_str().unwrap().to_string();
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM external_identities WHERE email_verified = false").await, 1);
+
+    // The address's owner resets the password by email: the unvouched link goes.
+    let admin = |method: Method, path: String| app.admin(method, &path).header("x-ovlt-tenant-slug", "acme");
+    let issued = admin(Method::GET, format!("/users/{user_id}/password-reset-token")).send().await.unwrap();
+    let token: Value = issued.json().await.unwrap();
+    let reset = json!({ "token": token["token"], "password": "Br4nd-new-passw0rd" });
+    let reset = app.tenant(Method::POST, "/auth/reset-password", "acme").json(&reset).send().await.unwrap();
+    assert!(reset.status().is_success());
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM external_identities").await, 0);
+
+    // Linked again, then the provider's issuer changes: the link goes.
+    let back = through_upstream(&app, &Browser::new(&app), start, "uma@corp.test").await;
+    assert_eq!(back.status(), 403, "an untrusted provider does not link to an existing account");
+    let id = provider["id"].as_str().unwrap();
+    let trust = json!({ "trust_email": true, "link_existing": "auto" });
+    assert_eq!(
+        admin(Method::PUT, format!("/identity-providers/{id}")).json(&trust).send().await.unwrap().status(),
+        200
+    );
+    app.update_user("upstream", "uma@corp.test", json!({ "email_verified": true })).await;
+    app.update_user("acme", "uma@corp.test", json!({ "email_verified": true })).await;
+    let back = through_upstream(&app, &Browser::new(&app), start, "uma@corp.test").await;
+    assert_eq!(back.status(), 303);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM external_identities").await, 1);
+    let moved = json!({ "issuer": "https://sso.other.test" });
+    assert_eq!(
+        admin(Method::PUT, format!("/identity-providers/{id}")).json(&moved).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM external_identities").await, 0);
 }
 
 /// `link_existing = prompt`: the user who has the address proves the account — its password,
@@ -497,5 +587,7 @@ backend_tests!(
     identities_are_listed_and_unlinked_but_never_the_last_way_in,
     expired_flows_and_codes_are_refused_and_purged,
     under_prompt_the_account_is_proved_before_it_is_linked,
+    an_applications_state_comes_back_and_its_pkce_binds_the_code,
+    links_without_a_vouched_address_or_with_a_changed_issuer_are_dropped,
     a_user_with_mfa_passes_the_second_factor_after_the_provider
 );

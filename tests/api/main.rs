@@ -11,6 +11,7 @@ mod browser;
 mod caches;
 mod clients;
 mod federation;
+mod federation_standins;
 mod hardening;
 mod http_conventions;
 mod hygiene;

@@ -12,7 +12,7 @@ use crate::helpers::{Backend, TestApp, backend_tests};
 use crate::oauth_support::{Browser, REDIRECT_URI, create_client};
 
 /// The relying party's HTTP client: reqwest, following no redirects (as oauth2 advises).
-async fn http(request: openidconnect::HttpRequest) -> Result<openidconnect::HttpResponse, reqwest::Error> {
+pub(crate) async fn http(request: openidconnect::HttpRequest) -> Result<openidconnect::HttpResponse, reqwest::Error> {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let (parts, body) = request.into_parts();
     let response = client.request(parts.method, parts.uri.to_string()).headers(parts.headers).body(body).send().await?;

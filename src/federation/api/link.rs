@@ -58,6 +58,8 @@ pub(super) async fn ask_for_proof(
         browser_hash,
         authorize_query: flow.flow.authorize_query.clone(),
         redirect_to: flow.flow.redirect_to.clone(),
+        app_state: flow.flow.app_state.clone(),
+        code_challenge: flow.flow.code_challenge.clone(),
         created_at: now,
         expires_at: Timestamp(now.0 + LINK_TTL_SECS),
     };
@@ -222,7 +224,12 @@ pub async fn link_account(
     if let Err(e) = audit::record(state.store.pool(), event).await {
         return pages::failed(e);
     }
-    let destination = Destination::of(&link.authorize_query, &link.redirect_to);
+    let destination = Destination {
+        authorize_query: link.authorize_query.as_deref(),
+        redirect_to: link.redirect_to.as_deref(),
+        app_state: link.app_state.as_deref(),
+        code_challenge: link.code_challenge.as_deref(),
+    };
     signed_in(&state, &headers, &tenant, &provider, destination, &user, factors, t, context).await
 }
 

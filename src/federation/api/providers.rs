@@ -234,7 +234,7 @@ impl ProviderResponse {
             trust_amr: p.trust_amr,
             position: p.position,
             base_url: p.base_url.clone(),
-            redirect_uri: crate::federation::callback_uri(issuer, &p.name),
+            redirect_uri: crate::federation::callback_uri(issuer, &p.id),
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -288,6 +288,8 @@ pub async fn create_provider(
     context: RequestContext,
     Json(body): Json<ProviderRequest>,
 ) -> ApiResult<Response> {
+    // A provider decides who may sign in as whom: a tenant administrator's decision.
+    access.require_tenant_admin(state.store.pool(), "add an identity provider").await?;
     let now = Timestamp::now();
     let id = Uuid::now_v7().to_string();
     let kind = body.kind.clone().unwrap_or_default();
@@ -300,7 +302,9 @@ pub async fn create_provider(
         client_secret: None,
         issuer: None,
         enabled: true,
-        trust_email: matches!(body.kind.as_deref(), Some("google" | "github")),
+        // Google and GitHub verify addresses; a server at another base URL is not known to.
+        trust_email: matches!(body.kind.as_deref(), Some("google" | "github"))
+            && body.base_url.as_deref().is_none_or(str::is_empty),
         link_existing: "prompt".into(),
         trust_amr: false,
         position: 0,
@@ -347,6 +351,7 @@ pub async fn update_provider(
 ) -> ApiResult<Json<ProviderResponse>> {
     let tenant_id = access.tenant.id;
     let id = id.to_string();
+    access.require_tenant_admin(state.store.pool(), "change an identity provider").await?;
     // Read under the row lock, so a concurrent PUT's changes are not written over.
     let mut tx = state.store.begin().await?;
     if !store::identity_providers::lock_provider(&mut *tx, tenant_id, &id).await? {
@@ -356,13 +361,25 @@ pub async fn update_provider(
         .await?
         .ok_or(ApiError::NotFound("identity provider"))?;
     let secret_changed = body.client_secret.is_some();
+    let before = row.clone();
     apply(&state, &mut row, body)?;
     row.updated_at = Timestamp::now();
     store::identity_providers::update_provider(&mut *tx, tenant_id, &row).await?;
+    // Another issuer's subjects name other people: the old links cannot stand.
+    let issuer_changed = before.kind != row.kind || before.issuer != row.issuer || before.base_url != row.base_url;
+    let unlinked = if issuer_changed {
+        store::federation::delete_provider_identities(&mut *tx, tenant_id, &row.id).await?
+    } else {
+        0
+    };
     let event = AuditEvent::new(access.actor, "identity_provider.updated", context)
         .in_tenant(tenant_id)
         .target("identity_provider", &row.id)
-        .details(serde_json::json!({ "secret_changed": secret_changed }));
+        .details(serde_json::json!({
+            "changed": changed_fields(&before, &row),
+            "secret_changed": secret_changed,
+            "identities_unlinked": unlinked,
+        }));
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
     Ok(Json(ProviderResponse::new(&row, &state.config.issuer)))
@@ -386,6 +403,7 @@ pub async fn delete_provider(
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     let tenant_id = access.tenant.id;
+    access.require_tenant_admin(state.store.pool(), "remove an identity provider").await?;
     let mut tx = state.store.begin().await?;
     if !store::identity_providers::delete_provider(&mut *tx, tenant_id, &id.to_string()).await? {
         return Err(ApiError::NotFound("identity provider"));
@@ -396,6 +414,24 @@ pub async fn delete_provider(
     audit::record(&mut *tx, event).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The names of the fields an update changed (the secret is reported apart).
+fn changed_fields(before: &ProviderRow, after: &ProviderRow) -> Vec<&'static str> {
+    let pairs = [
+        ("name", before.name != after.name),
+        ("kind", before.kind != after.kind),
+        ("client_id", before.client_id != after.client_id),
+        ("issuer", before.issuer != after.issuer),
+        ("scopes", before.scopes != after.scopes),
+        ("enabled", before.enabled != after.enabled),
+        ("trust_email", before.trust_email != after.trust_email),
+        ("link_existing", before.link_existing != after.link_existing),
+        ("trust_amr", before.trust_amr != after.trust_amr),
+        ("position", before.position != after.position),
+        ("base_url", before.base_url != after.base_url),
+    ];
+    pairs.into_iter().filter(|(_, changed)| *changed).map(|(name, _)| name).collect()
 }
 
 /// Applies the request to the row, validating the result as a whole.

@@ -47,6 +47,9 @@ use crate::types::Timestamp;
 const FLOW_TTL_SECS: i64 = 600;
 /// How long an application's backend has to trade the code it was sent back with.
 const CODE_TTL_SECS: i64 = 60;
+/// How long the callback's calls to the provider may take together (the request's own timeout
+/// is 30 s by default).
+const UPSTREAM_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 /// The cookie that binds a flow to the browser that began it.
 const BROWSER_COOKIE: &str = "ovlt_fed";
 /// The `amr` of a sign-in through an identity provider (RFC 8176 has none; `fed` is ovlt's).
@@ -111,6 +114,21 @@ impl IntoParams for StartQuery {
                 "With the rest of an authorization request (the hosted sign-in page's buttons): the authorization \
                  carries on after the sign-in.",
             ),
+            query_parameter(
+                "state",
+                json!({ "type": "string", "minLength": 1, "maxLength": 512 }),
+                "With redirect_to: returned with the code, for the application to check (login CSRF).",
+            ),
+            query_parameter(
+                "code_challenge",
+                json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]{43}$" }),
+                "With redirect_to: PKCE S256; POST /auth/exchange then needs the code_verifier.",
+            ),
+            query_parameter(
+                "code_challenge_method",
+                json!({ "type": "string", "enum": ["S256"] }),
+                "With code_challenge: S256.",
+            ),
             query_parameter("ui_locales", text("Language tags"), "The pages' language (en, de)."),
         ]
     }
@@ -154,35 +172,31 @@ pub async fn start(
         Err(why) => return crate::oauth::authorize::invalid_request_page(&headers, &why),
     };
     let t = i18n::choose(params.get("ui_locales"), &headers);
-    let (tenant, authorize_query, redirect_to) = if params.get("client_id").is_some() {
+    let (tenant, authorize_query, redirect_to, binding) = if params.get("client_id").is_some() {
         let request = match validate(&state, &headers, &params).await {
             Ok(request) => request,
             Err(refusal) => return refusal,
         };
         let query = pages::authorize_path(request.hidden(), &[]);
         let query = query.trim_start_matches("/oauth/authorize?").to_string();
-        (request.tenant, Some(query), None)
+        (request.tenant, Some(query), None, AppBinding::default())
     } else {
         let tenant = match page_tenant(&state, &headers, &params).await {
             Ok(tenant) => tenant,
             Err(page) => return page(t),
         };
+        let bad = |why: &str| pages::error_page(t, StatusCode::BAD_REQUEST, t.invalid_request, why);
+        // Where the person goes afterwards is the first thing an application's link must say.
         let redirect_to = match params.get("redirect_to") {
-            None => None,
+            None => return bad(t.unregistered_redirect_to),
             Some(url) => match allowed_return(&state, &tenant, url).await {
-                Ok(true) => Some(url.to_string()),
-                Ok(false) => {
-                    return pages::error_page(
-                        t,
-                        StatusCode::BAD_REQUEST,
-                        t.invalid_request,
-                        t.unregistered_redirect_to,
-                    );
-                }
+                Ok(true) => url.to_string(),
+                Ok(false) => return bad(t.unregistered_redirect_to),
                 Err(e) => return pages::failed(e),
             },
         };
-        (tenant, None, redirect_to)
+        let Some(binding) = AppBinding::of(&params) else { return bad(t.invalid_app_binding) };
+        (tenant, None, Some(redirect_to), binding)
     };
     let pool = state.store.pool();
     let provider = match store::identity_providers::find_provider_by_name(pool, tenant.id, &name).await {
@@ -194,7 +208,7 @@ pub async fn start(
     let flow_state = crypto::random_token();
     let nonce = crypto::random_token();
     let verifier = crypto::random_token();
-    let redirect_uri = callback_uri(&state.config.issuer, &provider.name);
+    let redirect_uri = callback_uri(&state.config.issuer, &provider.id);
     let url = match provider.kind.as_str() {
         "github" => state.federation.github.authorize_url(&provider, &redirect_uri, &flow_state, &verifier),
         _ => match oidc_provider(&state, &provider, redirect_uri) {
@@ -222,6 +236,8 @@ pub async fn start(
         nonce,
         authorize_query,
         redirect_to,
+        app_state: binding.state,
+        code_challenge: binding.code_challenge,
         created_at: now,
         expires_at: Timestamp(now.0 + FLOW_TTL_SECS),
     };
@@ -244,6 +260,32 @@ pub async fn start(
     }
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// What an application's link binds its flow to: its own `state`, returned with the code (so it
+/// can refuse a code it did not ask for: login CSRF), and a PKCE challenge (S256) its backend
+/// answers at the exchange. Both optional, both recommended.
+#[derive(Default)]
+struct AppBinding {
+    state: Option<String>,
+    code_challenge: Option<String>,
+}
+
+impl AppBinding {
+    fn of(params: &Params) -> Option<Self> {
+        let state = params.get("state").map(str::to_string);
+        if state.as_ref().is_some_and(|s| s.is_empty() || s.len() > 512) {
+            return None;
+        }
+        let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
+            (None, None) => None,
+            (Some(challenge), Some("S256")) if crate::oauth::authorize::is_s256_challenge(challenge) => {
+                Some(challenge.to_string())
+            }
+            _ => return None,
+        };
+        Some(Self { state, code_challenge })
+    }
 }
 
 /// The query of the callback, for the document.
@@ -272,7 +314,10 @@ pub struct CallbackQuery {
                    finds or creates the user by the linking rules and signs them in: into the hosted SSO session \
                    when the flow began at /oauth/authorize, else back to redirect_to with a one-time code for \
                    POST /auth/exchange.",
-    params(("provider" = String, Path, description = "The identity provider's name."), CallbackQuery),
+    params(
+        ("provider" = Uuid, Path, description = "The identity provider's id: its redirect_uri, unique to the tenant."),
+        CallbackQuery
+    ),
     responses(
         (status = 200, description = "A hosted page: the second factor, its enrolment, or consent.",
             content_type = "text/html", body = String),
@@ -291,7 +336,7 @@ pub async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,
     context: RequestContext,
-    Path(name): Path<String>,
+    Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
     let t = i18n::choose(None, &headers);
@@ -322,7 +367,7 @@ pub async fn callback(
     };
     let pool = state.store.pool();
     let provider = match store::identity_providers::find_provider(pool, tenant.id, &flow.provider_id).await {
-        Ok(Some(provider)) if provider.enabled && provider.name == name && tenant.active => provider,
+        Ok(Some(provider)) if provider.enabled && provider.id == id && tenant.active => provider,
         Ok(_) => return failed(StatusCode::BAD_REQUEST, t.provider_unavailable),
         Err(e) => return pages::failed(e),
     };
@@ -348,9 +393,14 @@ pub async fn callback(
     let Some(code) = params.get("code") else {
         return refuse(StatusCode::BAD_REQUEST, "no_code", i18n::fill(t.upstream_failed, &upstream)).await;
     };
-    let identity = match finish(&state, &flow, code, params.get("iss")).await {
-        Ok(identity) => identity,
-        Err(e) => {
+    // Every upstream call has its own deadline; together they stay well inside the request's.
+    let identity = match tokio::time::timeout(UPSTREAM_DEADLINE, finish(&state, &flow, code, params.get("iss"))).await {
+        Ok(Ok(identity)) => identity,
+        Err(_) => {
+            let why = i18n::fill(t.upstream_failed, &upstream);
+            return refuse(StatusCode::BAD_GATEWAY, "upstream_timeout", why).await;
+        }
+        Ok(Err(e)) => {
             tracing::info!(provider = flow.provider.name, error = %e, "sign-in through an identity provider refused");
             return refuse(StatusCode::BAD_GATEWAY, e.reason(), i18n::fill(t.upstream_failed, &upstream)).await;
         }
@@ -369,6 +419,7 @@ pub async fn callback(
                 Refusal::UnverifiedEmail => i18n::fill(t.upstream_unverified_email, &upstream),
                 Refusal::ExistingAccount => t.upstream_existing_account.to_string(),
                 Refusal::Suspended => t.account_suspended.to_string(),
+                Refusal::EmailNotVerified => t.verify_before_sign_in.to_string(),
             };
             return refuse(StatusCode::FORBIDDEN, refusal.reason(), why).await;
         }
@@ -389,7 +440,7 @@ pub async fn callback(
     } else {
         Factors::First(AMR_FEDERATED)
     };
-    let destination = Destination::of(&flow.flow.authorize_query, &flow.flow.redirect_to);
+    let destination = Destination::of_flow(&flow.flow);
     signed_in(&state, &headers, &flow.tenant, &flow.provider, destination, &user, factors, t, context).await
 }
 
@@ -408,13 +459,21 @@ pub(super) enum Factors {
 /// Where a signed-in user goes: the authorization the flow began at, or the application's
 /// `redirect_to`.
 pub(super) struct Destination<'a> {
-    authorize_query: Option<&'a str>,
-    redirect_to: Option<&'a str>,
+    pub(super) authorize_query: Option<&'a str>,
+    pub(super) redirect_to: Option<&'a str>,
+    /// The application's `state`, returned with the code.
+    pub(super) app_state: Option<&'a str>,
+    pub(super) code_challenge: Option<&'a str>,
 }
 
 impl<'a> Destination<'a> {
-    pub(super) fn of(authorize_query: &'a Option<String>, redirect_to: &'a Option<String>) -> Self {
-        Self { authorize_query: authorize_query.as_deref(), redirect_to: redirect_to.as_deref() }
+    pub(super) fn of_flow(flow: &'a FlowState) -> Self {
+        Self {
+            authorize_query: flow.authorize_query.as_deref(),
+            redirect_to: flow.redirect_to.as_deref(),
+            app_state: flow.app_state.as_deref(),
+            code_challenge: flow.code_challenge.as_deref(),
+        }
     }
 }
 
@@ -461,6 +520,7 @@ pub(super) async fn signed_in(
         amr: match factors {
             Factors::First(amr) | Factors::Complete(amr) => amr.to_string(),
         },
+        code_challenge: destination.code_challenge.map(str::to_string),
         created_at: now,
         expires_at: Timestamp(now.0 + CODE_TTL_SECS),
     };
@@ -468,6 +528,9 @@ pub(super) async fn signed_in(
         return pages::failed(e);
     }
     url.query_pairs_mut().append_pair("code", &code);
+    if let Some(app_state) = destination.app_state {
+        url.query_pairs_mut().append_pair("state", app_state);
+    }
     (StatusCode::SEE_OTHER, [(header::LOCATION, url.to_string()), (header::CACHE_CONTROL, "no-store".into())])
         .into_response()
 }
@@ -504,7 +567,7 @@ async fn finish(
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or(FederationError::Misconfigured)?;
-    let redirect_uri = callback_uri(&state.config.issuer, &provider.name);
+    let redirect_uri = callback_uri(&state.config.issuer, &provider.id);
     if provider.kind == "github" {
         let secret = provider_secret(state, provider)?;
         return state.federation.github.finish(provider, secret, &redirect_uri, code, &verifier).await;
@@ -584,8 +647,10 @@ async fn page_tenant(
     })
 }
 
-/// `redirect_to` is one of the tenant's live clients' redirect URIs, exactly, or lies under one
-/// of its `allowed_return_origins`: never an open redirect.
+/// `redirect_to` is a redirect URI of one of the tenant's live first-party clients, exactly, or
+/// lies under one of its `allowed_return_origins` (which only a tenant administrator sets): never
+/// an open redirect, and never a third party's address — the code is a whole session, without
+/// scopes or consent.
 async fn allowed_return(state: &AppState, tenant: &Tenant, redirect_to: &str) -> anyhow::Result<bool> {
     let Ok(url) = url::Url::parse(redirect_to) else { return Ok(false) };
     if !matches!(url.scheme(), "https" | "http") || !url.username().is_empty() || url.password().is_some() {
@@ -600,7 +665,7 @@ async fn allowed_return(state: &AppState, tenant: &Tenant, redirect_to: &str) ->
         return Ok(true);
     }
     let clients = store::clients::list_clients(state.store.pool(), tenant.id, 1000, 0).await?;
-    Ok(clients.iter().any(|client| client.redirect_uris.iter().any(|uri| uri == redirect_to)))
+    Ok(clients.iter().filter(|c| c.first_party).any(|client| client.redirect_uris.iter().any(|uri| uri == redirect_to)))
 }
 
 /// The digest of the browser's binding cookie, when it has one.
@@ -618,13 +683,12 @@ fn browser_cookie_name(state: &AppState) -> String {
 /// (`/auth/…`) and the link form (`/oauth/…`) both read it.
 fn browser_cookie(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
     let name = browser_cookie_name(state);
-    if let Some(value) = read_cookie(headers, &name).filter(|v| v.len() == 43) {
-        return (value, None);
-    }
-    let value = crypto::random_token();
+    // The same value for flows begun in parallel tabs, its life renewed for the newest one.
+    let value = read_cookie(headers, &name).filter(|v| v.len() == 43).unwrap_or_else(crypto::random_token);
     let scope = if state.config.is_production() { "Path=/; Secure" } else { "Path=/" };
     let cookie = format!("{name}={value}; {scope}; Max-Age={FLOW_TTL_SECS}; HttpOnly; SameSite=Lax");
-    (value, HeaderValue::from_str(&cookie).ok())
+    let header = HeaderValue::from_str(&cookie).ok();
+    (value, header)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -633,6 +697,9 @@ pub struct ExchangeRequest {
     /// The one-time code `redirect_to` was sent back with.
     #[schema(min_length = 1, max_length = 100)]
     code: Option<String>,
+    /// The PKCE verifier, when the link sent a `code_challenge`.
+    #[schema(min_length = 43, max_length = 128)]
+    code_verifier: Option<String>,
 }
 
 /// The `amr` a code was stored with, as what it proves (an unknown one proves one factor).
@@ -672,12 +739,20 @@ pub async fn exchange(
     let refused = ApiError::InvalidRequest("the code is unknown, spent or expired");
     let Some(code) = body.code.filter(|c| !c.is_empty() && c.len() <= 100) else { return Err(refused) };
     let pool = state.store.pool();
-    let Some((user_id, amr)) =
+    let Some(spent) =
         store::federation::consume_code(pool, tenant.id, &crypto::sha256_hex(&code), Timestamp::now()).await?
     else {
         return Err(refused);
     };
-    let user = store::users::find_user_by_id(pool, tenant.id, user_id).await?.ok_or(refused)?;
+    // A code of a flow bound to a PKCE challenge is good only with its verifier.
+    if let Some(challenge) = &spent.code_challenge {
+        let verifier = body.code_verifier.as_deref().unwrap_or_default();
+        if !crate::oauth::token::pkce_matches(verifier, challenge) {
+            return Err(ApiError::InvalidRequest("the code_verifier does not match the code_challenge"));
+        }
+    }
+    let amr = spent.amr;
+    let user = store::users::find_user_by_id(pool, tenant.id, spent.user_id).await?.ok_or(refused)?;
     if user.status == crate::users::UserStatus::Suspended {
         return Err(ApiError::UserSuspended);
     }
