@@ -247,6 +247,9 @@ async fn the_callback_refuses_replays_other_browsers_and_forged_states(backend: 
     let elsewhere = Browser::new(&app).client.get(&callback).send().await.unwrap();
     assert_eq!(elsewhere.status(), 400);
     assert!(elsewhere.text().await.unwrap().contains("another browser"));
+    let audited =
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'federation.failed' AND details LIKE '%other_browser%'";
+    assert_eq!(count(&app, audited).await, 1);
     expired(browser.client.get(&callback).send().await.unwrap()).await;
 
     let callback = to_callback(&browser).await;

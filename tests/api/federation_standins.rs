@@ -293,6 +293,14 @@ async fn google_signs_in_and_every_bad_answer_is_refused(backend: Backend) {
         refused(&app, sign_in(&app, "google").await, status, reason).await;
     }
 
+    // A provider that cannot be reached: an error page at once, audited, nothing else.
+    let down = json!({ "name": "down", "kind": "google", "client_id": CLIENT_ID, "base_url": "http://127.0.0.1:1" });
+    let created = app.admin(Method::POST, "/identity-providers").header("x-ovlt-tenant-slug", "acme").json(&down);
+    assert_eq!(created.send().await.unwrap().status(), 201);
+    let start = app.url("/auth/down?tenant=acme&redirect_to=https%3A%2F%2Fa.test%2F");
+    let unreachable = Browser::new(&app).client.get(start).send().await.unwrap();
+    refused(&app, unreachable, 502, "upstream_failed").await;
+
     script(|_| {});
     let gina = user(&app, sign_in(&app, "google").await).await;
     assert_eq!((gina["email"].as_str(), gina["email_verified"].as_bool()), (Some("gina@gmail.test"), Some(true)));

@@ -357,10 +357,26 @@ pub async fn callback(
         Ok(None) => return failed(StatusCode::BAD_REQUEST, t.federation_expired),
         Err(e) => return pages::failed(e),
     };
+    // From here the flow is known: its refusals are audited in its tenant.
+    let refused_early = |reason: &'static str, why: &str| {
+        let event = AuditEvent::new(Actor::Anonymous, "federation.failed", context.clone())
+            .in_tenant(flow.tenant_id)
+            .target("identity_provider", &flow.provider_id)
+            .outcome("failure")
+            .details(json!({ "reason": reason }));
+        let page = failed(StatusCode::BAD_REQUEST, why);
+        let pool = state.store.pool();
+        async move {
+            if let Err(e) = audit::record(pool, event).await {
+                tracing::error!(error = %e, "cannot audit a failed sign-in through an identity provider");
+            }
+            page
+        }
+    };
     let same_browser = browser_binding(&state, &headers)
         .is_some_and(|hash| hash.as_bytes().ct_eq(flow.browser_hash.as_bytes()).into());
     if !same_browser {
-        return failed(StatusCode::BAD_REQUEST, t.federation_other_browser);
+        return refused_early("other_browser", t.federation_other_browser).await;
     }
     let Ok(Some(tenant)) = tenants::find_tenant(&state, &TenantKey::Id(flow.tenant_id)).await else {
         return failed(StatusCode::BAD_REQUEST, t.federation_expired);
@@ -368,7 +384,7 @@ pub async fn callback(
     let pool = state.store.pool();
     let provider = match store::identity_providers::find_provider(pool, tenant.id, &flow.provider_id).await {
         Ok(Some(provider)) if provider.enabled && provider.id == id && tenant.active => provider,
-        Ok(_) => return failed(StatusCode::BAD_REQUEST, t.provider_unavailable),
+        Ok(_) => return refused_early("provider_unavailable", t.provider_unavailable).await,
         Err(e) => return pages::failed(e),
     };
     let settings = match settings::load(&state.store, tenant.id).await {
