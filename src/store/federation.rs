@@ -414,3 +414,23 @@ pub async fn delete_provider_identities<'e>(
         .await?;
     Ok(done.rows_affected())
 }
+
+/// How many of the tenant's users have no password and no other identity than the provider's:
+/// those the provider's removal would lock out.
+pub async fn users_only_through<'e>(
+    db: impl Executor<'e, Database = Any>,
+    tenant_id: TenantId,
+    provider_id: &str,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users u WHERE u.tenant_id = $1 AND u.password_hash IS NULL \
+         AND EXISTS (SELECT 1 FROM external_identities e \
+                     WHERE e.tenant_id = u.tenant_id AND e.user_id = u.id AND e.provider_id = $2) \
+         AND NOT EXISTS (SELECT 1 FROM external_identities e \
+                         WHERE e.tenant_id = u.tenant_id AND e.user_id = u.id AND e.provider_id <> $2)",
+    )
+    .bind(tenant_id.to_string())
+    .bind(provider_id)
+    .fetch_one(db)
+    .await
+}

@@ -370,6 +370,14 @@ async fn identities_are_listed_and_unlinked_but_never_the_last_way_in(backend: B
         .unwrap();
     assert_eq!(other_tenant.status(), 404);
 
+    // Nor may the provider go while it is someone's only way in.
+    let provider_id: String = sqlx::query_scalar("SELECT provider_id FROM external_identities")
+        .fetch_one(app.state.store.pool())
+        .await
+        .unwrap();
+    let removed = admin(Method::DELETE, format!("/identity-providers/{provider_id}")).send().await.unwrap();
+    assert_error(removed, 409, "conflict").await;
+
     app.update_user("acme", "uma@corp.test", json!({ "password": "An0ther-Passw0rd!" })).await;
     let unlinked = admin(Method::DELETE, format!("/users/{user_id}/identities/{identity}")).send().await.unwrap();
     assert_eq!(unlinked.status(), 204);

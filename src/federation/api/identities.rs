@@ -172,6 +172,7 @@ pub async fn list_user_identities(
     ),
     responses(
         (status = 204, description = "Unlinked."),
+        (status = 403, description = "forbidden: the user holds permissions the caller does not"),
         (status = 404, description = "not_found"),
         (status = 409, description = "conflict: it is the account's only way in"),
     )
@@ -182,5 +183,7 @@ pub async fn unlink_user_identity(
     context: RequestContext,
     Path((id, identity_id)): Path<(UserId, Uuid)>,
 ) -> ApiResult<StatusCode> {
+    // Taking away someone's way in is acting on them: not on a more powerful user.
+    access.may_act_on_user(state.store.pool(), id).await?;
     unlink(&state, &access.tenant, id, &identity_id.to_string(), access.actor, context).await
 }

@@ -394,7 +394,11 @@ pub async fn update_provider(
     summary = "Removes an identity provider.",
     security(("adminKey" = []), ("bearer" = ["identity_providers:write"])),
     params(TenantHeaders, ("id" = Uuid, Path, description = "The provider's id.")),
-    responses((status = 204, description = "Removed."), (status = 404, description = "not_found"))
+    responses(
+        (status = 204, description = "Removed, with the identities linked through it."),
+        (status = 404, description = "not_found"),
+        (status = 409, description = "conflict: some users can sign in only through it (disable it instead)"),
+    )
 )]
 pub async fn delete_provider(
     State(state): State<AppState>,
@@ -405,6 +409,13 @@ pub async fn delete_provider(
     let tenant_id = access.tenant.id;
     access.require_tenant_admin(state.store.pool(), "remove an identity provider").await?;
     let mut tx = state.store.begin().await?;
+    // Its identities go with it: not when that leaves someone no way in.
+    let stranded = store::federation::users_only_through(&mut *tx, tenant_id, &id.to_string()).await?;
+    if stranded > 0 {
+        return Err(ApiError::Conflict(format!(
+            "{stranded} user(s) can sign in only through this provider: disable it instead, or give them a password"
+        )));
+    }
     if !store::identity_providers::delete_provider(&mut *tx, tenant_id, &id.to_string()).await? {
         return Err(ApiError::NotFound("identity provider"));
     }

@@ -421,7 +421,13 @@ pub async fn callback(
             return refuse(StatusCode::BAD_GATEWAY, e.reason(), i18n::fill(t.upstream_failed, &upstream)).await;
         }
     };
-    let linking = linking::resolve(&state, &flow.tenant, &flow.settings, &flow.provider, &identity, &context).await;
+    let resolve = || linking::resolve(&state, &flow.tenant, &flow.settings, &flow.provider, &identity, &context);
+    let linking = match resolve().await {
+        // Two first sign-ins of one person at once: the other one created the user or the link;
+        // this one finds it.
+        Err(ApiError::Conflict(_)) => resolve().await,
+        other => other,
+    };
     let resolved = match linking {
         Ok(Linking::SignIn(resolved)) => resolved,
         Ok(Linking::ProveAccount(user)) => {
