@@ -47,6 +47,18 @@ pub enum Factor<'a> {
     BackupCode(&'a str),
 }
 
+impl<'a> Factor<'a> {
+    /// What a hosted form's one code field holds: six digits are the authenticator's, anything
+    /// else a backup code.
+    pub fn from_code(code: &'a str) -> Self {
+        if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+            Self::Totp(code)
+        } else {
+            Self::BackupCode(code)
+        }
+    }
+}
+
 /// What comes after a correct password.
 pub enum NextStep {
     /// Signed in with these authentication methods.

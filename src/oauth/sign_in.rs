@@ -221,11 +221,7 @@ pub async fn mfa_step(
         let why = Some(request.t.enter_authenticator_code);
         return mfa_page(&state, &headers, &request, token, StatusCode::BAD_REQUEST, why).await;
     }
-    let factor = if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-        mfa::Factor::Totp(&code)
-    } else {
-        mfa::Factor::BackupCode(&code)
-    };
+    let factor = mfa::Factor::from_code(&code);
     match mfa::reserve_attempt(&state, tenant.id, token).await {
         Ok(()) => {}
         Err(ApiError::InvalidToken) => return start_over(request.t.sign_in_expired).await,

@@ -9,6 +9,34 @@ use sqlx::{Any, Executor, FromRow, Row};
 use super::{get_bool, get_id};
 use crate::types::{TenantId, Timestamp, UserId};
 
+/// Where a flow leads once the person is signed in: the authorization it began at (its query),
+/// or an application's `redirect_to`, with the application's `state` (returned with the code)
+/// and PKCE challenge (S256, answered at the exchange).
+#[derive(Debug, Clone, Default)]
+pub struct Onward {
+    pub authorize_query: Option<String>,
+    pub redirect_to: Option<String>,
+    pub app_state: Option<String>,
+    pub code_challenge: Option<String>,
+}
+
+impl Onward {
+    fn from_row(row: &AnyRow) -> sqlx::Result<Self> {
+        Ok(Self {
+            authorize_query: row.try_get("authorize_query")?,
+            redirect_to: row.try_get("redirect_to")?,
+            app_state: row.try_get("app_state")?,
+            code_challenge: row.try_get("code_challenge")?,
+        })
+    }
+
+    /// The authorization's `ui_locales`, for the pages on the way.
+    pub fn ui_locales(&self) -> Option<String> {
+        let query = self.authorize_query.as_deref()?;
+        form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == "ui_locales").map(|(_, v)| v.into_owned())
+    }
+}
+
 /// A browser flow between `GET /auth/{provider}` and its callback.
 #[derive(Debug, Clone)]
 pub struct FlowState {
@@ -19,12 +47,7 @@ pub struct FlowState {
     pub nonce: String,
     /// Sealed with the master key (associated data `flow_state:<state_hash>`).
     pub pkce_verifier: Vec<u8>,
-    pub authorize_query: Option<String>,
-    pub redirect_to: Option<String>,
-    /// The application's `state`, returned with the code.
-    pub app_state: Option<String>,
-    /// The application's PKCE challenge (S256), answered at the exchange.
-    pub code_challenge: Option<String>,
+    pub onward: Onward,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
@@ -38,10 +61,7 @@ impl FromRow<'_, AnyRow> for FlowState {
             browser_hash: row.try_get("browser_hash")?,
             nonce: row.try_get("nonce")?,
             pkce_verifier: row.try_get("pkce_verifier")?,
-            authorize_query: row.try_get("authorize_query")?,
-            redirect_to: row.try_get("redirect_to")?,
-            app_state: row.try_get("app_state")?,
-            code_challenge: row.try_get("code_challenge")?,
+            onward: Onward::from_row(row)?,
             created_at: Timestamp(row.try_get("created_at")?),
             expires_at: Timestamp(row.try_get("expires_at")?),
         })
@@ -63,10 +83,10 @@ pub async fn insert_flow_state<'e>(db: impl Executor<'e, Database = Any>, flow: 
     .bind(&flow.browser_hash)
     .bind(&flow.nonce)
     .bind(&flow.pkce_verifier)
-    .bind(flow.authorize_query.as_deref())
-    .bind(flow.redirect_to.as_deref())
-    .bind(flow.app_state.as_deref())
-    .bind(flow.code_challenge.as_deref())
+    .bind(flow.onward.authorize_query.as_deref())
+    .bind(flow.onward.redirect_to.as_deref())
+    .bind(flow.onward.app_state.as_deref())
+    .bind(flow.onward.code_challenge.as_deref())
     .bind(flow.created_at.unix_seconds())
     .bind(flow.expires_at.unix_seconds())
     .execute(db)
@@ -297,12 +317,7 @@ pub struct PendingLink {
     pub subject: String,
     pub email: String,
     pub browser_hash: String,
-    pub authorize_query: Option<String>,
-    pub redirect_to: Option<String>,
-    /// The application's `state`, returned with the code.
-    pub app_state: Option<String>,
-    /// The application's PKCE challenge (S256), answered at the exchange.
-    pub code_challenge: Option<String>,
+    pub onward: Onward,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
@@ -317,10 +332,7 @@ impl FromRow<'_, AnyRow> for PendingLink {
             subject: row.try_get("subject")?,
             email: row.try_get("email")?,
             browser_hash: row.try_get("browser_hash")?,
-            authorize_query: row.try_get("authorize_query")?,
-            redirect_to: row.try_get("redirect_to")?,
-            app_state: row.try_get("app_state")?,
-            code_challenge: row.try_get("code_challenge")?,
+            onward: Onward::from_row(row)?,
             created_at: Timestamp(row.try_get("created_at")?),
             expires_at: Timestamp(row.try_get("expires_at")?),
         })
@@ -341,10 +353,10 @@ pub async fn insert_pending_link<'e>(db: impl Executor<'e, Database = Any>, link
     .bind(&link.subject)
     .bind(&link.email)
     .bind(&link.browser_hash)
-    .bind(link.authorize_query.as_deref())
-    .bind(link.redirect_to.as_deref())
-    .bind(link.app_state.as_deref())
-    .bind(link.code_challenge.as_deref())
+    .bind(link.onward.authorize_query.as_deref())
+    .bind(link.onward.redirect_to.as_deref())
+    .bind(link.onward.app_state.as_deref())
+    .bind(link.onward.code_challenge.as_deref())
     .bind(link.created_at.unix_seconds())
     .bind(link.expires_at.unix_seconds())
     .execute(db)

@@ -192,14 +192,10 @@ pub async fn login(
     let settings = settings::load(&state.store, tenant.id).await?;
     let PasswordChecked { user, attempts } =
         verify_password_login(&state, &tenant, &settings, email, password, &context).await?;
-    let amr = match mfa::after_password(&state, &tenant, &settings, &user, "pwd", attempts, inline, &context).await? {
-        mfa::NextStep::SignedIn { amr } => amr,
-        mfa::NextStep::Challenge { mfa_token } => {
-            return Ok(Json(MfaRequired { mfa_required: true, mfa_token }).into_response());
-        }
-        mfa::NextStep::Enrol { mfa_token } => {
-            return Ok(Json(MfaSetupRequired { mfa_setup_required: true, mfa_token }).into_response());
-        }
+    let next = mfa::after_password(&state, &tenant, &settings, &user, "pwd", attempts, inline, &context).await?;
+    let amr = match mfa::api::second_step(next) {
+        Ok(amr) => amr,
+        Err(answer) => return Ok(answer),
     };
     let mut tx = state.store.begin().await?;
     let issued = open_session(&state, &mut tx, &settings, &user, amr, context).await?;

@@ -13,7 +13,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
-use super::sign_in::{Destination, Factors, Flow, browser_binding, label, signed_in};
+use super::sign_in::{Factors, Flow, browser_binding, label, signed_in};
 use crate::app::AppState;
 use crate::audit::{self, Actor, AuditEvent, RequestContext};
 use crate::auth;
@@ -56,10 +56,7 @@ pub(super) async fn ask_for_proof(
         subject: subject.to_string(),
         email: email.to_string(),
         browser_hash,
-        authorize_query: flow.flow.authorize_query.clone(),
-        redirect_to: flow.flow.redirect_to.clone(),
-        app_state: flow.flow.app_state.clone(),
-        code_challenge: flow.flow.code_challenge.clone(),
+        onward: flow.flow.onward.clone(),
         created_at: now,
         expires_at: Timestamp(now.0 + LINK_TTL_SECS),
     };
@@ -159,7 +156,7 @@ pub async fn link_account(
     }
     let Some(found) = load(&state, &link).await else { return gone(t.provider_unavailable) };
     let (tenant, settings, provider, user) = found;
-    let t = i18n::choose(ui_locales(&link).as_deref(), &headers);
+    let t = i18n::choose(link.onward.ui_locales().as_deref(), &headers);
     let brand = pages::Brand::of(&tenant, &settings);
     let view =
         LinkView { t, brand, provider: label(&provider), email: &link.email, needs_code: user.mfa_enabled, token };
@@ -192,11 +189,7 @@ pub async fn link_account(
         if code.is_empty() {
             return again(StatusCode::BAD_REQUEST, t.enter_authenticator_code);
         }
-        let factor = if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-            mfa::Factor::Totp(&code)
-        } else {
-            mfa::Factor::BackupCode(&code)
-        };
+        let factor = mfa::Factor::from_code(&code);
         match mfa::verify(&state, &tenant, &settings, &user, factor, &context).await {
             Ok(()) => {}
             Err(ApiError::InvalidOtp) => return again(StatusCode::UNAUTHORIZED, t.code_wrong_or_used),
@@ -224,13 +217,7 @@ pub async fn link_account(
     if let Err(e) = audit::record(state.store.pool(), event).await {
         return pages::failed(e);
     }
-    let destination = Destination {
-        authorize_query: link.authorize_query.as_deref(),
-        redirect_to: link.redirect_to.as_deref(),
-        app_state: link.app_state.as_deref(),
-        code_challenge: link.code_challenge.as_deref(),
-    };
-    signed_in(&state, &headers, &tenant, &provider, destination, &user, factors, t, context).await
+    signed_in(&state, &headers, &tenant, &provider, &link.onward, &user, factors, t, context).await
 }
 
 /// The link's tenant (active), its settings, its provider (enabled) and its user.
@@ -244,9 +231,4 @@ async fn load(
     let user = store::users::find_user_by_id(pool, tenant.id, link.user_id).await.ok()??;
     let settings = settings::load(&state.store, tenant.id).await.ok()?;
     (tenant.active && provider.enabled).then_some((tenant, settings, provider, user))
-}
-
-fn ui_locales(link: &PendingLink) -> Option<String> {
-    let query = link.authorize_query.as_deref()?;
-    form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == "ui_locales").map(|(_, v)| v.into_owned())
 }

@@ -33,13 +33,14 @@ use crate::federation::linking::{self, Linking, Refusal};
 use crate::federation::oidc::{OidcProvider, UpstreamIdentity};
 use crate::federation::{FederationError, callback_uri, oidc_issuer};
 use crate::http::extract::{Json, Path};
-use crate::mfa::{self, api::MfaRequired, api::MfaSetupRequired};
+use crate::mfa;
 use crate::oauth::authorize::validate;
 use crate::oauth::params::{Params, query_parameter};
 use crate::oauth::sign_in::{after_first_factor, start_sso_session};
 use crate::pages::{self, Texts, i18n};
 use crate::settings::{self, TenantSettings};
-use crate::store::{self, federation::FederationCode, federation::FlowState, identity_providers::ProviderRow};
+use crate::store::federation::{FederationCode, FlowState, Onward};
+use crate::store::{self, identity_providers::ProviderRow};
 use crate::tenants::{self, CurrentTenant, Tenant, TenantHeaders, TenantKey};
 use crate::types::Timestamp;
 
@@ -234,10 +235,12 @@ pub async fn start(
         provider_id: provider.id.clone(),
         browser_hash: crypto::sha256_hex(&browser),
         nonce,
-        authorize_query,
-        redirect_to,
-        app_state: binding.state,
-        code_challenge: binding.code_challenge,
+        onward: Onward {
+            authorize_query,
+            redirect_to,
+            app_state: binding.state,
+            code_challenge: binding.code_challenge,
+        },
         created_at: now,
         expires_at: Timestamp(now.0 + FLOW_TTL_SECS),
     };
@@ -462,8 +465,7 @@ pub async fn callback(
     } else {
         Factors::First(AMR_FEDERATED)
     };
-    let destination = Destination::of_flow(&flow.flow);
-    signed_in(&state, &headers, &flow.tenant, &flow.provider, destination, &user, factors, t, context).await
+    signed_in(&state, &headers, &flow.tenant, &flow.provider, &flow.flow.onward, &user, factors, t, context).await
 }
 
 /// The `amr` of a sign-in through a provider whose own second factor is trusted.
@@ -478,27 +480,6 @@ pub(super) enum Factors {
     Complete(&'static str),
 }
 
-/// Where a signed-in user goes: the authorization the flow began at, or the application's
-/// `redirect_to`.
-pub(super) struct Destination<'a> {
-    pub(super) authorize_query: Option<&'a str>,
-    pub(super) redirect_to: Option<&'a str>,
-    /// The application's `state`, returned with the code.
-    pub(super) app_state: Option<&'a str>,
-    pub(super) code_challenge: Option<&'a str>,
-}
-
-impl<'a> Destination<'a> {
-    pub(super) fn of_flow(flow: &'a FlowState) -> Self {
-        Self {
-            authorize_query: flow.authorize_query.as_deref(),
-            redirect_to: flow.redirect_to.as_deref(),
-            app_state: flow.app_state.as_deref(),
-            code_challenge: flow.code_challenge.as_deref(),
-        }
-    }
-}
-
 /// Signs `user` in after the provider (or after proving the account to link it): the hosted
 /// authorization carries on — checked again from its query — or the application gets its
 /// one-time code.
@@ -508,14 +489,14 @@ pub(super) async fn signed_in(
     headers: &HeaderMap,
     tenant: &Tenant,
     provider: &ProviderRow,
-    destination: Destination<'_>,
+    onward: &Onward,
     user: &crate::users::User,
     factors: Factors,
     t: &'static Texts,
     context: RequestContext,
 ) -> Response {
     let failed = |why: &str| pages::error_page(t, StatusCode::BAD_REQUEST, t.federation_failed_title, why);
-    if let Some(query) = destination.authorize_query {
+    if let Some(query) = onward.authorize_query.as_deref() {
         let params = match Params::parse_query(Some(query)) {
             Ok(params) => params,
             Err(why) => return crate::oauth::authorize::invalid_request_page(headers, &why),
@@ -530,7 +511,7 @@ pub(super) async fn signed_in(
             Factors::Complete(amr) => start_sso_session(state, headers, &request, user, amr, context).await,
         };
     }
-    let Some(redirect_to) = destination.redirect_to else { return failed(t.federation_expired) };
+    let Some(redirect_to) = onward.redirect_to.as_deref() else { return failed(t.federation_expired) };
     let Ok(mut url) = url::Url::parse(redirect_to) else { return failed(t.federation_expired) };
     let code = crypto::random_token();
     let now = Timestamp::now();
@@ -542,7 +523,7 @@ pub(super) async fn signed_in(
         amr: match factors {
             Factors::First(amr) | Factors::Complete(amr) => amr.to_string(),
         },
-        code_challenge: destination.code_challenge.map(str::to_string),
+        code_challenge: onward.code_challenge.clone(),
         created_at: now,
         expires_at: Timestamp(now.0 + CODE_TTL_SECS),
     };
@@ -550,7 +531,7 @@ pub(super) async fn signed_in(
         return pages::failed(e);
     }
     url.query_pairs_mut().append_pair("code", &code);
-    if let Some(app_state) = destination.app_state {
+    if let Some(app_state) = &onward.app_state {
         url.query_pairs_mut().append_pair("state", app_state);
     }
     (StatusCode::SEE_OTHER, [(header::LOCATION, url.to_string()), (header::CACHE_CONTROL, "no-store".into())])
@@ -568,10 +549,7 @@ pub(super) struct Flow {
 impl Flow {
     /// The pages' language: that of the authorization request, else the browser's.
     fn texts(&self, headers: &HeaderMap) -> &'static Texts {
-        let ui_locales = self.flow.authorize_query.as_deref().and_then(|query| {
-            form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == "ui_locales").map(|(_, v)| v.into_owned())
-        });
-        i18n::choose(ui_locales.as_deref(), headers)
+        i18n::choose(self.flow.onward.ui_locales().as_deref(), headers)
     }
 }
 
@@ -782,14 +760,10 @@ pub async fn exchange(
     let amr = match known_amr(&amr) {
         Factors::Complete(amr) => amr,
         Factors::First(first) => {
-            match mfa::after_password(&state, &tenant, &settings, &user, first, None, None, &context).await? {
-                mfa::NextStep::SignedIn { amr } => amr,
-                mfa::NextStep::Challenge { mfa_token } => {
-                    return Ok(Json(MfaRequired { mfa_required: true, mfa_token }).into_response());
-                }
-                mfa::NextStep::Enrol { mfa_token } => {
-                    return Ok(Json(MfaSetupRequired { mfa_setup_required: true, mfa_token }).into_response());
-                }
+            let next = mfa::after_password(&state, &tenant, &settings, &user, first, None, None, &context).await?;
+            match mfa::api::second_step(next) {
+                Ok(amr) => amr,
+                Err(answer) => return Ok(answer),
             }
         }
     };

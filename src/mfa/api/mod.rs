@@ -55,6 +55,22 @@ pub struct BackupCodes {
     backup_codes: Vec<String>,
 }
 
+/// The second step a sign-in through the API still needs, as its answer (`mfa_required` or
+/// `mfa_setup_required`), or the `amr` to open the session with when it needs none.
+#[allow(clippy::result_large_err, reason = "the answer itself, built once per request")]
+pub fn second_step(next: super::NextStep) -> Result<&'static str, axum::response::Response> {
+    use axum::response::IntoResponse;
+    match next {
+        super::NextStep::SignedIn { amr } => Ok(amr),
+        super::NextStep::Challenge { mfa_token } => {
+            Err(crate::http::extract::Json(MfaRequired { mfa_required: true, mfa_token }).into_response())
+        }
+        super::NextStep::Enrol { mfa_token } => {
+            Err(crate::http::extract::Json(MfaSetupRequired { mfa_setup_required: true, mfa_token }).into_response())
+        }
+    }
+}
+
 /// A login's answer for a user with MFA and no inline code: the second step is the challenge.
 #[derive(Serialize, ToSchema)]
 pub struct MfaRequired {
