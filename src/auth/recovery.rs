@@ -43,6 +43,10 @@ pub async fn verify_email(
     }
     store::users::mark_email_verified(&mut *tx, tenant.id, user.id, now).await?;
     let unlinked = store::federation::delete_unverified_identities(&mut *tx, tenant.id, user.id).await?;
+    if unlinked > 0 {
+        // Whoever signed in through such a link is signed out with it.
+        store::sessions::revoke_user_sessions(&mut *tx, tenant.id, user.id, None, "identity_unlinked", now).await?;
+    }
     let event = AuditEvent::new(Actor::User(user.id), "email.verified", context)
         .in_tenant(tenant.id)
         .target("user", user.id)

@@ -92,7 +92,7 @@ pub async fn resolve(
         if settings.require_verified_email && !user.email_verified {
             return Ok(Linking::Refused(Refusal::EmailNotVerified));
         }
-        store::federation::record_identity_login(pool, tenant.id, &known.id, email, verified, now).await?;
+        store::federation::record_identity_login(pool, tenant.id, &known.id, email, now).await?;
         return Ok(Linking::SignIn(Resolved { user, how: "known" }));
     }
     let Some(email) = email else { return Ok(Linking::Refused(Refusal::NoEmail)) };

@@ -118,6 +118,14 @@ impl Discovery {
             FederationError::Upstream
         });
         let mut cache = self.lock();
+        // A failed refetch keeps what worked: one bad answer must not stop every tenant's sign-ins.
+        if discovered.is_err()
+            && let Some(known) = cache.get_mut(issuer)
+            && let Some(metadata) = &known.metadata
+        {
+            known.forced_at = forced_at;
+            return Ok(metadata.clone());
+        }
         if cache.len() >= METADATA_CACHE_BOUND
             && !cache.contains_key(issuer)
             && let Some(oldest) = cache.iter().min_by_key(|(_, known)| known.at).map(|(issuer, _)| issuer.clone())

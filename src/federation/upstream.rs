@@ -64,7 +64,8 @@ impl Upstream {
             .timeout(CALL_TIMEOUT)
             .user_agent(concat!("ovlt/", env!("CARGO_PKG_VERSION")));
         if !private_networks {
-            builder = builder.dns_resolver(PublicOnly);
+            // A proxy would resolve names itself, past the check.
+            builder = builder.dns_resolver(PublicOnly).no_proxy();
         }
         Ok(Self { client: builder.build()?, private_networks })
     }
@@ -140,19 +141,32 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || a == 0
                 || a >= 240
                 || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (18..20).contains(&b))
                 || (a == 192 && b == 0 && v4.octets()[2] == 0))
         }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public(IpAddr::V4(v4)),
-            None => {
-                !(v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || v6.is_unique_local()
-                    || v6.is_unicast_link_local()
-                    || v6.segments()[0] == 0x2001 && v6.segments()[1] == 0x0db8)
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded =
+                |hi: u16, lo: u16| IpAddr::V4(std::net::Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
             }
-        },
+            // NAT64 (64:ff9b::/96), IPv4-compatible (::/96) and 6to4 (2002::/16) carry an IPv4
+            // address that decides.
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..6] == [0; 6] {
+                return is_public(embedded(s[6], s[7]));
+            }
+            if s[0] == 0x2002 {
+                return is_public(embedded(s[1], s[2]));
+            }
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || v6.is_unique_local()
+                || v6.is_unicast_link_local()
+                || (s[0] & 0xffc0) == 0xfec0
+                || (s[0] == 0x2001 && (s[1] == 0x0db8 || s[1] == 0)))
+        }
     }
 }
 
@@ -167,7 +181,19 @@ mod tests {
         {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
-        for private in ["::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1", "2001:db8::1"] {
+        for private in [
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "fec0::1",
+            "::ffff:10.0.0.1",
+            "2001:db8::1",
+            "64:ff9b::a9fe:a9fe",
+            "::7f00:1",
+            "2002:c0a8:0101::1",
+            "2001:0:4136:e378::1",
+            "198.18.0.1",
+        ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
         assert!(is_public("8.8.8.8".parse().unwrap()) && is_public("2606:4700::1111".parse().unwrap()));

@@ -122,6 +122,8 @@ pub struct ExternalIdentity {
     pub provider_kind: String,
     pub subject: String,
     pub email: Option<String>,
+    /// Whether a trusted upstream vouched for the address when the link was made. Set once:
+    /// what the upstream says later does not make an unvouched link vouched.
     pub email_verified: bool,
     pub created_at: Timestamp,
     pub last_login_at: Option<Timestamp>,
@@ -203,27 +205,22 @@ pub async fn insert_identity<'e>(
     .map(|_| ())
 }
 
-/// A sign-in through the identity: what the provider says of the address now, and when.
+/// A sign-in through the identity: the address the provider gives now, and when.
 pub async fn record_identity_login<'e>(
     db: impl Executor<'e, Database = Any>,
     tenant_id: TenantId,
     id: &str,
     email: Option<&str>,
-    email_verified: bool,
     now: Timestamp,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE external_identities SET email = $3, email_verified = $4, last_login_at = $5 \
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant_id.to_string())
-    .bind(id)
-    .bind(email)
-    .bind(email_verified)
-    .bind(now.unix_seconds())
-    .execute(db)
-    .await
-    .map(|_| ())
+    sqlx::query("UPDATE external_identities SET email = $3, last_login_at = $4 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id.to_string())
+        .bind(id)
+        .bind(email)
+        .bind(now.unix_seconds())
+        .execute(db)
+        .await
+        .map(|_| ())
 }
 
 pub async fn delete_identity<'e>(

@@ -444,9 +444,19 @@ async fn links_without_a_vouched_address_or_with_a_changed_issuer_are_dropped(ba
     let tokens: Value = exchange(&app, &redirect_params(&back)["code"]).await.json().await.unwrap();
     let user_id = jwt_claims(tokens["access_token"].as_str().unwrap())["sub"].as_str().unwrap().to_string();
     assert_eq!(count(&app, "SELECT COUNT(*) FROM external_identities WHERE email_verified = false").await, 1);
+    // What the upstream says later does not vouch for the link after the fact.
+    let admin = |method: Method, path: String| app.admin(method, &path).header("x-ovlt-tenant-slug", "acme");
+    let id = provider["id"].as_str().unwrap();
+    let trusted = admin(Method::PUT, format!("/identity-providers/{id}")).json(&json!({ "trust_email": true }));
+    assert_eq!(trusted.send().await.unwrap().status(), 200);
+    app.update_user("upstream", "uma@corp.test", json!({ "email_verified": true })).await;
+    assert_eq!(through_upstream(&app, &Browser::new(&app), start, "uma@corp.test").await.status(), 303);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM external_identities WHERE email_verified = false").await, 1);
+    let untrusted = admin(Method::PUT, format!("/identity-providers/{id}")).json(&json!({ "trust_email": false }));
+    assert_eq!(untrusted.send().await.unwrap().status(), 200);
+    app.update_user("upstream", "uma@corp.test", json!({ "email_verified": false })).await;
 
     // The address's owner resets the password by email: the unvouched link goes.
-    let admin = |method: Method, path: String| app.admin(method, &path).header("x-ovlt-tenant-slug", "acme");
     let issued = admin(Method::GET, format!("/users/{user_id}/password-reset-token")).send().await.unwrap();
     let token: Value = issued.json().await.unwrap();
     let reset = json!({ "token": token["token"], "password": "Br4nd-new-passw0rd" });
@@ -457,7 +467,6 @@ async fn links_without_a_vouched_address_or_with_a_changed_issuer_are_dropped(ba
     // Linked again, then the provider's issuer changes: the link goes.
     let back = through_upstream(&app, &Browser::new(&app), start, "uma@corp.test").await;
     assert_eq!(back.status(), 403, "an untrusted provider does not link to an existing account");
-    let id = provider["id"].as_str().unwrap();
     let trust = json!({ "trust_email": true, "link_existing": "auto" });
     assert_eq!(
         admin(Method::PUT, format!("/identity-providers/{id}")).json(&trust).send().await.unwrap().status(),

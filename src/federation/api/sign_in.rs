@@ -460,7 +460,9 @@ pub async fn callback(
         return pages::failed(e);
     }
     // The upstream's own second factor counts only where the administrator trusts it to.
-    let factors = if flow.provider.trust_amr && identity.amr.iter().any(|amr| amr == "mfa") {
+    // Never on the sign-in that links an existing account: its own second factor decides that one.
+    let upstream_mfa = identity.amr.iter().any(|amr| amr == "mfa");
+    let factors = if flow.provider.trust_amr && upstream_mfa && resolved.how != "linked" {
         Factors::Complete(AMR_FEDERATED_MFA)
     } else {
         Factors::First(AMR_FEDERATED)
