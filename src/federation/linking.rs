@@ -108,7 +108,10 @@ pub async fn resolve(
         Some(user) if user.status == UserStatus::Suspended => return Ok(Linking::Refused(Refusal::Suspended)),
         // At once only when both sides vouch for the address; else the account is proved first.
         Some(user) if provider.link_existing == "auto" && user.email_verified => (user, "linked"),
-        Some(user) if provider.link_existing != "off" => return Ok(Linking::ProveAccount(user)),
+        // Proving the account takes its password: without one there is nothing to prove it with.
+        Some(user) if provider.link_existing != "off" && user.password_hash.is_some() => {
+            return Ok(Linking::ProveAccount(user));
+        }
         Some(_) => return Ok(Linking::Refused(Refusal::ExistingAccount)),
     };
     link(state, tenant, provider, &user, &identity.subject, email, verified, how, context).await?;

@@ -204,10 +204,11 @@ pub async fn link_account(
         Ok(false) => return gone(t.federation_expired),
         Err(e) => return pages::failed(e),
     }
-    if let Err(e) =
-        linking::link(&state, &tenant, &provider, &user, &link.subject, &link.email, true, "proved", &context).await
-    {
-        return pages::failed(e);
+    match linking::link(&state, &tenant, &provider, &user, &link.subject, &link.email, true, "proved", &context).await {
+        Ok(()) => {}
+        // The upstream account was linked meanwhile (another tab): this link is spent.
+        Err(ApiError::Conflict(_)) => return gone(t.federation_expired),
+        Err(e) => return pages::failed(e),
     }
     let event = AuditEvent::new(Actor::User(user.id), "federation.succeeded", context.clone())
         .in_tenant(tenant.id)

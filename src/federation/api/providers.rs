@@ -481,6 +481,10 @@ fn apply(state: &AppState, row: &mut ProviderRow, body: ProviderRequest) -> ApiR
     }
     if let Some(base_url) = body.base_url {
         row.base_url = Some(base_url.trim().trim_end_matches('/').to_string()).filter(|u| !u.is_empty());
+        // Google's and GitHub's word for an address, not a server elsewhere's, unless said again.
+        if row.base_url.is_some() && body.trust_email.is_none() {
+            row.trust_email = false;
+        }
     }
     let mut fields = FieldErrors::new();
     if let Err(why) = crate::federation::check_name(&row.name) {

@@ -265,6 +265,7 @@ pub async fn update_user(
     }
 
     let was_active = user.status == UserStatus::Active;
+    let newly_verified = body.email_verified == Some(true) && !user.email_verified;
     if let Some(email) = email {
         user.email = email.to_string();
     }
@@ -289,8 +290,18 @@ pub async fn update_user(
         store::users::archive_password(&mut tx, tenant_id, user.id, now).await?;
     }
     store::users::update_user(&mut *tx, &user).await?;
-    if suspended || body.password.is_some() {
-        let reason = if suspended { "user_suspended" } else { "password_set_by_admin" };
+    // An address the administrator vouches for now: links nobody vouched for go (decision 0015).
+    let unlinked = if newly_verified {
+        store::federation::delete_unverified_identities(&mut *tx, tenant_id, user.id).await?
+    } else {
+        0
+    };
+    if suspended || body.password.is_some() || unlinked > 0 {
+        let reason = match (suspended, body.password.is_some()) {
+            (true, _) => "user_suspended",
+            (false, true) => "password_set_by_admin",
+            (false, false) => "identity_unlinked",
+        };
         store::sessions::revoke_user_sessions(&mut *tx, tenant_id, user.id, None, reason, now).await?;
     }
     let changed: Vec<&str> = [
