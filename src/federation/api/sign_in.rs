@@ -2,9 +2,9 @@
 //! tokens:
 //! - `GET /auth/{provider}` sends the browser to the provider. Its query is either an
 //!   authorization request (the hosted sign-in page's buttons: the tenant is the client's, and
-//!   the authorization carries on afterwards), or `tenant` and an optional `redirect_to` (an
-//!   application's own "Sign in with …" link).
-//! - `GET /auth/callback/{provider}` checks what came back, finds or creates the user
+//!   the authorization carries on afterwards), or `tenant`, `redirect_to` and optionally the
+//!   application's `state` and PKCE challenge (an application's own "Sign in with …" link).
+//! - `GET /auth/callback/{provider_id}` checks what came back, finds or creates the user
 //!   ([`super::super::linking`]) and signs them in: into the hosted SSO session, or back to
 //!   `redirect_to` with a one-time code.
 //! - `POST /auth/exchange` trades that code for the normal token answer: tokens never ride in a
@@ -144,8 +144,9 @@ impl IntoParams for StartQuery {
     summary = "Signs in through one of the tenant's identity providers.",
     description = "`provider` is an identity provider's name (`google` and `github` by convention). The tenant comes \
                    from the tenant header or the `tenant` parameter, or, for the hosted sign-in page's buttons, from \
-                   the authorization request the query carries. Sets the HttpOnly cookie that binds the flow to \
-                   this browser.",
+                   the authorization request the query carries; without one, redirect_to is required (a \
+                   first-party client's redirect URI, or under the tenant's allowed_return_origins). Sets the \
+                   HttpOnly cookie that binds the flow to this browser.",
     params(("provider" = String, Path, description = "The identity provider's name."), StartQuery),
     responses(
         (status = 302, description = "To the identity provider.",
@@ -153,8 +154,9 @@ impl IntoParams for StartQuery {
         (status = 303, description = "An authorization request refused after its client and redirect URI are known: \
                                       back to the client with the error.",
             headers(("Location" = String, description = "The client's redirect URI."))),
-        (status = 400, description = "An error page: a malformed request, no tenant, or a redirect_to the tenant \
-                                      has not registered.", content_type = "text/html", body = String),
+        (status = 400, description = "An error page: a malformed request, no tenant, no redirect_to or one the \
+                                      tenant has not registered, a malformed state or code_challenge.",
+            content_type = "text/html", body = String),
         (status = 404, description = "An error page: no such tenant, or no enabled provider of that name.",
             content_type = "text/html", body = String),
         (status = 502, description = "An error page: the provider's metadata cannot be had.",
