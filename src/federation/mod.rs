@@ -11,6 +11,7 @@ mod linking;
 mod oidc;
 pub mod upstream;
 
+pub use api::exchange::{__path_exchange, exchange};
 pub use api::identities::{
     __path_list_my_identities, __path_list_user_identities, __path_unlink_my_identity, __path_unlink_user_identity,
     list_my_identities, list_user_identities, unlink_my_identity, unlink_user_identity,
@@ -20,8 +21,9 @@ pub use api::providers::{
     __path_create_provider, __path_delete_provider, __path_list_providers, __path_update_provider, create_provider,
     delete_provider, list_providers, update_provider,
 };
-pub use api::sign_in::{__path_callback, __path_exchange, __path_start, callback, exchange, start};
+pub use api::sign_in::{__path_callback, callback};
 pub use api::sign_in::{ProviderButton, buttons};
+pub use api::start::{__path_start, start};
 
 use crate::store::identity_providers::ProviderRow;
 
