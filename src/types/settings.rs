@@ -164,7 +164,10 @@ pub const RETURN_ORIGIN: &str = "^(https://[a-z0-9.-]+|http://(localhost|127\\.0
 pub fn is_return_origin(value: &str) -> bool {
     let Ok(url) = url::Url::parse(value) else { return false };
     let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1"));
-    (url.scheme() == "https" || (url.scheme() == "http" && loopback)) && url.origin().ascii_serialization() == value
+    // Scheme, host and port only; `url` may spell the host differently (`https://0` is
+    // `https://0.0.0.0`), so redirects are compared by their parsed origins.
+    let bare = !value.trim_start_matches("https://").trim_start_matches("http://").contains(['/', '?', '#', '@']);
+    (url.scheme() == "https" || (url.scheme() == "http" && loopback)) && url.host().is_some() && bare
 }
 
 impl Default for TenantSettings {

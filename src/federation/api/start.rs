@@ -266,7 +266,9 @@ async fn allowed_return(state: &AppState, tenant: &Tenant, redirect_to: &str) ->
     }
     let settings = settings::load(&state.store, tenant.id).await?;
     let origin = url.origin().ascii_serialization();
-    if settings.allowed_return_origins.contains(&origin) {
+    let same_origin =
+        |allowed: &String| url::Url::parse(allowed).is_ok_and(|a| a.origin().ascii_serialization() == origin);
+    if settings.allowed_return_origins.iter().any(same_origin) {
         return Ok(true);
     }
     let clients = store::clients::list_clients(state.store.pool(), tenant.id, 1000, 0).await?;
